@@ -1,0 +1,41 @@
+package graph
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/partnersupport/api/internal/domain"
+)
+
+// Cursors are opaque to clients: base64url of "createdAt-unix-nanos|id".
+
+func encodeRequestCursor(r domain.SupportRequest) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(r.CreatedAt.UnixNano(), 10) + "|" + r.ID))
+}
+
+// decodeRequestCursor reads a request cursor; anything malformed is a coded INVALID.
+func decodeRequestCursor(s string) (*domain.RequestCursor, error) {
+	bad := domain.Errorf(domain.EINVALID, "", "malformed cursor").WithField("after")
+	if len(s) > 128 {
+		return nil, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || n < 0 || !strings.HasPrefix(id, "req_") || len(id) > 64 {
+		return nil, bad
+	}
+	return &domain.RequestCursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}, nil
+}
+
+func pageSize(first *int) int {
+	if first == nil {
+		return 20
+	}
+	return *first
+}

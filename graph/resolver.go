@@ -1,0 +1,53 @@
+// Package graph is the GraphQL layer: the generated executor and thin resolvers that map
+// arguments, call the domain service and return. Rules live in internal/domain.
+package graph
+
+import (
+	"context"
+
+	"github.com/partnersupport/api/internal/domain"
+)
+
+//go:generate go tool gqlgen generate
+
+// Resolver is the root resolver; it holds the service the resolvers call.
+type Resolver struct {
+	Service *domain.Service
+}
+
+// caller is the signed-in account, or UNAUTHENTICATED.
+func caller(ctx context.Context) (domain.Account, error) {
+	a, ok := domain.CallerFrom(ctx)
+	if !ok {
+		return domain.Account{}, domain.Errorf(domain.EUNAUTHENTICATED, "", "sign in: send Authorization: Bearer <token>")
+	}
+	return a, nil
+}
+
+// userErrors splits a service error into the payload's userErrors (expected refusals)
+// and a top-level error (faults). Exactly one of them is set when err is not nil.
+func userErrors(err error) ([]domain.Error, error) {
+	if err == nil {
+		return []domain.Error{}, nil
+	}
+	if e, ok := domain.AsError(err); ok && e.Code != domain.EINTERNAL {
+		return []domain.Error{*e}, nil
+	}
+	return nil, err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,187 @@
+// Package app wires the service together from a configuration: the store (embedded or
+// MongoDB), fixtures, token verification, the domain service and the HTTP API. The server
+// command and the tests build the same thing through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/event"
+
+	"github.com/partnersupport/api/graph"
+	"github.com/partnersupport/api/internal/auth"
+	"github.com/partnersupport/api/internal/config"
+	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/embedded"
+	"github.com/partnersupport/api/internal/fixture"
+	"github.com/partnersupport/api/internal/httpapi"
+	"github.com/partnersupport/api/internal/mongodb"
+	"github.com/partnersupport/api/internal/seed"
+)
+
+// App is a wired service.
+type App struct {
+	Config   config.Config
+	Store    *mongodb.Store
+	Service  *domain.Service
+	HTTP     *httpapi.Server
+	Metrics  *httpapi.Metrics
+	Signer   *auth.DevSigner // nil unless --dev-auth
+	StoreURI string
+
+	embedded *embedded.Store
+}
+
+// Options override parts of the wiring, for tests.
+type Options struct {
+	// Now replaces the configured clock.
+	Now func() time.Time
+}
+
+// Open builds the App: it starts the embedded store when no MONGODB_URI is set, connects,
+// creates indexes, loads fixtures, and builds the HTTP API.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (a *App, err error) {
+	a = &App{Config: cfg, Metrics: httpapi.NewMetrics()}
+	defer func() {
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = a.Close(cctx)
+		}
+	}()
+	a.StoreURI = cfg.MongoURI
+	if a.StoreURI == "" {
+		if a.embedded, err = embedded.Start(ctx, embedded.Config{DataDir: cfg.DataDir, Addr: cfg.StoreAddr}); err != nil {
+			return a, err
+		}
+		a.StoreURI = a.embedded.URI()
+	}
+	if a.Store, err = mongodb.Open(ctx, a.StoreURI, cfg.Database, mongodb.Options{Monitor: commandMonitor(a.Metrics), ConnectTimeout: cfg.ConnectTimeout}); err != nil {
+		return a, err
+	}
+	seeded, err := a.seed(ctx, log)
+	if err != nil {
+		return a, err
+	}
+	var verifier auth.Verifier
+	if cfg.DevAuth {
+		// Tokens live in real time, whatever the business clock (--now, --clock-offset) says.
+		if a.Signer, err = auth.LoadOrCreateDevSigner(cfg.DataDir, cfg.Issuer, cfg.Audience, time.Now); err != nil {
+			return a, err
+		}
+		verifier = a.Signer.Verifier()
+	}
+	now := o.Now
+	if now == nil {
+		now = cfg.Clock()
+	}
+	a.Service = domain.NewService(a.Store, domain.Options{
+		Now:             now,
+		ActivationDelay: cfg.ActivationDelay,
+		Reminders:       domain.ReminderPolicy{Window: cfg.ReminderWindow, LowThreshold: cfg.LowBalance},
+		Logger:          log,
+	})
+	for _, t := range seeded {
+		if err = a.Service.RecordGrants(ctx, t); err != nil {
+			return a, fmt.Errorf("recording grants of %s: %w", t, err)
+		}
+	}
+	// Complete whatever a crash cut short (docs/crash-safety.md); every instance may.
+	if err = a.Service.Repair(ctx); err != nil {
+		return a, fmt.Errorf("start-up repair: %w", err)
+	}
+	a.HTTP = httpapi.New(httpapi.Config{
+		Schema:        graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Service: a.Service}}),
+		Verifier:      verifier,
+		SignIn:        a.Service.SignIn,
+		Ping:          a.Store.Ping,
+		Metrics:       a.Metrics,
+		Logger:        log,
+		CORSOrigins:   cfg.CORSOrigins,
+		Introspection: cfg.Introspection,
+	})
+	return a, nil
+}
+
+func (a *App) seed(ctx context.Context, log *slog.Logger) ([]string, error) {
+	var tenants []string
+	if a.Config.SeedDemo {
+		st, err := seed.Load(ctx, a.Store, fixture.Demo(), a.Config.Issuer)
+		if err != nil {
+			return nil, err
+		}
+		tenants = append(tenants, st.TenantIDs...)
+		log.Info("demo data loaded", "tenants", st.Tenants, "accounts", st.Accounts, "newHeldOffers", st.HeldOffers)
+	}
+	if a.Config.SeedFile == "" {
+		return tenants, nil
+	}
+	f, err := os.Open(a.Config.SeedFile)
+	if err != nil {
+		return nil, fmt.Errorf("--seed: %w", err)
+	}
+	defer f.Close()
+	fx, err := fixture.Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("--seed %s: %w", a.Config.SeedFile, err)
+	}
+	st, err := seed.Load(ctx, a.Store, fx, a.Config.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("fixture loaded", "file", a.Config.SeedFile, "tenants", st.Tenants, "accounts", st.Accounts, "newHeldOffers", st.HeldOffers)
+	return append(tenants, st.TenantIDs...), nil
+}
+
+// Sweep runs the periodic sweep (expiries, caps, pending events) until ctx ends.
+func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.Service.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sweep failed", "err", err)
+			}
+		}
+	}
+}
+
+// EmbeddedURI is the embedded store's URI, or "" on MongoDB.
+func (a *App) EmbeddedURI() string {
+	if a.embedded == nil {
+		return ""
+	}
+	return a.embedded.URI()
+}
+
+// Close closes the store connection and stops the embedded store.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close(ctx))
+	}
+	if a.embedded != nil {
+		errs = append(errs, a.embedded.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// commandMonitor counts store round trips for /metrics.
+func commandMonitor(m *httpapi.Metrics) *event.CommandMonitor {
+	return &event.CommandMonitor{
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
+			m.StoreCommand(e.CommandName, e.Duration, false)
+		},
+		Failed: func(_ context.Context, e *event.CommandFailedEvent) {
+			m.StoreCommand(e.CommandName, e.Duration, true)
+		},
+	}
+}

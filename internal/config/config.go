@@ -1,0 +1,189 @@
+// Package config reads the server's configuration from flags, each with an environment
+// variable equivalent (the flag wins). Every problem is reported as one clear line.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen          string
+	MongoURI        string
+	Database        string
+	DataDir         string
+	StoreAddr       string
+	CORSOrigins     []string
+	LogLevel        slog.Level
+	LogFormat       string
+	SeedFile        string
+	SeedDemo        bool
+	Now             time.Time // zero: the real clock
+	ClockOffset     time.Duration
+	ActivationDelay time.Duration
+	DevAuth         bool
+	Issuer          string
+	Audience        string
+	ShutdownTimeout time.Duration
+	ReminderWindow  time.Duration
+	LowBalance      int
+	Introspection   bool
+	ConnectTimeout  time.Duration
+}
+
+// DevIssuer is the issuer of development tokens.
+const DevIssuer = "partnersupport-dev"
+
+// flags binds every setting to a flag whose default comes from its environment variable.
+type binder struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	errs   []error
+}
+
+func (b *binder) str(p *string, name, env, def, usage string) {
+	if v := b.getenv(env); v != "" {
+		def = v
+	}
+	b.fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+}
+
+func (b *binder) boolean(p *bool, name, env string, def bool, usage string) {
+	if v := b.getenv(env); v != "" {
+		switch strings.ToLower(v) {
+		case "1", "true", "yes", "on":
+			def = true
+		case "0", "false", "no", "off":
+			def = false
+		default:
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: want true or false", env, v))
+		}
+	}
+	b.fs.BoolVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+}
+
+func (b *binder) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v := b.getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: not a duration such as 90s or 5m", env, v))
+		} else {
+			def = d
+		}
+	}
+	b.fs.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+}
+
+func (b *binder) integer(p *int, name, env string, def int, usage string) {
+	if v := b.getenv(env); v != "" {
+		var n int
+		if _, err := fmt.Sscanf(v, "%d", &n); err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: not a whole number", env, v))
+		} else {
+			def = n
+		}
+	}
+	b.fs.IntVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+}
+
+// Parse reads the configuration of `server [flags]` and `server store [flags]`. It
+// returns flag.ErrHelp after printing usage when asked for --help.
+func Parse(name string, args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported once, by the caller, on one line
+	b := &binder{fs: fs, getenv: getenv}
+	var cors, level, now string
+	b.str(&c.Listen, "listen", "LISTEN_ADDR", "127.0.0.1:8080", "HTTP listen address")
+	b.str(&c.MongoURI, "mongodb-uri", "MONGODB_URI", "", "MongoDB URI; empty runs the embedded store in --data-dir")
+	b.str(&c.Database, "database", "MONGODB_DATABASE", "partnersupport", "database name")
+	b.str(&c.DataDir, "data-dir", "DATA_DIR", "./data", "data directory: the embedded store's files and the development signing key")
+	b.str(&c.StoreAddr, "store-addr", "STORE_ADDR", "127.0.0.1:27018", "loopback address of the embedded store, for mongosh, Compass or a second server (MONGODB_URI=mongodb://ADDR/)")
+	b.str(&cors, "cors-origins", "CORS_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080", "comma-separated browser origins allowed to call the API; websockets are checked against the same list")
+	b.str(&level, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	b.str(&c.LogFormat, "log-format", "LOG_FORMAT", "text", "log format: text or json")
+	b.str(&c.SeedFile, "seed", "SEED", "", "fixture file to load idempotently at start-up (see docs/fixtures.md)")
+	b.boolean(&c.SeedDemo, "demo", "SEED_DEMO", false, "load the demo fixture built into the binary at start-up")
+	b.str(&now, "now", "NOW", "", "TESTING AID: start the clock at this RFC 3339 time (it then runs forward)")
+	b.duration(&c.ClockOffset, "clock-offset", "CLOCK_OFFSET", 0, "TESTING AID: shift the real clock by this duration; processes given the same offset share one clock")
+	b.duration(&c.ActivationDelay, "activation-delay", "ACTIVATION_DELAY", 90*time.Second, "how long activation takes before the Access ID and Contract ID show (R4)")
+	b.boolean(&c.DevAuth, "dev-auth", "DEV_AUTH", false, "accept tokens from the development signer whose key is in --data-dir (development only)")
+	b.str(&c.Audience, "jwt-audience", "JWT_AUDIENCE", "partnersupport-api", "audience that tokens must carry")
+	b.duration(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may take to finish at shutdown")
+	b.duration(&c.ReminderWindow, "reminder-window", "REMINDER_WINDOW", 30*24*time.Hour, "remind when a benefit ends within this window (R19)")
+	b.integer(&c.LowBalance, "low-balance", "LOW_BALANCE", 2, "remind when remaining incidents are at or below this (R19)")
+	b.duration(&c.ConnectTimeout, "connect-timeout", "MONGODB_CONNECT_TIMEOUT", 10*time.Second, "how long to wait for the store at start-up")
+	b.boolean(&c.Introspection, "introspection", "INTROSPECTION", true, "allow schema introspection (turn off in production if wanted)")
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(out)
+		fmt.Fprintf(out, "Usage: %s [flags]\n\nEvery flag can also be set by the environment variable named beside it.\n\n", name)
+		fs.PrintDefaults()
+		return c, err
+	} else if err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if len(b.errs) > 0 {
+		return c, errors.Join(b.errs...)
+	}
+	c.Issuer = DevIssuer
+	for _, o := range strings.Split(cors, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if o != "*" {
+			if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+				return c, fmt.Errorf("--cors-origins: %q is not an origin such as https://app.example.com", o)
+			}
+			o = strings.TrimSuffix(o, "/")
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return c, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("--log-format: %q is not text or json", c.LogFormat)
+	}
+	if now != "" {
+		t, err := time.Parse(time.RFC3339, now)
+		if err != nil {
+			return c, fmt.Errorf("--now: %q is not an RFC 3339 time such as 2026-11-25T09:00:00Z", now)
+		}
+		c.Now = t.UTC()
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return c, fmt.Errorf("--listen: %q is not host:port", c.Listen)
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		return c, errors.New("MONGODB_URI: must start with mongodb:// or mongodb+srv://")
+	}
+	if c.ActivationDelay < 0 || c.ShutdownTimeout <= 0 || c.ReminderWindow < 0 || c.LowBalance < 0 {
+		return c, errors.New("durations and thresholds must not be negative")
+	}
+	if c.Database == "" || strings.ContainsAny(c.Database, "/\\. \"$") {
+		return c, fmt.Errorf("--database: %q is not a valid database name", c.Database)
+	}
+	return c, nil
+}
+
+// Clock returns the configured clock: the real one, shifted by --clock-offset, or one that
+// starts at --now and runs forward from process start (testing aids).
+func (c Config) Clock() func() time.Time {
+	if c.Now.IsZero() {
+		off := c.ClockOffset
+		return func() time.Time { return time.Now().Add(off).UTC() }
+	}
+	start, base := time.Now(), c.Now
+	return func() time.Time { return base.Add(time.Since(start)).UTC() }
+}

@@ -1,0 +1,259 @@
+package domain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// HeldOffer is an offer a tenant holds for one enrollment year (R20). Its benefits are
+// fixed when it is bought or renewed, so a later catalog change never rewrites a year
+// already paid for.
+type HeldOffer struct {
+	ID          string
+	TenantID    string
+	OfferID     string
+	PeriodStart time.Time
+	PeriodEnd   time.Time
+	PurchasedAt time.Time
+	RenewedAt   *time.Time
+	// RenewalOf is the held offer of the year before, for a renewal (R7).
+	RenewalOf string
+	Benefits  []Benefit
+}
+
+// Benefit is what one held offer grants for its year. IDs are derived from the held
+// offer, so the benefit needs no document of its own.
+type Benefit struct {
+	ID           string
+	TenantID     string
+	HeldOfferID  string
+	OfferID      string
+	Kind         BenefitKind
+	Name         string
+	LegacyName   string
+	Consultation string
+	Quota        int // incidents (or consultations) for the year; ignored when Unlimited
+	Unlimited    bool
+	StartsAt     time.Time
+	EndsAt       time.Time // R19: when the offer's enrollment year ends
+	// Capped: an SPD year renewed on or after the cut-over, whose balance was unlimited
+	// before (R24).
+	Capped bool
+}
+
+// BenefitStatus is the state of a benefit at read time (R19).
+type BenefitStatus string
+
+// Benefit states.
+const (
+	StatusNotActivated BenefitStatus = "NOT_ACTIVATED"
+	StatusActivating   BenefitStatus = "ACTIVATING"
+	StatusActive       BenefitStatus = "ACTIVE"
+	StatusExpired      BenefitStatus = "EXPIRED"
+	StatusExhausted    BenefitStatus = "EXHAUSTED"
+)
+
+// Contract is the Access ID and Contract ID of an activated benefit (R4): one per benefit,
+// shared by every user of the tenant.
+type Contract struct {
+	BenefitID   string
+	TenantID    string
+	AccessID    string
+	ContractID  string
+	ActivatedBy string
+	ActivatedAt time.Time
+	// ReadyAt is when the asynchronous activation completes (R4): the IDs exist from
+	// ActivatedAt but are shown, and usable, from ReadyAt.
+	ReadyAt time.Time
+}
+
+// Ready reports whether the activation has completed at now (R4).
+func (c Contract) Ready(now time.Time) bool { return !now.Before(c.ReadyAt) }
+
+// Consultation is the request an ISV Success consultation benefit submits on activation (R22).
+type Consultation struct {
+	BenefitID   string
+	TenantID    string
+	Topic       string
+	RequestedBy string
+	RequestedAt time.Time
+}
+
+// Link binds an account to a contract, once, for every portal (R6).
+type Link struct {
+	AccountID string
+	TenantID  string
+	BenefitID string
+	Portal    Portal // where it was entered; it serves every portal
+	CreatedAt time.Time
+}
+
+// Incidents is a benefit's balance (R19).
+type Incidents struct {
+	Total     int
+	Used      int
+	Remaining int
+	Unlimited bool
+}
+
+// Balance computes a benefit's incidents from the number used.
+func (b Benefit) Balance(used int) Incidents {
+	if b.Unlimited {
+		return Incidents{Used: used, Unlimited: true}
+	}
+	rem := b.Quota - used
+	if rem < 0 {
+		rem = 0 // never shown negative; the claims design makes it impossible anyway (R15)
+	}
+	return Incidents{Total: b.Quota, Used: used, Remaining: rem}
+}
+
+// Expired reports whether the benefit's year has ended at now (R19, R23).
+func (b Benefit) Expired(now time.Time) bool { return !now.Before(b.EndsAt) }
+
+// Status computes the state of a benefit at now (R19). contract is nil when the benefit
+// was never activated; for an ISV consultation, activated reports the submitted request.
+func (b Benefit) Status(now time.Time, contract *Contract, activated bool, used int) BenefitStatus {
+	switch {
+	case b.Expired(now):
+		return StatusExpired
+	case b.Kind == BenefitISVConsultation:
+		if activated {
+			return StatusActive
+		}
+		return StatusNotActivated
+	case contract == nil:
+		return StatusNotActivated
+	case !contract.Ready(now):
+		return StatusActivating
+	case !b.Unlimited && used >= b.Quota:
+		return StatusExhausted
+	}
+	return StatusActive
+}
+
+// EnrollmentYear returns the tenant's enrollment year that contains t: it starts on the
+// anniversary's month and day (R20). A 29 February anniversary falls on 28 February in
+// common years.
+func EnrollmentYear(anniversary, t time.Time) (start, end time.Time) {
+	t = t.UTC()
+	start = anniversaryIn(anniversary, t.Year())
+	if start.After(t) {
+		start = anniversaryIn(anniversary, t.Year()-1)
+	}
+	return start, anniversaryIn(anniversary, start.Year()+1)
+}
+
+func anniversaryIn(anniversary time.Time, year int) time.Time {
+	a := anniversary.UTC()
+	m, d := a.Month(), a.Day()
+	if last := time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day(); d > last {
+		d = last
+	}
+	return time.Date(year, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// HeldOfferID is the ID of a tenant's offer for the year starting at start: one per offer
+// per year (R20), which the store enforces with a unique index.
+func HeldOfferID(tenantID, offerID string, start time.Time) string {
+	return fmt.Sprintf("%s.%s.%s", tenantID, strings.ToLower(offerID), start.UTC().Format("20060102"))
+}
+
+// BenefitID is the ID of the benefit of a held offer for one kind.
+func BenefitID(heldOfferID string, kind BenefitKind) string {
+	return heldOfferID + "." + strings.ToLower(string(kind))
+}
+
+// Entitle computes the benefits an offer grants for the year [start, end) (R1, R2, R24,
+// R13). An SPD year that starts before the cut-over is unlimited; one that starts on or
+// after it is capped at the grant's count, from that renewal anniversary.
+func Entitle(o Offer, tenantID, heldOfferID string, start, end time.Time) []Benefit {
+	out := make([]Benefit, 0, len(o.Grants))
+	for _, g := range o.Grants {
+		unlimited, capped := g.Unlimited, false
+		if cut := g.UnlimitedIfPeriodStartsBefore; cut != nil {
+			if start.Before(*cut) {
+				unlimited = true // R2
+			} else {
+				// R24: the first year renewed on or after the cut-over is where the cap lands.
+				capped = start.Before(cut.AddDate(1, 0, 0))
+			}
+		}
+		out = append(out, Benefit{
+			ID:           BenefitID(heldOfferID, g.Kind),
+			TenantID:     tenantID,
+			HeldOfferID:  heldOfferID,
+			OfferID:      o.ID,
+			Kind:         g.Kind,
+			Name:         g.Name,
+			LegacyName:   g.LegacyName,
+			Consultation: g.Consultation,
+			Quota:        g.Incidents,
+			Unlimited:    unlimited,
+			StartsAt:     start,
+			EndsAt:       end,
+			Capped:       capped,
+		})
+	}
+	return out
+}
+
+// NewHeldOffer builds the held offer of o for the tenant's enrollment year containing at.
+func NewHeldOffer(t Tenant, o Offer, at, purchasedAt time.Time, renewedAt *time.Time) HeldOffer {
+	start, end := EnrollmentYear(t.EnrollmentAnniversary, at)
+	id := HeldOfferID(t.ID, o.ID, start)
+	return HeldOffer{
+		ID:          id,
+		TenantID:    t.ID,
+		OfferID:     o.ID,
+		PeriodStart: start,
+		PeriodEnd:   end,
+		PurchasedAt: purchasedAt,
+		RenewedAt:   renewedAt,
+		Benefits:    Entitle(o, t.ID, id, start, end),
+	}
+}
+
+// Reminder tells a tenant that a benefit ends soon or runs low (R19).
+type Reminder struct {
+	Kind    ReminderKind
+	Benefit Benefit
+	EndsAt  time.Time
+	Balance Incidents
+	Message string
+}
+
+// ReminderKind says why a reminder is shown.
+type ReminderKind string
+
+// Reminder kinds.
+const (
+	ReminderEndingSoon ReminderKind = "ENDING_SOON"
+	ReminderLowBalance ReminderKind = "LOW_BALANCE"
+)
+
+// ReminderPolicy sets when reminders are due (R19).
+type ReminderPolicy struct {
+	Window       time.Duration // remind when a benefit ends within this window
+	LowThreshold int           // remind when remaining incidents are at or below this
+}
+
+// Reminders lists the reminders due at now for one benefit (R19). Only benefits in use
+// (activated, not yet expired) remind.
+func (p ReminderPolicy) Reminders(now time.Time, b Benefit, status BenefitStatus, bal Incidents) []Reminder {
+	if status != StatusActive && status != StatusExhausted && status != StatusActivating {
+		return nil
+	}
+	var out []Reminder
+	if left := b.EndsAt.Sub(now); left <= p.Window {
+		days := int(left.Hours() / 24)
+		out = append(out, Reminder{Kind: ReminderEndingSoon, Benefit: b, EndsAt: b.EndsAt, Balance: bal,
+			Message: fmt.Sprintf("%s ends on %s (in %d days).", b.Name, b.EndsAt.Format("2006-01-02"), days)})
+	}
+	if b.Kind.Incidental() && !bal.Unlimited && bal.Remaining <= p.LowThreshold {
+		out = append(out, Reminder{Kind: ReminderLowBalance, Benefit: b, EndsAt: b.EndsAt, Balance: bal,
+			Message: fmt.Sprintf("%s has %d of %d incidents left.", b.Name, bal.Remaining, bal.Total)})
+	}
+	return out
+}

@@ -1,0 +1,167 @@
+package domain
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// PlanKind is the kind of support plan an account may choose.
+type PlanKind string
+
+// Plan kinds.
+const (
+	PlanPartnerCloud     PlanKind = "PARTNER_CLOUD_SUPPORT"       // a Partner Cloud Support benefit (R8)
+	PlanPartnerOnPremise PlanKind = "PARTNER_ON_PREMISES_SUPPORT" // a Partner On-premises Support benefit (R8)
+	PlanCSP              PlanKind = "CSP"                         // the partner's own CSP support plan (R14)
+	PlanPayPerIncident   PlanKind = "PAY_PER_INCIDENT"            // a one-incident purchase (R21)
+)
+
+// ReasonCode says why a plan is unavailable for a request (R23).
+type ReasonCode string
+
+// Reasons a plan is unavailable.
+const (
+	ReasonExpired           ReasonCode = "EXPIRED"                  // R23: the plan's year has ended
+	ReasonNoIncidentsLeft   ReasonCode = "NO_INCIDENTS_LEFT"        // R23: the balance is zero
+	ReasonNotActive         ReasonCode = "NOT_ACTIVE"               // R3, R4: not activated, or activation not complete
+	ReasonCloudOnly         ReasonCode = "CLOUD_PRODUCTS_ONLY"      // R8: a cloud plan for an on-premises product
+	ReasonOnPremisesOnly    ReasonCode = "ON_PREMISES_ONLY"         // R8: an on-premises plan for a cloud product
+	ReasonVersionNotCovered ReasonCode = "VERSION_NOT_COVERED"      // R8: not N or N-1, or out of mainstream support
+	ReasonPremierLinked     ReasonCode = "PREMIER_LINKED"           // R12: PSfP/ASfP linked, in the Azure portal
+	ReasonActionPackAzure   ReasonCode = "ACTION_PACK_IN_AZURE"     // R13: Action Pack shows no benefit in Azure
+	ReasonNotLinked         ReasonCode = "NOT_LINKED"               // R6, R11: the account has not linked this plan
+	ReasonWrongPortal       ReasonCode = "WRONG_PORTAL"             // the product's requests are opened in another portal
+	ReasonCSPReseller       ReasonCode = "CSP_INDIRECT_RESELLER"    // R14: a reseller goes through its provider
+	ReasonCSPNotAzure       ReasonCode = "CSP_AZURE_ONLY"           // R14: the CSP plan serves Azure requests only
+	ReasonCSPNoRole         ReasonCode = "CSP_ADMIN_AGENT_REQUIRED" // R14: the admin-agent role is needed
+	ReasonPPIProduct        ReasonCode = "PPI_OTHER_PRODUCT"        // R21: a PPI plan serves the product it was bought for
+)
+
+// Reason is one reason a plan is unavailable, with the rule it applies.
+type Reason struct {
+	Code    ReasonCode
+	Rule    string
+	Message string
+}
+
+// Plan is a support plan as one account sees it for one product, version and portal.
+type Plan struct {
+	ID        string // a benefit ID, "csp:<tenant>", or a PPI plan ID
+	Kind      PlanKind
+	Name      string
+	TenantID  string // the tenant whose plan it is ("" for PPI)
+	Benefit   *Benefit
+	Incidents Incidents
+	EndsAt    *time.Time
+	Linked    bool
+	// ActionPack marks an Action Pack contract (R13).
+	ActionPack bool
+	Reasons    []Reason
+	// consume says whether a technical request on the plan takes an incident (R15).
+	consume bool
+	quota   int
+	unlim   bool
+}
+
+// Available reports whether the plan can be chosen (R23).
+func (p Plan) Available() bool { return len(p.Reasons) == 0 }
+
+// Consumes reports whether a request on the plan takes an incident (R15, R17).
+func (p Plan) Consumes() bool { return p.consume }
+
+// PortalHint tells the client where requests for the product are opened.
+type PortalHint struct {
+	Portal  Portal
+	Message string
+}
+
+// Plans is the answer to "which plans may this account use for this product now".
+type Plans struct {
+	Product     Product
+	Version     *Version
+	Portal      Portal
+	Available   []Plan
+	Unavailable []Plan
+	Hint        *PortalHint
+}
+
+// Coverage tells whether Partner On-premises Support covers a version at now (R8): it must
+// be the current version (N) or the one before (N-1) among the family's released versions,
+// and still in mainstream support.
+func Coverage(p Product, version string, now time.Time) (covered bool, reason string) {
+	if p.Deployment != DeploymentOnPremises {
+		return false, "not an on-premises product"
+	}
+	released := make([]Version, 0, len(p.Versions))
+	for _, v := range p.Versions {
+		if !v.ReleasedAt.After(now) {
+			released = append(released, v)
+		}
+	}
+	sort.Slice(released, func(i, j int) bool { return released[i].ReleasedAt.After(released[j].ReleasedAt) })
+	for i, v := range released {
+		if v.Name != version {
+			continue
+		}
+		if i > 1 {
+			return false, fmt.Sprintf("%s %s is not the current version or the one before it", p.Name, v.Name)
+		}
+		if !now.Before(v.MainstreamEndsAt) {
+			return false, fmt.Sprintf("%s %s left mainstream support on %s", p.Name, v.Name, v.MainstreamEndsAt.Format("2006-01-02"))
+		}
+		return true, ""
+	}
+	return false, fmt.Sprintf("%s %s is not released", p.Name, version)
+}
+
+// planContext is what evaluating plans needs to know about the account and request.
+type planContext struct {
+	now     time.Time
+	account Account
+	product Product
+	version string
+	portal  Portal
+}
+
+// evaluate sets the reasons a partner-benefit plan is unavailable (R8, R12, R13, R23, R6).
+func (c planContext) evaluate(p *Plan, status BenefitStatus, needsLink bool) {
+	add := func(code ReasonCode, rule, format string, args ...any) {
+		p.Reasons = append(p.Reasons, Reason{Code: code, Rule: rule, Message: fmt.Sprintf(format, args...)})
+	}
+	// R13: in the Azure portal an Action Pack contract shows no benefit at all.
+	if p.ActionPack && c.portal == PortalAzure {
+		add(ReasonActionPackAzure, "R13", "Action Pack incidents are for on-premises products only and show no benefit in the Azure portal; buy a cloud support plan for Azure")
+	}
+	switch status {
+	case StatusExpired:
+		add(ReasonExpired, "R23", "this plan ended on %s", p.EndsAt.Format("2006-01-02"))
+	case StatusExhausted:
+		add(ReasonNoIncidentsLeft, "R23", "no incidents are left on this plan")
+	case StatusNotActivated, StatusActivating:
+		add(ReasonNotActive, "R4", "this benefit is not active yet; a partner admin or global admin activates it")
+	}
+	switch p.Kind {
+	case PlanPartnerCloud:
+		if c.product.Deployment != DeploymentCloud {
+			add(ReasonCloudOnly, "R8", "Partner Cloud Support serves cloud products only; %s is an on-premises product", c.product.Name)
+		}
+		// R12: with Premier/Advanced support linked, the Azure portal refuses Partner Cloud Support.
+		if c.portal == PortalAzure && c.account.PremierLinked {
+			add(ReasonPremierLinked, "R12", "this account has Premier or Advanced support for partners linked, so the Azure portal does not offer Partner Cloud Support; use another account")
+		}
+	case PlanPartnerOnPremise:
+		if c.product.Deployment != DeploymentOnPremises {
+			add(ReasonOnPremisesOnly, "R8", "Partner On-premises Support serves on-premises products only; %s is a cloud product", c.product.Name)
+		} else if ok, why := Coverage(c.product, c.version, c.now); !ok {
+			add(ReasonVersionNotCovered, "R8", "%s; partner on-premises support covers the current and previous versions in mainstream support", why)
+		}
+	}
+	if needsLink && !p.Linked {
+		where := "Support plans > Link support benefits"
+		if c.portal.LinksInRequestFlow() {
+			where = "Add contract, in the request flow"
+		}
+		add(ReasonNotLinked, "R6", "link this plan once with the tenant's Access ID and Contract ID (%s); it then serves every portal", where)
+	}
+}

@@ -1,0 +1,129 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the services need. Every method returns *Error values for
+// expected outcomes: ENOTFOUND when a lookup finds nothing, ECONFLICT when an insert
+// collides with a unique key. Any other error is internal.
+//
+// Guarantees that must hold under concurrency (one contract per benefit, one link per
+// account and benefit, one held offer per offer and year) rest on the unique keys of the
+// Insert methods, never on read-then-write: the embedded store's updates are not atomic
+// (shared/STORE.md).
+type Store interface {
+	Ping(ctx context.Context) error
+
+	// EnsureAccount inserts a if no account has its ID, and returns the stored account.
+	EnsureAccount(ctx context.Context, a Account) (Account, error)
+	// PutAccount inserts or replaces an account (fixtures).
+	PutAccount(ctx context.Context, a Account) error
+	Account(ctx context.Context, id string) (Account, error)
+	AccountByEmail(ctx context.Context, email string) (Account, error)
+	Accounts(ctx context.Context, ids []string) ([]Account, error)
+
+	PutTenant(ctx context.Context, t Tenant) error
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	PutMembership(ctx context.Context, m Membership) error
+	Membership(ctx context.Context, tenantID, accountID string) (Membership, error)
+	MembershipsOfAccount(ctx context.Context, accountID string) ([]Membership, error)
+	MembershipsOfTenant(ctx context.Context, tenantID string) ([]Membership, error)
+
+	PutOffer(ctx context.Context, o Offer) error
+	Offer(ctx context.Context, id string) (Offer, error)
+	Offers(ctx context.Context) ([]Offer, error)
+	PutProduct(ctx context.Context, p Product) error
+	Product(ctx context.Context, id string) (Product, error)
+	Products(ctx context.Context) ([]Product, error)
+
+	// InsertHeldOffer fails with ECONFLICT when the tenant already holds the offer for
+	// that year (R20).
+	InsertHeldOffer(ctx context.Context, h HeldOffer) error
+	HeldOffer(ctx context.Context, id string) (HeldOffer, error)
+	HeldOffers(ctx context.Context, tenantID string) ([]HeldOffer, error)
+
+	// InsertContract fails with ECONFLICT when the benefit already has a contract (R4).
+	InsertContract(ctx context.Context, c Contract) error
+	Contract(ctx context.Context, tenantID, benefitID string) (Contract, error)
+	Contracts(ctx context.Context, tenantID string) ([]Contract, error)
+	// ContractByContractID finds a contract by its Contract ID, in any tenant (R6).
+	ContractByContractID(ctx context.Context, contractID string) (Contract, error)
+
+	// InsertConsultation fails with ECONFLICT when the benefit already submitted one (R22).
+	InsertConsultation(ctx context.Context, c Consultation) error
+	Consultations(ctx context.Context, tenantID string) ([]Consultation, error)
+
+	// InsertLink fails with ECONFLICT when the account already links the benefit (R6, R9).
+	InsertLink(ctx context.Context, l Link) error
+	LinksOfAccount(ctx context.Context, accountID string) ([]Link, error)
+
+	// UsedIncidents counts the incidents claimed and not refunded, per benefit of the
+	// tenant (R15, R16).
+	UsedIncidents(ctx context.Context, tenantID string) (map[string]int, error)
+
+	PutCustomer(ctx context.Context, c Customer) error
+	Customer(ctx context.Context, id string) (Customer, error)
+
+	// ClaimIncident takes a free slot of the benefit for c.RequestID (R15). A claim already
+	// under that request ID is returned as it is (a retry of the same request); EEXHAUSTED
+	// when no slot is free. Slots are claimed by inserts under a unique key, so concurrent
+	// claims, in one process or many, never overdraw.
+	ClaimIncident(ctx context.Context, c Claim, quota int, unlimited bool) (Claim, error)
+	Claim(ctx context.Context, requestID string) (Claim, error)
+	// ReleaseClaim frees a claim (after its refund is recorded, or for an orphan).
+	ReleaseClaim(ctx context.Context, requestID string) error
+
+	// InsertRequest fails with ECONFLICT when the ID exists.
+	InsertRequest(ctx context.Context, r SupportRequest) error
+	// Request finds a request, with its closure and refund.
+	Request(ctx context.Context, id string) (SupportRequest, error)
+	// Requests lists an account's requests, newest first, in a portal ("" for every
+	// portal), before the (createdAt, id) cursor when given.
+	Requests(ctx context.Context, accountID string, portal Portal, before *RequestCursor, limit int) ([]SupportRequest, error)
+	// InsertClosure fails with ECONFLICT when the request was closed already.
+	InsertClosure(ctx context.Context, c Closure) error
+	// InsertRefund fails with ECONFLICT when the request was refunded already (R16).
+	InsertRefund(ctx context.Context, r Refund) error
+
+	InsertPPIPlan(ctx context.Context, p PPIPlan) error
+	PPIPlans(ctx context.Context, accountID string) ([]PPIPlan, error)
+
+	// RecordEvent puts an event in the outbox; recording the same ID again is a no-op.
+	RecordEvent(ctx context.Context, e Event) error
+	// PendingEvents lists a scope's unsequenced events, oldest first.
+	PendingEvents(ctx context.Context, scope string, limit int) ([]Event, error)
+	// ScopesWithPendingEvents lists the scopes that have unsequenced events.
+	ScopesWithPendingEvents(ctx context.Context) ([]string, error)
+	// AppendEvent stores a sequenced event: ErrSeqTaken when its Seq is used,
+	// ErrAlreadySequenced when its ID was sequenced before.
+	AppendEvent(ctx context.Context, e Event) error
+	// DropPending removes an event from the outbox.
+	DropPending(ctx context.Context, scope, id string) error
+	// LastEvent is the scope's highest-sequenced event; ENOTFOUND when none.
+	LastEvent(ctx context.Context, scope string) (Event, error)
+	// LastBenefitEvent is a benefit's highest-sequenced event; ENOTFOUND when none.
+	LastBenefitEvent(ctx context.Context, scope, benefitID string) (Event, error)
+	// Events lists a scope's sequenced events with after < seq < before (0: no bound),
+	// ascending or descending.
+	Events(ctx context.Context, scope string, after, before int64, limit int, desc bool) ([]Event, error)
+
+	// Repair queries (crash recovery).
+	RefundsWithClaims(ctx context.Context) ([]Refund, error)
+	ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) ([]Claim, error)
+	RequestsSince(ctx context.Context, since time.Time) ([]SupportRequest, error)
+	Tenants(ctx context.Context) ([]Tenant, error)
+}
+
+// RequestCursor is a position in a request list.
+type RequestCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Sentinel results of AppendEvent.
+var (
+	ErrSeqTaken         = &Error{Code: ECONFLICT, Message: "sequence number taken"}
+	ErrAlreadySequenced = &Error{Code: ECONFLICT, Message: "event already sequenced"}
+)

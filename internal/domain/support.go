@@ -1,0 +1,668 @@
+package domain
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Products lists the product catalog (R8).
+func (s *Service) Products(ctx context.Context) ([]Product, error) { return s.store.Products(ctx) }
+
+// Covered tells whether partner on-premises support covers a product version now (R8).
+func (s *Service) Covered(p Product, version string) (bool, string) {
+	return Coverage(p, version, s.Now())
+}
+
+// productVersion validates a product and version of a request.
+func (s *Service) productVersion(ctx context.Context, productID, version string) (Product, *Version, error) {
+	p, err := s.store.Product(ctx, productID)
+	if ErrorCode(err) == ENOTFOUND {
+		return Product{}, nil, Errorf(EINVALID, "R8", "there is no product %q in the catalog", clip(productID)).WithField("productId")
+	} else if err != nil {
+		return Product{}, nil, err
+	}
+	if p.Deployment != DeploymentOnPremises {
+		return p, nil, nil
+	}
+	for i := range p.Versions {
+		if p.Versions[i].Name == version {
+			return p, &p.Versions[i], nil
+		}
+	}
+	return Product{}, nil, Errorf(EINVALID, "R8", "%s has no version %q; give one of its catalog versions", p.Name, clip(version)).WithField("version")
+}
+
+// SupportPlans splits the plans the caller may consider for a product, version and portal
+// into available and unavailable ones, each unavailable one with its reasons (R8, R10,
+// R12, R13, R14, R21, R23). Everything is evaluated now: a plan available yesterday may not
+// be today.
+func (s *Service) SupportPlans(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error) {
+	if !portal.Valid() {
+		return Plans{}, Errorf(EINVALID, "R11", "unknown portal").WithField("portal")
+	}
+	product, ver, err := s.productVersion(ctx, productID, version)
+	if err != nil {
+		return Plans{}, err
+	}
+	now := s.Now()
+	c := planContext{now: now, account: caller, product: product, version: version, portal: portal}
+	out := Plans{Product: product, Version: ver, Portal: portal}
+
+	links, err := s.store.LinksOfAccount(ctx, caller.ID)
+	if err != nil {
+		return Plans{}, err
+	}
+	memberships, err := s.store.MembershipsOfAccount(ctx, caller.ID)
+	if err != nil {
+		return Plans{}, err
+	}
+	linked := map[string]bool{}
+	tenants := []string{}
+	seen := map[string]bool{}
+	for _, l := range links {
+		linked[l.BenefitID] = true
+		if !seen[l.TenantID] {
+			seen[l.TenantID] = true
+			tenants = append(tenants, l.TenantID)
+		}
+	}
+	member := map[string]Membership{}
+	for _, m := range memberships {
+		member[m.TenantID] = m
+		if !seen[m.TenantID] {
+			seen[m.TenantID] = true
+			tenants = append(tenants, m.TenantID)
+		}
+	}
+	var plans []Plan
+	for _, tid := range tenants {
+		st, err := s.loadTenantState(ctx, tid)
+		if err != nil {
+			return Plans{}, err
+		}
+		_, isMember := member[tid]
+		for _, h := range st.held {
+			onPremOnly := true // R13: an offer with no cloud benefit (Action Pack)
+			for _, b := range h.Benefits {
+				if b.Kind == BenefitCloudSupport {
+					onPremOnly = false
+				}
+			}
+			for _, b := range h.Benefits {
+				if !b.Kind.Incidental() {
+					continue
+				}
+				_, activated := st.contracts[b.ID]
+				// A member sees the tenant's activated, current plans; anyone sees what they linked.
+				if !linked[b.ID] && !(isMember && activated && !b.Expired(now)) {
+					continue
+				}
+				v := st.view(now, b, false)
+				bb := b
+				end := b.EndsAt
+				p := Plan{ID: b.ID, Name: b.Name, TenantID: tid, Benefit: &bb, Incidents: v.Incidents, EndsAt: &end,
+					Linked: linked[b.ID], ActionPack: b.Kind == BenefitOnPremisesSupport && onPremOnly,
+					consume: true, quota: b.Quota, unlim: b.Unlimited}
+				p.Kind = PlanPartnerCloud
+				if b.Kind == BenefitOnPremisesSupport {
+					p.Kind = PlanPartnerOnPremise
+				}
+				// R10: Microsoft 365 needs no linked IDs for the tenant's own members.
+				needsLink := product.NeedsLink || !isMember
+				c.evaluate(&p, v.Status, needsLink)
+				plans = append(plans, p)
+			}
+		}
+	}
+	if portal == PortalAzure {
+		plans = append(plans, s.cspPlans(ctx, c, memberships)...)
+	}
+	ppi, err := s.ppiPlans(ctx, c)
+	if err != nil {
+		return Plans{}, err
+	}
+	plans = append(plans, ppi...)
+
+	if product.Portal != portal && !(portal == PortalServicesHub && product.Deployment == DeploymentOnPremises) {
+		out.Hint = &PortalHint{Portal: product.Portal, Message: "requests for " + product.Name + " are opened in the " + portalName(product.Portal) + " portal"}
+		for i := range plans {
+			plans[i].Reasons = append(plans[i].Reasons, Reason{Code: ReasonWrongPortal, Rule: "R11", Message: out.Hint.Message})
+		}
+	}
+	for _, p := range plans {
+		if p.Available() {
+			out.Available = append(out.Available, p)
+		} else {
+			out.Unavailable = append(out.Unavailable, p)
+		}
+	}
+	return out, nil
+}
+
+func portalName(p Portal) string {
+	switch p {
+	case PortalAzure:
+		return "Azure"
+	case PortalDynamics:
+		return "Dynamics 365 (Power Platform)"
+	case PortalDynamicsFinanceOperations:
+		return "Dynamics 365 Finance & Operations"
+	case PortalServicesHub:
+		return "on-premises (Services Hub)"
+	case PortalMicrosoft365:
+		return "Microsoft 365 admin center"
+	}
+	return string(p)
+}
+
+// cspPlans are the CSP support plans of the caller's CSP tenants, for Azure (R14).
+func (s *Service) cspPlans(ctx context.Context, c planContext, ms []Membership) []Plan {
+	var out []Plan
+	for _, m := range ms {
+		t, err := s.store.Tenant(ctx, m.TenantID)
+		if err != nil || t.CSP == CSPNone {
+			continue
+		}
+		p := Plan{ID: "csp:" + t.ID, Kind: PlanCSP, Name: t.Name + " CSP support plan", TenantID: t.ID, Incidents: Incidents{Unlimited: true}}
+		add := func(code ReasonCode, msg string) {
+			p.Reasons = append(p.Reasons, Reason{Code: code, Rule: "R14", Message: msg})
+		}
+		if t.CSP == CSPIndirectReseller {
+			provider := t.IndirectProvider
+			if pt, err := s.store.Tenant(ctx, t.IndirectProvider); err == nil {
+				provider = pt.Name
+			}
+			add(ReasonCSPReseller, "an indirect reseller opens Azure requests for its customers through its indirect provider, "+provider)
+		}
+		if c.product.Deployment != DeploymentCloud || c.product.Portal != PortalAzure {
+			add(ReasonCSPNotAzure, "the CSP support plan serves Azure requests only")
+		}
+		if !m.Has(RoleAdminAgent) {
+			add(ReasonCSPNoRole, "opening a request for a customer needs the ADMIN_AGENT role over an active GDAP relationship")
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// ppiPlans are the caller's pay-per-incident plans (R21).
+func (s *Service) ppiPlans(ctx context.Context, c planContext) ([]Plan, error) {
+	ps, err := s.store.PPIPlans(ctx, c.account.ID)
+	if err != nil || len(ps) == 0 {
+		return nil, err
+	}
+	used, err := s.store.UsedIncidents(ctx, PPIScope(c.account.ID))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Plan, 0, len(ps))
+	for _, pp := range ps {
+		end := pp.EndsAt
+		b := Benefit{ID: pp.ID, TenantID: PPIScope(c.account.ID), Kind: BenefitOnPremisesSupport, Name: "Pay per incident: " + pp.ProductID, Quota: 1, StartsAt: pp.BoughtAt, EndsAt: pp.EndsAt}
+		p := Plan{ID: pp.ID, Kind: PlanPayPerIncident, Name: b.Name, TenantID: b.TenantID, Benefit: &b, Incidents: b.Balance(used[pp.ID]), EndsAt: &end, Linked: true, consume: true, quota: 1}
+		switch {
+		case b.Expired(c.now):
+			p.Reasons = append(p.Reasons, Reason{Code: ReasonExpired, Rule: "R23", Message: "this pay-per-incident plan has expired"})
+		case used[pp.ID] >= 1:
+			p.Reasons = append(p.Reasons, Reason{Code: ReasonNoIncidentsLeft, Rule: "R23", Message: "this pay-per-incident plan's incident is used"})
+		}
+		if pp.ProductID != c.product.ID {
+			p.Reasons = append(p.Reasons, Reason{Code: ReasonPPIProduct, Rule: "R21", Message: "a pay-per-incident plan serves the product it was bought for"})
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// CreateRequestInput is a new support request.
+type CreateRequestInput struct {
+	IdempotencyKey string
+	PlanID         string // required unless the type is free (R17)
+	ProductID      string
+	Version        string
+	Portal         Portal
+	Type           RequestType
+	Title          string
+	Description    string
+	CustomerID     string // R14: for a CSP request
+}
+
+var idemKey = regexp.MustCompile(`^[A-Za-z0-9._:\-]{8,128}$`)
+
+// ValidIdempotencyKey reports whether a client's idempotency key is acceptable: 8 to 128
+// characters of letters, digits and . _ : -
+func ValidIdempotencyKey(k string) bool { return idemKey.MatchString(k) }
+
+func (in CreateRequestInput) validate() error {
+	if !ValidIdempotencyKey(in.IdempotencyKey) {
+		return Errorf(EINVALID, "", "the idempotency key must be 8 to 128 letters, digits or . _ : -").WithField("idempotencyKey")
+	}
+	if !in.Type.Valid() {
+		return Errorf(EINVALID, "", "unknown request type").WithField("type")
+	}
+	if !in.Portal.Valid() {
+		return Errorf(EINVALID, "", "unknown portal").WithField("portal")
+	}
+	if t := strings.TrimSpace(in.Title); t == "" || utf8.RuneCountInString(t) > 200 || !utf8.ValidString(t) {
+		return Errorf(EINVALID, "", "the title must be 1 to 200 characters").WithField("title")
+	}
+	if utf8.RuneCountInString(in.Description) > 10000 || !utf8.ValidString(in.Description) {
+		return Errorf(EINVALID, "", "the description must be at most 10,000 characters").WithField("description")
+	}
+	if !in.Type.Free() && in.PlanID == "" {
+		return Errorf(EINVALID, "R15", "a %s request needs a support plan", strings.ToLower(string(in.Type))).WithField("planId")
+	}
+	if len(in.PlanID) > 200 || len(in.CustomerID) > 200 || len(in.ProductID) > 200 || len(in.Version) > 100 {
+		return Errorf(EINVALID, "", "an identifier is too long")
+	}
+	return nil
+}
+
+func (in CreateRequestInput) fingerprint() string {
+	b, _ := json.Marshal([]string{in.PlanID, in.ProductID, in.Version, string(in.Portal), string(in.Type), strings.TrimSpace(in.Title), in.Description, in.CustomerID})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// RequestID derives a request's ID from the account and its idempotency key: every write
+// of a create is keyed by it, so a retry finds and completes what an earlier attempt did.
+func RequestID(accountID, key string) string {
+	sum := sha256.Sum256([]byte(accountID + "\x00" + key))
+	return "req_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
+}
+
+// CreateRequest opens a support request (R15, R17, R14, R23). A technical (or billing,
+// quota, subscription) request on a partner plan takes one incident at creation, after
+// checking the plan serves this product, version and portal now. Partner-program and
+// front-line requests are free (R17). The same idempotency key again returns the same
+// request and takes nothing more; the same key with other content is refused.
+//
+// Write order, for crash safety without transactions: (1) claim an incident under the
+// request's ID, (2) insert the request, (3) record the ledger event. A crash after (1)
+// leaves a claim that a retry with the same key completes, or that the start-up repair
+// frees after an hour; after (2) the repair records the missing event.
+func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRequestInput) (SupportRequest, error) {
+	if err := in.validate(); err != nil {
+		return SupportRequest{}, err
+	}
+	in.Title = strings.TrimSpace(in.Title)
+	fp := in.fingerprint()
+	id := RequestID(caller.ID, in.IdempotencyKey)
+	if r, err := s.store.Request(ctx, id); err == nil {
+		return sameRequest(r, fp)
+	} else if ErrorCode(err) != ENOTFOUND {
+		return SupportRequest{}, err
+	}
+	now := s.Now()
+	req := SupportRequest{ID: id, AccountID: caller.ID, PlanID: in.PlanID, Portal: in.Portal, ProductID: in.ProductID, Version: in.Version,
+		Type: in.Type, Title: in.Title, CustomerID: in.CustomerID, IdempotencyKey: in.IdempotencyKey, Fingerprint: fp, CreatedAt: now}
+	if in.Type.Free() && in.PlanID == "" {
+		return s.insertRequest(ctx, req, fp) // R17: free, no plan, no incident
+	}
+	plans, err := s.SupportPlans(ctx, caller, in.ProductID, in.Version, in.Portal)
+	if err != nil {
+		return SupportRequest{}, err
+	}
+	plan, found := findPlan(plans, in.PlanID)
+	prior, err := s.store.Claim(ctx, id)
+	switch {
+	case err == nil:
+		// An earlier attempt of this request took the incident (then crashed, or is racing
+		// with this one): complete it, without a second claim, whatever the balance is now.
+		if !found || plan.Benefit == nil || prior.BenefitID != plan.Benefit.ID {
+			return SupportRequest{}, keyReused()
+		}
+	case ErrorCode(err) == ENOTFOUND:
+		if plan, err = choosePlan(plans, in.PlanID); err != nil {
+			return SupportRequest{}, err
+		}
+	default:
+		return SupportRequest{}, err
+	}
+	req.PlanKind, req.TenantID = plan.Kind, plan.TenantID
+	if plan.Kind == PlanCSP {
+		if err := s.checkGDAP(ctx, plan.TenantID, in.CustomerID, now); err != nil {
+			return SupportRequest{}, err
+		}
+	}
+	consume := plan.consume && !in.Type.Free() // R17
+	if consume {
+		req.BenefitID, req.Consumed = plan.Benefit.ID, true
+		_, err := s.store.ClaimIncident(ctx, Claim{RequestID: id, TenantID: plan.TenantID, BenefitID: plan.Benefit.ID, AccountID: caller.ID, At: now}, plan.quota, plan.unlim)
+		if ErrorCode(err) == EEXHAUSTED {
+			return SupportRequest{}, Errorf(EEXHAUSTED, "R15", "no incidents are left on %s: another request took the last one", plan.Name)
+		} else if err != nil {
+			return SupportRequest{}, err
+		}
+	}
+	r, err := s.insertRequest(ctx, req, fp)
+	if err != nil {
+		return r, err
+	}
+	if consume {
+		s.record(ctx, Event{ID: "consume/" + id, TenantID: plan.TenantID, Kind: EventConsume, BenefitID: plan.Benefit.ID, PlanName: plan.Name,
+			RequestID: id, ActorID: caller.ID, Reason: string(in.Type), At: now, Delta: -1, Quota: plan.quota, Unlimited: plan.unlim})
+	}
+	return r, nil
+}
+
+func (s *Service) insertRequest(ctx context.Context, req SupportRequest, fp string) (SupportRequest, error) {
+	if err := s.store.InsertRequest(ctx, req); ErrorCode(err) == ECONFLICT {
+		r, err := s.store.Request(ctx, req.ID) // a concurrent retry of the same key won
+		if err != nil {
+			return SupportRequest{}, err
+		}
+		return sameRequest(r, fp)
+	} else if err != nil {
+		return SupportRequest{}, err
+	}
+	return req, nil
+}
+
+func sameRequest(r SupportRequest, fp string) (SupportRequest, error) {
+	if r.Fingerprint != fp {
+		return SupportRequest{}, keyReused()
+	}
+	return r, nil
+}
+
+func keyReused() error {
+	return Errorf(EKEYREUSED, "", "this idempotency key was already used for a different request; use a new key").WithField("idempotencyKey")
+}
+
+// findPlan finds a plan by ID, available or not.
+func findPlan(ps Plans, id string) (Plan, bool) {
+	for _, l := range [][]Plan{ps.Available, ps.Unavailable} {
+		for _, p := range l {
+			if p.ID == id {
+				return p, true
+			}
+		}
+	}
+	return Plan{}, false
+}
+
+// choosePlan finds the chosen plan; an unavailable one is refused with its reasons (R23).
+func choosePlan(ps Plans, id string) (Plan, error) {
+	for _, p := range ps.Available {
+		if p.ID == id {
+			return p, nil
+		}
+	}
+	for _, p := range ps.Unavailable {
+		if p.ID == id {
+			r := p.Reasons[0]
+			e := Errorf(EPLANUNAVAILABLE, r.Rule, "%s cannot be used for this request: %s", p.Name, r.Message)
+			codes := make([]string, len(p.Reasons))
+			for i, r := range p.Reasons {
+				codes[i] = string(r.Code)
+			}
+			e.Meta = map[string]any{"reasons": codes}
+			if r.Code == ReasonNoIncidentsLeft {
+				e.Code = EEXHAUSTED
+			}
+			return Plan{}, e.WithField("planId")
+		}
+	}
+	return Plan{}, Errorf(EINVALID, "", "this account has no support plan %q for this product", clip(id)).WithField("planId")
+}
+
+// checkGDAP allows a CSP request for a customer only over an active GDAP relationship that
+// grants the support role (R14).
+func (s *Service) checkGDAP(ctx context.Context, partner, customerID string, now time.Time) error {
+	if customerID == "" {
+		return Errorf(EINVALID, "R14", "a CSP request names the customer it is for").WithField("customerId")
+	}
+	cu, err := s.store.Customer(ctx, customerID)
+	if ErrorCode(err) == ENOTFOUND || (err == nil && cu.Partner != partner && !hasGDAP(cu, partner)) {
+		return Errorf(ECSPREFUSED, "R14", "no GDAP relationship with this customer").WithField("customerId")
+	} else if err != nil {
+		return err
+	}
+	for _, g := range cu.GDAP {
+		if g.Partner != partner || !g.Active || !now.Before(g.ExpiresAt) {
+			continue
+		}
+		for _, r := range g.Roles {
+			if r == GDAPSupportRole {
+				return nil
+			}
+		}
+	}
+	return Errorf(ECSPREFUSED, "R14", "opening a request for %s needs an active GDAP relationship granting %q", cu.Name, GDAPSupportRole).WithField("customerId")
+}
+
+func hasGDAP(c Customer, partner string) bool {
+	for _, g := range c.GDAP {
+		if g.Partner == partner {
+			return true
+		}
+	}
+	return false
+}
+
+// CloseRequest closes a request (R16). Only its creator or an admin of the plan's tenant
+// may. Closing as a duplicate or a bug refunds the incident; on a Partner Cloud Support
+// plan, billing, quota and subscription requests are refunded too. The first closure
+// wins and a refund is recorded under the request's ID, so however many closes race,
+// there is at most one refund. Each step is idempotent: a retry completes a close that a
+// crash cut short.
+func (s *Service) CloseRequest(ctx context.Context, caller Account, id string, reason CloseReason) (SupportRequest, error) {
+	if !reason.Valid() {
+		return SupportRequest{}, Errorf(EINVALID, "", "unknown close reason").WithField("reason")
+	}
+	r, err := s.store.Request(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return SupportRequest{}, Forbidden()
+	} else if err != nil {
+		return SupportRequest{}, err
+	}
+	if r.AccountID != caller.ID {
+		m, err := s.store.Membership(ctx, r.TenantID, caller.ID)
+		if err != nil || !m.Has(ActivatorRoles...) {
+			return SupportRequest{}, Forbidden()
+		}
+	}
+	now := s.Now()
+	closure := Closure{RequestID: id, TenantID: r.TenantID, Reason: reason, By: caller.ID, At: now}
+	var conflict error
+	if err := s.store.InsertClosure(ctx, closure); ErrorCode(err) == ECONFLICT {
+		if r, err = s.store.Request(ctx, id); err != nil {
+			return SupportRequest{}, err
+		}
+		closure = *r.Closure
+		if closure.Reason != reason {
+			conflict = Errorf(EALREADYCLOSED, "R16", "this request was already closed as %s", strings.ToLower(string(closure.Reason)))
+		}
+	} else if err != nil {
+		return SupportRequest{}, err
+	}
+	if err := s.refundIfDue(ctx, r, closure); err != nil {
+		return SupportRequest{}, err
+	}
+	if conflict != nil {
+		return SupportRequest{}, conflict
+	}
+	return s.store.Request(ctx, id)
+}
+
+// refundIfDue gives a closed request's incident back when R16 says so: record the refund
+// (at most once, by its key), free the claim, record the ledger event. Safe to repeat.
+func (s *Service) refundIfDue(ctx context.Context, r SupportRequest, c Closure) error {
+	if !r.Consumed || !Refundable(r.PlanKind, r.Type, c.Reason) {
+		return nil
+	}
+	err := s.store.InsertRefund(ctx, Refund{RequestID: r.ID, TenantID: r.TenantID, BenefitID: r.BenefitID, Reason: c.Reason, By: c.By, At: c.At})
+	if err != nil && ErrorCode(err) != ECONFLICT {
+		return err
+	}
+	if err := s.store.ReleaseClaim(ctx, r.ID); err != nil {
+		return err
+	}
+	quota, unlimited := s.planQuota(ctx, r)
+	s.record(ctx, Event{ID: "refund/" + r.ID, TenantID: r.TenantID, Kind: EventRefund, BenefitID: r.BenefitID, RequestID: r.ID,
+		ActorID: c.By, Reason: string(c.Reason), At: c.At, Delta: +1, Quota: quota, Unlimited: unlimited})
+	return nil
+}
+
+// planQuota is the quota of a request's benefit (for the ledger event).
+func (s *Service) planQuota(ctx context.Context, r SupportRequest) (int, bool) {
+	if r.PlanKind == PlanPayPerIncident {
+		return 1, false
+	}
+	b, err := s.benefit(ctx, r.BenefitID)
+	if err != nil {
+		return 0, false
+	}
+	return b.Quota, b.Unlimited
+}
+
+// RequestPage is a page of requests.
+type RequestPage struct {
+	Requests []SupportRequest
+	HasMore  bool
+}
+
+// MaxPage bounds every list's page size.
+const MaxPage = 100
+
+// CheckFirst validates a connection's page size: 1 to 100.
+func CheckFirst(first int) error {
+	if first < 1 || first > MaxPage {
+		return Errorf(EINVALID, "", "first must be between 1 and %d", MaxPage).WithField("first")
+	}
+	return nil
+}
+
+// Requests lists the caller's requests for a portal, newest first (R18): within a portal,
+// those the account created there; in the on-premises portal (Services Hub), all of the
+// account's requests, across portals.
+func (s *Service) Requests(ctx context.Context, caller Account, portal Portal, first int, after *RequestCursor) (RequestPage, error) {
+	if !portal.Valid() {
+		return RequestPage{}, Errorf(EINVALID, "R18", "unknown portal").WithField("portal")
+	}
+	if err := CheckFirst(first); err != nil {
+		return RequestPage{}, err
+	}
+	filter := portal
+	if portal == PortalServicesHub {
+		filter = "" // R18: the on-premises portal lists all of the account's requests
+	}
+	rs, err := s.store.Requests(ctx, caller.ID, filter, after, first+1)
+	if err != nil {
+		return RequestPage{}, err
+	}
+	page := RequestPage{Requests: rs, HasMore: len(rs) > first}
+	if page.HasMore {
+		page.Requests = rs[:first]
+	}
+	return page, nil
+}
+
+// LedgerPage is a page of a tenant's ledger.
+type LedgerPage struct {
+	Events  []Event
+	HasMore bool
+}
+
+// Ledger lists a tenant's incident ledger, newest first, for its admins: every grant,
+// consumption, refund, expiry and cap, with who, when, which request and why. (The
+// article has no such view; this API goes further.)
+func (s *Service) Ledger(ctx context.Context, caller Account, tenantID string, first int, before int64) (LedgerPage, error) {
+	m, err := s.member(ctx, caller, tenantID)
+	if err != nil {
+		return LedgerPage{}, err
+	}
+	if err := requireRole(m, "R3", ActivatorRoles...); err != nil {
+		return LedgerPage{}, err
+	}
+	if err := CheckFirst(first); err != nil {
+		return LedgerPage{}, err
+	}
+	evs, err := s.store.Events(ctx, tenantID, 0, before, first+1, true)
+	if err != nil {
+		return LedgerPage{}, err
+	}
+	p := LedgerPage{Events: evs, HasMore: len(evs) > first}
+	if p.HasMore {
+		p.Events = evs[:first]
+	}
+	return p, nil
+}
+
+// PurchasePayPerIncident buys a one-incident plan for an on-premises product under the
+// fixed lifecycle policy (R21). Only an MSA can buy it online.
+func (s *Service) PurchasePayPerIncident(ctx context.Context, caller Account, productID, version string) (PPIPlan, error) {
+	if caller.Kind != KindMSA {
+		return PPIPlan{}, Errorf(EPPIREFUSED, "R21", "pay per incident can be bought online only with a personal Microsoft account (MSA); this is a work account")
+	}
+	p, _, err := s.productVersion(ctx, productID, version)
+	if err != nil {
+		return PPIPlan{}, err
+	}
+	if p.Deployment != DeploymentOnPremises || p.LifecyclePolicy != "FIXED" {
+		return PPIPlan{}, Errorf(EPPIREFUSED, "R21", "pay per incident covers on-premises products under the fixed lifecycle policy; %s is not one", p.Name).WithField("productId")
+	}
+	now := s.Now()
+	pp := PPIPlan{ID: "ppi_" + strings.ToLower(s.newSecret()), AccountID: caller.ID, ProductID: p.ID, Version: version, BoughtAt: now, EndsAt: now.AddDate(1, 0, 0)}
+	if err := s.store.InsertPPIPlan(ctx, pp); err != nil {
+		return PPIPlan{}, err
+	}
+	s.record(ctx, Event{ID: "grant/" + pp.ID, TenantID: PPIScope(caller.ID), Kind: EventGrant, BenefitID: pp.ID, PlanName: "Pay per incident: " + p.Name,
+		ActorID: caller.ID, Reason: "pay per incident", At: now, Quota: 1})
+	return pp, nil
+}
+
+// Consultations lists a tenant's ISV consultation requests (R22).
+func (s *Service) Consultations(ctx context.Context, caller Account, tenantID string) ([]Consultation, error) {
+	if _, err := s.member(ctx, caller, tenantID); err != nil {
+		return nil, err
+	}
+	cs, err := s.store.Consultations(ctx, tenantID)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].RequestedAt.After(cs[j].RequestedAt) })
+	return cs, err
+}
+
+// EncodeSeq and DecodeSeq make opaque ledger cursors.
+func EncodeSeq(seq int64) string { return "s" + strconv.FormatInt(seq, 36) }
+
+// DecodeSeq reads a ledger cursor.
+func DecodeSeq(c string) (int64, error) {
+	if len(c) < 2 || len(c) > 16 || c[0] != 's' {
+		return 0, Errorf(EINVALID, "", "malformed cursor").WithField("after")
+	}
+	n, err := strconv.ParseInt(c[1:], 36, 64)
+	if err != nil || n <= 0 {
+		return 0, Errorf(EINVALID, "", "malformed cursor").WithField("after")
+	}
+	return n, nil
+}
+
+// VersionCoverage is a product version with its partner support coverage today (R8).
+type VersionCoverage struct {
+	Version
+	PartnerSupportCovered bool
+	CoverageNote          *string
+}
+
+// VersionCoverage lists a product's versions with their coverage now (R8).
+func (s *Service) VersionCoverage(p Product) []VersionCoverage {
+	out := make([]VersionCoverage, len(p.Versions))
+	for i, v := range p.Versions {
+		ok, why := s.Covered(p, v.Name)
+		out[i] = VersionCoverage{Version: v, PartnerSupportCovered: ok}
+		if !ok {
+			out[i].CoverageNote = &why
+		}
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+// Package httpapi serves the GraphQL API over HTTP: POST, GET (queries only), websockets
+// (graphql-transport-ws and legacy graphql-ws) and SSE on /query; GraphiQL on /; health,
+// readiness and Prometheus metrics. It knows nothing of the store or the rules: it calls
+// the schema, the token verifier and a ping function it is given.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	coderws "github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/partnersupport/api/internal/auth"
+	"github.com/partnersupport/api/internal/domain"
+)
+
+// Config is what the HTTP layer needs.
+type Config struct {
+	Schema   graphql.ExecutableSchema
+	Verifier auth.Verifier // nil: every token is refused
+	SignIn   SignIn
+	// Ping checks the store for /readyz.
+	Ping    func(ctx context.Context) error
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// CORSOrigins are the browser origins allowed to call the API, such as
+	// https://app.example.com. The websocket origin check uses the same list.
+	CORSOrigins []string
+	// Introspection enables schema introspection (on in development).
+	Introspection bool
+	// KeepAlive is the websocket keep-alive ping interval.
+	KeepAlive time.Duration
+	// MaxBodyBytes bounds a request body; MaxWSMessageBytes a websocket message.
+	MaxBodyBytes      int64
+	MaxWSMessageBytes int64
+}
+
+// Server is the HTTP handler plus what shutdown must close.
+type Server struct {
+	handler http.Handler
+	ws      *wsTracker
+}
+
+// New builds the handler.
+func New(c Config) *Server {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = 15 * time.Second
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxWSMessageBytes == 0 {
+		c.MaxWSMessageBytes = 64 << 10
+	}
+	authn := authenticator{verifier: c.Verifier, signIn: c.SignIn}
+	tracker := newWSTracker(transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
+		OriginPatterns: originHosts(c.CORSOrigins),
+	}})
+
+	gql := handler.New(c.Schema)
+	gql.AddTransport(transport.Websocket{
+		Implementation:        tracker,
+		InitFunc:              authn.websocketInit,
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: c.KeepAlive,
+		PayloadReadLimit:      &c.MaxWSMessageBytes,
+	})
+	gql.AddTransport(transport.SSE{})
+	gql.AddTransport(transport.GET{})
+	gql.AddTransport(transport.POST{})
+	// No form or multipart transports: a GraphQL body must be JSON, which a browser sends
+	// cross-origin only after a CORS preflight (CSRF).
+	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if c.Introspection {
+		gql.Use(extension.Introspection{})
+	}
+	if c.Metrics != nil {
+		gql.Use(c.Metrics)
+	}
+	gql.SetErrorPresenter(presentError(c.Logger))
+	gql.SetRecoverFunc(recoverPanic(c.Logger))
+
+	corsMW := cors.New(cors.Options{
+		AllowedOrigins:   c.CORSOrigins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept"},
+		AllowCredentials: false, // tokens travel in a header, never in cookies
+		MaxAge:           600,
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/query", corsMW.Handler(limitBody(c.MaxBodyBytes, authn.middleware(gql))))
+	mux.Handle("GET /{$}", playground.Handler("Partner Support Benefits API", "/query"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if c.Ping == nil {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+			return
+		}
+		if err := c.Ping(ctx); err != nil {
+			c.Logger.Warn("readiness check failed", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "the store does not answer"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	if c.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(c.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	return &Server{handler: mux, ws: tracker}
+}
+
+// Handler is the root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// CloseWebsockets closes every open websocket with 1001 (going away); call it when
+// shutting down, after the listener stops accepting.
+func (s *Server) CloseWebsockets() { s.ws.closeAll("server shutting down") }
+
+// OpenWebsockets counts the websockets open now.
+func (s *Server) OpenWebsockets() int { return s.ws.open() }
+
+// limitBody caps the request body; a larger one fails to decode with a 4xx.
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			writeJSON(w, http.StatusRequestEntityTooLarge, gqlErrorBody(domain.EINVALID, "the request body is larger than the limit"))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// originHosts turns CORS origins (scheme://host[:port]) into the host patterns the
+// websocket library matches the Origin header against.
+func originHosts(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if o == "*" {
+			out = append(out, "*")
+			continue
+		}
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}
+
+func writeAuthError(w http.ResponseWriter, err error) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	writeJSON(w, http.StatusUnauthorized, gqlErrorBody(domain.EUNAUTHENTICATED, safeMessage(err)))
+}
+
+func gqlErrorBody(code domain.Code, msg string) map[string]any {
+	return map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": string(code)}}}}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+)
+
+// CloseGoingAway is the close code sent to every websocket when the server shuts down,
+// so clients reconnect (to another instance) with their last cursor.
+const CloseGoingAway = 1001
+
+// wsTracker wraps the websocket implementation to remember open connections, so that
+// shutdown can close each with 1001 (going away) instead of dropping it.
+type wsTracker struct {
+	inner transport.WebsocketImplementation
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+}
+
+func newWSTracker(inner transport.WebsocketImplementation) *wsTracker {
+	return &wsTracker{inner: inner, conns: map[*trackedConn]struct{}{}}
+}
+
+// Accept implements transport.WebsocketImplementation.
+func (t *wsTracker) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	c, err := t.inner.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{WebsocketConn: c, t: t}
+	t.mu.Lock()
+	t.conns[tc] = struct{}{}
+	t.mu.Unlock()
+	return tc, nil
+}
+
+// closeAll sends 1001 to every open websocket and closes it.
+func (t *wsTracker) closeAll(reason string) {
+	t.mu.Lock()
+	conns := make([]*trackedConn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.WriteClose(CloseGoingAway, reason)
+			_ = c.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+func (t *wsTracker) open() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
+}
+
+// trackedConn forwards to the real connection, including the optional read limit and
+// deadline interfaces the transport looks for.
+type trackedConn struct {
+	transport.WebsocketConn
+	t    *wsTracker
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.t.mu.Lock()
+		delete(c.t.conns, c)
+		c.t.mu.Unlock()
+	})
+	return c.WebsocketConn.Close()
+}
+
+func (c *trackedConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+func (c *trackedConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
+
+var _ io.Closer = (*trackedConn)(nil)

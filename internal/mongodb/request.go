@@ -1,0 +1,369 @@
+package mongodb
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/partnersupport/api/internal/domain"
+)
+
+type claimDoc struct {
+	ID        string    `bson:"_id"` // the request ID: one claim per request
+	TenantID  string    `bson:"tenantId"`
+	BenefitID string    `bson:"benefitId"`
+	Slot      string    `bson:"slot"`
+	AccountID string    `bson:"accountId"`
+	At        time.Time `bson:"at"`
+}
+
+func (d claimDoc) domain() domain.Claim {
+	return domain.Claim{RequestID: d.ID, TenantID: d.TenantID, BenefitID: d.BenefitID, Slot: d.Slot, AccountID: d.AccountID, At: d.At.UTC()}
+}
+
+// ClaimIncident takes a free slot 1..quota of the benefit under the unique (tenantId,
+// benefitId, slot) key (R15). It reads the slots in use, tries a random free one, and on a
+// collision (another request took it first) tries again; no free slot is EEXHAUSTED. An
+// unlimited plan's slot is the request ID itself. A claim already under the request's ID
+// (a retry) is returned unchanged. The guarantee rests on the unique index alone, never on
+// the read, so it holds across processes on FerretDB and on MongoDB.
+func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, unlimited bool) (domain.Claim, error) {
+	col := s.db.Collection(colClaims)
+	for attempt := 0; ; attempt++ {
+		if existing, err := s.Claim(ctx, c.RequestID); err == nil {
+			return existing, nil
+		} else if domain.ErrorCode(err) != domain.ENOTFOUND {
+			return domain.Claim{}, err
+		}
+		if unlimited {
+			c.Slot = "u:" + c.RequestID
+		} else {
+			free, err := s.freeSlots(ctx, c.TenantID, c.BenefitID, quota)
+			if err != nil {
+				return domain.Claim{}, err
+			}
+			if len(free) == 0 {
+				return domain.Claim{}, &domain.Error{Code: domain.EEXHAUSTED, Rule: "R15", Message: "no incidents left"}
+			}
+			c.Slot = strconv.Itoa(free[rand.IntN(len(free))])
+		}
+		_, err := col.InsertOne(ctx, claimDoc{ID: c.RequestID, TenantID: c.TenantID, BenefitID: c.BenefitID, Slot: c.Slot, AccountID: c.AccountID, At: c.At})
+		if err == nil {
+			return c, nil
+		}
+		if err = mapErr("claim incident", err); domain.ErrorCode(err) != domain.ECONFLICT {
+			return domain.Claim{}, err
+		}
+		if attempt > 10*quota+10 {
+			return domain.Claim{}, &domain.Error{Code: domain.EUNAVAILABLE, Message: "too much contention for this plan; try again"}
+		}
+		// Collision: the slot (or the request ID) was taken first; look again.
+	}
+}
+
+func (s *Store) freeSlots(ctx context.Context, tenantID, benefitID string, quota int) ([]int, error) {
+	used, err := findAll[struct {
+		Slot string `bson:"slot"`
+	}](ctx, s.db.Collection(colClaims), "find claims", bson.D{{Key: "tenantId", Value: tenantID}, {Key: "benefitId", Value: benefitID}},
+		options.Find().SetProjection(bson.D{{Key: "slot", Value: 1}, {Key: "_id", Value: 0}}))
+	if err != nil {
+		return nil, err
+	}
+	taken := make(map[string]bool, len(used))
+	for _, u := range used {
+		taken[u.Slot] = true
+	}
+	free := make([]int, 0, quota)
+	for i := 1; i <= quota; i++ {
+		if !taken[strconv.Itoa(i)] {
+			free = append(free, i)
+		}
+	}
+	return free, nil
+}
+
+// Claim finds a request's claim.
+func (s *Store) Claim(ctx context.Context, requestID string) (domain.Claim, error) {
+	d, err := findOne[claimDoc](ctx, s.db.Collection(colClaims), "find claim", bson.D{{Key: "_id", Value: requestID}})
+	return d.domain(), err
+}
+
+// ReleaseClaim deletes a request's claim; deleting a missing one is fine.
+func (s *Store) ReleaseClaim(ctx context.Context, requestID string) error {
+	_, err := s.db.Collection(colClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: requestID}})
+	return mapErr("release claim", err)
+}
+
+type requestDoc struct {
+	ID             string    `bson:"_id"`
+	AccountID      string    `bson:"accountId"`
+	TenantID       string    `bson:"tenantId,omitempty"`
+	PlanID         string    `bson:"planId,omitempty"`
+	PlanKind       string    `bson:"planKind,omitempty"`
+	BenefitID      string    `bson:"benefitId,omitempty"`
+	Portal         string    `bson:"portal"`
+	ProductID      string    `bson:"productId"`
+	Version        string    `bson:"version,omitempty"`
+	Type           string    `bson:"type"`
+	Title          string    `bson:"title"`
+	CustomerID     string    `bson:"customerId,omitempty"`
+	IdempotencyKey string    `bson:"idempotencyKey"`
+	Fingerprint    string    `bson:"fingerprint"`
+	Consumed       bool      `bson:"consumed"`
+	CreatedAt      time.Time `bson:"createdAt"`
+}
+
+func (d requestDoc) domain() domain.SupportRequest {
+	return domain.SupportRequest{ID: d.ID, AccountID: d.AccountID, TenantID: d.TenantID, PlanID: d.PlanID, PlanKind: domain.PlanKind(d.PlanKind),
+		BenefitID: d.BenefitID, Portal: domain.Portal(d.Portal), ProductID: d.ProductID, Version: d.Version, Type: domain.RequestType(d.Type),
+		Title: d.Title, CustomerID: d.CustomerID, IdempotencyKey: d.IdempotencyKey, Fingerprint: d.Fingerprint, Consumed: d.Consumed, CreatedAt: d.CreatedAt.UTC()}
+}
+
+// InsertRequest inserts a request; ECONFLICT when its ID exists.
+func (s *Store) InsertRequest(ctx context.Context, r domain.SupportRequest) error {
+	_, err := s.db.Collection(colRequests).InsertOne(ctx, requestDoc{ID: r.ID, AccountID: r.AccountID, TenantID: r.TenantID, PlanID: r.PlanID,
+		PlanKind: string(r.PlanKind), BenefitID: r.BenefitID, Portal: string(r.Portal), ProductID: r.ProductID, Version: r.Version, Type: string(r.Type),
+		Title: r.Title, CustomerID: r.CustomerID, IdempotencyKey: r.IdempotencyKey, Fingerprint: r.Fingerprint, Consumed: r.Consumed, CreatedAt: r.CreatedAt})
+	return mapErr("insert request", err)
+}
+
+// Request finds a request with its closure and refund.
+func (s *Store) Request(ctx context.Context, id string) (domain.SupportRequest, error) {
+	d, err := findOne[requestDoc](ctx, s.db.Collection(colRequests), "find request", bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return domain.SupportRequest{}, err
+	}
+	rs, err := s.withClosures(ctx, []requestDoc{d})
+	if err != nil {
+		return domain.SupportRequest{}, err
+	}
+	return rs[0], nil
+}
+
+// withClosures attaches closures and refunds: two reads for the whole page.
+func (s *Store) withClosures(ctx context.Context, ds []requestDoc) ([]domain.SupportRequest, error) {
+	out := make([]domain.SupportRequest, len(ds))
+	if len(ds) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+		out[i] = d.domain()
+	}
+	in := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+	closures, err := findAll[closureDoc](ctx, s.db.Collection(colClosures), "find closures", in)
+	if err != nil {
+		return nil, err
+	}
+	refunds, err := findAll[struct {
+		ID string `bson:"_id"`
+	}](ctx, s.db.Collection(colRefunds), "find refunds", in, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*domain.SupportRequest, len(out))
+	for i := range out {
+		byID[out[i].ID] = &out[i]
+	}
+	for _, c := range closures {
+		cl := domain.Closure{RequestID: c.ID, TenantID: c.TenantID, Reason: domain.CloseReason(c.Reason), By: c.By, At: c.At.UTC()}
+		byID[c.ID].Closure = &cl
+	}
+	for _, r := range refunds {
+		byID[r.ID].Refunded = true
+	}
+	return out, nil
+}
+
+// Requests lists an account's requests, newest first.
+func (s *Store) Requests(ctx context.Context, accountID string, portal domain.Portal, before *domain.RequestCursor, limit int) ([]domain.SupportRequest, error) {
+	filter := bson.D{{Key: "accountId", Value: accountID}}
+	if portal != "" {
+		filter = append(filter, bson.E{Key: "portal", Value: string(portal)})
+	}
+	if before != nil {
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "createdAt", Value: bson.D{{Key: "$lt", Value: before.CreatedAt}}}},
+			bson.D{{Key: "createdAt", Value: before.CreatedAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: before.ID}}}},
+		}})
+	}
+	ds, err := findAll[requestDoc](ctx, s.db.Collection(colRequests), "find requests", filter,
+		options.Find().SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, err
+	}
+	return s.withClosures(ctx, ds)
+}
+
+// RequestsSince lists every request created since t (repair).
+func (s *Store) RequestsSince(ctx context.Context, t time.Time) ([]domain.SupportRequest, error) {
+	ds, err := findAll[requestDoc](ctx, s.db.Collection(colRequests), "find recent requests", bson.D{{Key: "createdAt", Value: bson.D{{Key: "$gte", Value: t}}}})
+	if err != nil {
+		return nil, err
+	}
+	return s.withClosures(ctx, ds)
+}
+
+type closureDoc struct {
+	ID       string    `bson:"_id"` // the request ID: the first closure wins
+	TenantID string    `bson:"tenantId,omitempty"`
+	Reason   string    `bson:"reason"`
+	By       string    `bson:"by"`
+	At       time.Time `bson:"at"`
+}
+
+// InsertClosure records a request's closure; ECONFLICT when it was closed already.
+func (s *Store) InsertClosure(ctx context.Context, c domain.Closure) error {
+	_, err := s.db.Collection(colClosures).InsertOne(ctx, closureDoc{ID: c.RequestID, TenantID: c.TenantID, Reason: string(c.Reason), By: c.By, At: c.At})
+	return mapErr("insert closure", err)
+}
+
+type refundDoc struct {
+	ID        string    `bson:"_id"` // the request ID: at most one refund per request (R16)
+	TenantID  string    `bson:"tenantId"`
+	BenefitID string    `bson:"benefitId"`
+	Reason    string    `bson:"reason"`
+	By        string    `bson:"by"`
+	At        time.Time `bson:"at"`
+}
+
+// InsertRefund records a refund; ECONFLICT when the request was refunded already (R16).
+func (s *Store) InsertRefund(ctx context.Context, r domain.Refund) error {
+	_, err := s.db.Collection(colRefunds).InsertOne(ctx, refundDoc{ID: r.RequestID, TenantID: r.TenantID, BenefitID: r.BenefitID, Reason: string(r.Reason), By: r.By, At: r.At})
+	return mapErr("insert refund", err)
+}
+
+// RefundsWithClaims lists refunds whose claim was not freed yet (a crash between the two).
+func (s *Store) RefundsWithClaims(ctx context.Context) ([]domain.Refund, error) {
+	refunds, err := findAll[refundDoc](ctx, s.db.Collection(colRefunds), "find refunds", bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	if len(refunds) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(refunds))
+	for i, r := range refunds {
+		ids[i] = r.ID
+	}
+	claims, err := findAll[claimDoc](ctx, s.db.Collection(colClaims), "find claims", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.Refund, 0, len(claims))
+	for _, c := range claims {
+		out = append(out, domain.Refund{RequestID: c.ID, TenantID: c.TenantID, BenefitID: c.BenefitID})
+	}
+	return out, nil
+}
+
+// ClaimsWithoutRequests lists claims older than t that no request followed.
+func (s *Store) ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) ([]domain.Claim, error) {
+	claims, err := findAll[claimDoc](ctx, s.db.Collection(colClaims), "find old claims", bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: olderThan}}}})
+	if err != nil || len(claims) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(claims))
+	for i, c := range claims {
+		ids[i] = c.ID
+	}
+	reqs, err := findAll[struct {
+		ID string `bson:"_id"`
+	}](ctx, s.db.Collection(colRequests), "find requests", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, r := range reqs {
+		have[r.ID] = true
+	}
+	var out []domain.Claim
+	for _, c := range claims {
+		if !have[c.ID] {
+			out = append(out, c.domain())
+		}
+	}
+	return out, nil
+}
+
+type ppiDoc struct {
+	ID        string    `bson:"_id"`
+	AccountID string    `bson:"accountId"`
+	ProductID string    `bson:"productId"`
+	Version   string    `bson:"version,omitempty"`
+	BoughtAt  time.Time `bson:"boughtAt"`
+	EndsAt    time.Time `bson:"endsAt"`
+}
+
+// InsertPPIPlan records a pay-per-incident purchase (R21).
+func (s *Store) InsertPPIPlan(ctx context.Context, p domain.PPIPlan) error {
+	_, err := s.db.Collection(colPPIPlans).InsertOne(ctx, ppiDoc{ID: p.ID, AccountID: p.AccountID, ProductID: p.ProductID, Version: p.Version, BoughtAt: p.BoughtAt, EndsAt: p.EndsAt})
+	return mapErr("insert pay-per-incident plan", err)
+}
+
+// PPIPlans lists an account's pay-per-incident plans.
+func (s *Store) PPIPlans(ctx context.Context, accountID string) ([]domain.PPIPlan, error) {
+	ds, err := findAll[ppiDoc](ctx, s.db.Collection(colPPIPlans), "find pay-per-incident plans", bson.D{{Key: "accountId", Value: accountID}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.PPIPlan, len(ds))
+	for i, d := range ds {
+		out[i] = domain.PPIPlan{ID: d.ID, AccountID: d.AccountID, ProductID: d.ProductID, Version: d.Version, BoughtAt: d.BoughtAt.UTC(), EndsAt: d.EndsAt.UTC()}
+	}
+	return out, nil
+}
+
+type gdapDoc struct {
+	Partner   string    `bson:"partner"`
+	Active    bool      `bson:"active"`
+	Roles     []string  `bson:"roles"`
+	ExpiresAt time.Time `bson:"expiresAt"`
+}
+
+type customerDoc struct {
+	ID      string    `bson:"_id"`
+	Name    string    `bson:"name"`
+	Partner string    `bson:"partner"`
+	GDAP    []gdapDoc `bson:"gdap"`
+}
+
+// PutCustomer inserts or replaces a CSP customer (R14).
+func (s *Store) PutCustomer(ctx context.Context, c domain.Customer) error {
+	d := customerDoc{ID: c.ID, Name: c.Name, Partner: c.Partner, GDAP: make([]gdapDoc, len(c.GDAP))}
+	for i, g := range c.GDAP {
+		d.GDAP[i] = gdapDoc{Partner: g.Partner, Active: g.Active, Roles: g.Roles, ExpiresAt: g.ExpiresAt}
+	}
+	return replace(ctx, s.db.Collection(colCustomers), "put customer", c.ID, d)
+}
+
+// Customer finds a CSP customer.
+func (s *Store) Customer(ctx context.Context, id string) (domain.Customer, error) {
+	d, err := findOne[customerDoc](ctx, s.db.Collection(colCustomers), "find customer", bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return domain.Customer{}, err
+	}
+	c := domain.Customer{ID: d.ID, Name: d.Name, Partner: d.Partner, GDAP: make([]domain.GDAP, len(d.GDAP))}
+	for i, g := range d.GDAP {
+		c.GDAP[i] = domain.GDAP{Partner: g.Partner, Active: g.Active, Roles: g.Roles, ExpiresAt: g.ExpiresAt.UTC()}
+	}
+	return c, nil
+}
+
+// Tenants lists every tenant.
+func (s *Store) Tenants(ctx context.Context) ([]domain.Tenant, error) {
+	ds, err := findAll[tenantDoc](ctx, s.db.Collection(colTenants), "find tenants", bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.Tenant, len(ds))
+	for i, d := range ds {
+		out[i] = domain.Tenant{ID: d.ID, Name: d.Name, EnrollmentAnniversary: d.EnrollmentAnniversary.UTC(), CSP: domain.CSPRole(d.CSP), IndirectProvider: d.IndirectProvider}
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+// Package mongodb implements domain.Store on MongoDB through mongo-driver v2. The same
+// code serves real MongoDB and the embedded FerretDB store, so it relies only on what both
+// guarantee: unique indexes enforced on insert. It never relies on an update's filter or
+// on $inc for correctness (shared/STORE.md).
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"github.com/partnersupport/api/internal/domain"
+)
+
+// Collection names.
+const (
+	colAccounts      = "accounts"
+	colTenants       = "tenants"
+	colMemberships   = "memberships"
+	colOffers        = "offers"
+	colProducts      = "products"
+	colHeldOffers    = "heldOffers"
+	colContracts     = "contracts"
+	colConsultations = "consultations"
+	colLinks         = "links"
+	colClaims        = "claims"
+	colRequests      = "requests"
+	colClosures      = "closures"
+	colRefunds       = "refunds"
+	colPPIPlans      = "ppiPlans"
+	colCustomers     = "customers"
+	colOutbox        = "outbox"
+	colEvents        = "events"
+)
+
+// Store is a domain.Store on one MongoDB database.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+}
+
+var _ domain.Store = (*Store)(nil)
+
+// Options configure Open.
+type Options struct {
+	// Monitor observes every command sent (for round-trip metrics); may be nil.
+	Monitor *event.CommandMonitor
+	// ConnectTimeout bounds the first ping; default 10s.
+	ConnectTimeout time.Duration
+	// MaxPoolSize of the driver's connection pool; 0 keeps the driver's default.
+	MaxPoolSize uint64
+}
+
+// Open connects to uri, checks that the server answers, and creates every index
+// idempotently. A malformed URI or an unreachable server fails with a one-line error.
+func Open(ctx context.Context, uri, database string, o Options) (*Store, error) {
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	co := options.Client().ApplyURI(uri).SetServerSelectionTimeout(o.ConnectTimeout).SetConnectTimeout(o.ConnectTimeout)
+	if o.Monitor != nil {
+		co.SetMonitor(o.Monitor)
+	}
+	if o.MaxPoolSize > 0 {
+		co.SetMaxPoolSize(o.MaxPoolSize)
+	}
+	if err := co.Validate(); err != nil {
+		return nil, fmt.Errorf("mongodb: invalid MONGODB_URI: %w", err)
+	}
+	client, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: invalid MONGODB_URI: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	if err := client.Ping(pctx, readpref.Primary()); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongodb: cannot reach the store at %s: %w", redactURI(uri), err)
+	}
+	s := &Store{client: client, db: client.Database(database)}
+	if err := s.createIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close disconnects, waiting for in-flight operations up to ctx's deadline.
+func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+// Ping checks the store answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
+		return fmt.Errorf("mongodb: ping: %w", err)
+	}
+	return nil
+}
+
+// Database exposes the database for tests and repair tools.
+func (s *Store) Database() *mongo.Database { return s.db }
+
+// createIndexes creates every index; creating an existing one is a no-op. Every unique
+// index that carries a guarantee starts with tenantId, the shard key at scale
+// (shared/STORE.md).
+func (s *Store) createIndexes(ctx context.Context) error {
+	idx := map[string][]mongo.IndexModel{
+		colAccounts: {
+			{Keys: bson.D{{Key: "email", Value: 1}}},
+		},
+		colMemberships: {
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "accountId", Value: 1}}, Options: options.Index().SetUnique(true)},
+			{Keys: bson.D{{Key: "accountId", Value: 1}}},
+		},
+		colHeldOffers: {
+			// R20: one held offer per offer and enrollment year.
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "offerId", Value: 1}, {Key: "periodStart", Value: 1}}, Options: options.Index().SetUnique(true)},
+		},
+		colContracts: {
+			// R4: one contract per benefit.
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "benefitId", Value: 1}}, Options: options.Index().SetUnique(true)},
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "contractId", Value: 1}}, Options: options.Index().SetUnique(true)},
+			// R6: linking looks a contract up by its Contract ID alone.
+			{Keys: bson.D{{Key: "contractId", Value: 1}}},
+		},
+		colConsultations: {
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "benefitId", Value: 1}}, Options: options.Index().SetUnique(true)},
+		},
+		colLinks: {
+			// R6, R9: one link per account and benefit.
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "accountId", Value: 1}, {Key: "benefitId", Value: 1}}, Options: options.Index().SetUnique(true)},
+			{Keys: bson.D{{Key: "accountId", Value: 1}}},
+		},
+		colClaims: {
+			// R15: an incident slot is claimed once; no overdraft.
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "slot", Value: 1}}, Options: options.Index().SetUnique(true)},
+		},
+		colRequests: {
+			{Keys: bson.D{{Key: "accountId", Value: 1}, {Key: "createdAt", Value: -1}}},
+			{Keys: bson.D{{Key: "createdAt", Value: -1}}},
+		},
+		colPPIPlans: {
+			{Keys: bson.D{{Key: "accountId", Value: 1}}},
+		},
+		colOutbox: {
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "at", Value: 1}}},
+		},
+		colEvents: {
+			// The ledger's order: one event per sequence number of a tenant.
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "seq", Value: -1}}},
+		},
+	}
+	// One index per command: FerretDB v1.24 panics on a createIndexes that names several
+	// indexes of which some exist already (measured here; it closes the connection).
+	for col, models := range idx {
+		for _, m := range models {
+			if _, err := s.db.Collection(col).Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("mongodb: create indexes on %s: %w", col, err)
+			}
+		}
+	}
+	return nil
+}
+
+// mapErr turns driver errors into domain errors: no document is ENOTFOUND, a duplicate
+// key is ECONFLICT, anything else is wrapped as internal.
+func mapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return &domain.Error{Code: domain.ENOTFOUND, Message: op + ": not found"}
+	case mongo.IsDuplicateKeyError(err):
+		return &domain.Error{Code: domain.ECONFLICT, Message: op + ": already exists"}
+	}
+	return fmt.Errorf("mongodb: %s: %w", op, err)
+}
+
+// findAll runs a find and decodes every document.
+func findAll[T any](ctx context.Context, c *mongo.Collection, op string, filter any, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	cur, err := c.Find(ctx, filter, opts...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	var out []T
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// findOne finds one document.
+func findOne[T any](ctx context.Context, c *mongo.Collection, op string, filter any) (T, error) {
+	var v T
+	err := c.FindOne(ctx, filter).Decode(&v)
+	return v, mapErr(op, err)
+}
+
+// replace upserts a whole document by _id (fixtures). Two loaders racing on the embedded
+// store can both try to insert: the loser's duplicate key means the document is there,
+// so it retries once as a plain replace.
+func replace(ctx context.Context, c *mongo.Collection, op string, id any, doc any) error {
+	_, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		_, err = c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+	}
+	return mapErr(op, err)
+}
+
+// redactURI drops credentials and options from a URI before it is shown.
+func redactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "(unparseable URI)"
+	}
+	u.User, u.RawQuery = nil, ""
+	return u.String()
+}

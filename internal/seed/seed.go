@@ -1,0 +1,134 @@
+// Package seed loads a fixture file into the store. Loading is idempotent: catalog
+// entries, tenants, accounts and memberships are replaced by ID, and a held offer that
+// exists already is left as it is, so loading the same file twice (or from two server
+// processes at once) changes nothing.
+package seed
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/fixture"
+)
+
+// Stats counts what a load wrote.
+type Stats struct {
+	Offers, Products, Tenants, Accounts, HeldOffers, Customers int
+	// TenantIDs are the tenants the fixture holds, for recording their grants.
+	TenantIDs []string
+}
+
+// Load writes f into the store. issuer is the token issuer the fixture's accounts sign in
+// with (their account IDs derive from it and their subjects).
+func Load(ctx context.Context, s domain.Store, f *fixture.File, issuer string) (Stats, error) {
+	var st Stats
+	offers := map[string]domain.Offer{}
+	for _, o := range f.Offers {
+		d := Offer(o)
+		if err := s.PutOffer(ctx, d); err != nil {
+			return st, fmt.Errorf("seed: offer %s: %w", o.ID, err)
+		}
+		offers[o.ID] = d
+		st.Offers++
+	}
+	for _, p := range f.Products {
+		if err := s.PutProduct(ctx, Product(p)); err != nil {
+			return st, fmt.Errorf("seed: product %s: %w", p.ID, err)
+		}
+		st.Products++
+	}
+	for _, t := range f.Tenants {
+		dt := domain.Tenant{ID: t.ID, Name: t.Name, EnrollmentAnniversary: t.EnrollmentAnniversary.UTC(), CSP: domain.CSPRole(t.CSP), IndirectProvider: t.IndirectProvider}
+		if err := s.PutTenant(ctx, dt); err != nil {
+			return st, fmt.Errorf("seed: tenant %s: %w", t.ID, err)
+		}
+		st.Tenants++
+		st.TenantIDs = append(st.TenantIDs, t.ID)
+		for _, h := range t.Offers {
+			o, ok := offers[h.Offer]
+			if !ok {
+				if o, ok = lookupOffer(ctx, s, h.Offer); !ok {
+					return st, fmt.Errorf("seed: tenant %s: unknown offer %s", t.ID, h.Offer)
+				}
+			}
+			held := domain.NewHeldOffer(dt, o, h.Date(), h.PurchasedAt.UTC(), h.RenewedAt)
+			if err := s.InsertHeldOffer(ctx, held); err != nil && domain.ErrorCode(err) != domain.ECONFLICT {
+				return st, fmt.Errorf("seed: tenant %s offer %s: %w", t.ID, h.Offer, err)
+			} else if err == nil {
+				st.HeldOffers++
+			}
+		}
+	}
+	for _, a := range f.Accounts {
+		subject := a.Subject
+		if subject == "" {
+			subject = a.Email
+		}
+		acct := domain.Account{ID: domain.AccountID(issuer, subject), Issuer: issuer, Subject: subject,
+			Email: strings.ToLower(a.Email), Kind: domain.AccountKind(a.Kind), PremierLinked: a.PremierLinked}
+		if existing, err := s.Account(ctx, acct.ID); err == nil {
+			acct.CreatedAt = existing.CreatedAt
+		}
+		if err := s.PutAccount(ctx, acct); err != nil {
+			return st, fmt.Errorf("seed: account %s: %w", a.Email, err)
+		}
+		st.Accounts++
+		for _, m := range a.Memberships {
+			roles := make([]domain.Role, len(m.Roles))
+			for i, r := range m.Roles {
+				roles[i] = domain.Role(r)
+			}
+			if err := s.PutMembership(ctx, domain.Membership{TenantID: m.Tenant, AccountID: acct.ID, Roles: roles}); err != nil {
+				return st, fmt.Errorf("seed: membership %s in %s: %w", a.Email, m.Tenant, err)
+			}
+		}
+	}
+	for _, c := range f.Customers {
+		dc := domain.Customer{ID: c.ID, Name: c.Name, Partner: c.Partner}
+		for _, g := range c.GDAP {
+			dc.GDAP = append(dc.GDAP, domain.GDAP{Partner: g.Partner, Active: g.Active, Roles: g.Roles, ExpiresAt: g.ExpiresAt.UTC()})
+		}
+		if err := s.PutCustomer(ctx, dc); err != nil {
+			return st, fmt.Errorf("seed: customer %s: %w", c.ID, err)
+		}
+		st.Customers++
+	}
+	return st, nil
+}
+
+func lookupOffer(ctx context.Context, s domain.Store, id string) (domain.Offer, bool) {
+	o, err := s.Offer(ctx, id)
+	return o, err == nil
+}
+
+// Offer converts a fixture offer to the domain's (R1: the catalog is data).
+func Offer(o fixture.Offer) domain.Offer {
+	d := domain.Offer{ID: o.ID, Name: o.Name, Legacy: o.Legacy, RetiredAt: o.RetiredAt, Source: o.Source}
+	for _, g := range o.Grants {
+		d.Grants = append(d.Grants, domain.Grant{Kind: domain.BenefitKind(g.Kind), Incidents: g.Incidents, Unlimited: g.Unlimited,
+			UnlimitedIfPeriodStartsBefore: g.UnlimitedIfPeriodStartsBefore, Name: g.Name, LegacyName: g.LegacyName, Consultation: g.Consultation})
+	}
+	return d
+}
+
+// Product converts a fixture product to the domain's.
+func Product(p fixture.Product) domain.Product {
+	d := domain.Product{ID: p.ID, Name: p.Name, Deployment: domain.Deployment(p.Deployment), Family: p.Family, Portal: domain.Portal(p.Portal),
+		LifecyclePolicy: p.LifecyclePolicy, NeedsLink: p.NeedsLink == nil || *p.NeedsLink, Source: p.Source}
+	for _, v := range p.Versions {
+		d.Versions = append(d.Versions, domain.Version{Name: v.Name, ReleasedAt: v.ReleasedAt, MainstreamEndsAt: v.MainstreamEndsAt, Source: v.Source})
+	}
+	return d
+}
+
+// FindAccount finds an account of the fixture by email, for the token command.
+func FindAccount(f *fixture.File, email string) (fixture.Account, bool) {
+	for _, a := range f.Accounts {
+		if strings.EqualFold(a.Email, email) {
+			return a, true
+		}
+	}
+	return fixture.Account{}, false
+}

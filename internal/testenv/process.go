@@ -1,0 +1,193 @@
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var buildOnce struct {
+	sync.Once
+	path string
+	err  error
+	dir  string
+}
+
+// ServerBinary builds ./server once per test binary (without -race: a child process is
+// a separate program) and returns its path.
+func ServerBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "psapi-bin-")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		buildOnce.dir = dir
+		buildOnce.path = filepath.Join(dir, "server")
+		cmd := exec.Command("go", "build", "-o", buildOnce.path, "./server")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildOnce.err = fmt.Errorf("go build ./server: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildOnce.err)
+	return buildOnce.path
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// FreeAddr returns a loopback address with a port free right now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// Process is a server process started by a test.
+type Process struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    strings.Builder
+	lines  chan string
+	done   chan struct{}
+	Addr   string
+	exitMu sync.Mutex
+}
+
+// Start runs the server binary with args and env (added to a minimal environment).
+func Start(t testing.TB, args []string, env ...string) *Process {
+	t.Helper()
+	cmd := exec.Command(ServerBinary(t), args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	p := &Process{t: t, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	require.NoError(t, cmd.Start())
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); _ = pw.Close(); close(p.done) }()
+	t.Cleanup(func() { p.Kill() })
+	return p
+}
+
+// Output is everything the process printed so far.
+func (p *Process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// WaitOutput waits until the output matches re, and returns the first submatch (or the
+// whole match).
+func (p *Process) WaitOutput(re *regexp.Regexp, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(p.Output()); m != nil {
+			if len(m) > 1 {
+				return m[1], nil
+			}
+			return m[0], nil
+		}
+		select {
+		case <-p.done:
+			if m := re.FindStringSubmatch(p.Output()); m != nil {
+				return m[len(m)-1], nil
+			}
+			return "", fmt.Errorf("process exited before printing %s; output:\n%s", re, p.Output())
+		case <-p.lines:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return "", fmt.Errorf("timed out waiting for %s; output:\n%s", re, p.Output())
+}
+
+var readyRE = regexp.MustCompile(`GraphQL: http://([0-9.:]+)/query`)
+
+// WaitReady waits for the server's ready line and records its address.
+func (p *Process) WaitReady(timeout time.Duration) error {
+	addr, err := p.WaitOutput(readyRE, timeout)
+	p.Addr = addr
+	return err
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) { _ = p.cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit and returns its exit code (-1 on timeout).
+func (p *Process) Wait(timeout time.Duration) int {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		return -1
+	}
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (p *Process) Stop(timeout time.Duration) int {
+	p.Signal(syscall.SIGTERM)
+	return p.Wait(timeout)
+}
+
+// Kill ends the process at once (a crash, for crash tests).
+func (p *Process) Kill() {
+	select {
+	case <-p.done:
+	default:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// WaitFor polls cond until it is true or the deadline passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,247 @@
+// Package testenv starts the real service for tests: one embedded store per test binary
+// (or TEST_MONGODB_URI), a fresh database per test with the demo data, the dev signer, a
+// controllable clock, and an httptest server in front of the real HTTP handler.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnersupport/api/internal/app"
+	"github.com/partnersupport/api/internal/auth"
+	"github.com/partnersupport/api/internal/config"
+	"github.com/partnersupport/api/internal/embedded"
+)
+
+var shared struct {
+	uri string
+	dir string
+	es  *embedded.Store
+}
+
+// Main runs a test binary's tests around one shared store: TEST_MONGODB_URI when set,
+// otherwise an embedded store in a temporary directory, removed afterwards. Use it from
+// TestMain: os.Exit(testenv.Main(m)).
+func Main(m *testing.M) int {
+	if uri := os.Getenv("TEST_MONGODB_URI"); uri != "" {
+		shared.uri = uri
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "psapi-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	shared.dir = dir
+	defer os.RemoveAll(dir)
+	es, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	shared.es, shared.uri = es, es.URI()
+	code := m.Run()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = es.Close(ctx)
+	return code
+}
+
+// StoreURI is the shared store's URI.
+func StoreURI(t testing.TB) string {
+	t.Helper()
+	if shared.uri == "" {
+		t.Fatal("testenv: no store; call testenv.Main from TestMain")
+	}
+	return shared.uri
+}
+
+// NewDatabaseName returns a database name no other test uses.
+func NewDatabaseName() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "t" + hex.EncodeToString(b)
+}
+
+// Clock is a clock the test moves by hand.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t.UTC()} }
+
+// Now is the current time of the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t.UTC()
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// DemoNow is the moment the demo data is written for.
+var DemoNow = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+// Env is one running service.
+type Env struct {
+	t      testing.TB
+	App    *app.App
+	Server *httptest.Server
+	Clock  *Clock
+	Logs   *bytes.Buffer
+	logMu  *sync.Mutex
+}
+
+// Option adjusts an Env's configuration before it starts.
+type Option func(*config.Config)
+
+// WithActivationDelay sets the activation delay (R4); the default in tests is zero.
+func WithActivationDelay(d time.Duration) Option {
+	return func(c *config.Config) { c.ActivationDelay = d }
+}
+
+// New starts the service on a fresh database of the shared store, with the demo data.
+func New(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	cfg := config.Config{
+		MongoURI: StoreURI(t), Database: NewDatabaseName(), DataDir: t.TempDir(),
+		CORSOrigins: []string{"http://localhost:8080"}, LogLevel: slog.LevelDebug,
+		SeedDemo: true, DevAuth: true, Issuer: config.DevIssuer, Audience: "partnersupport-api",
+		ShutdownTimeout: 5 * time.Second, ReminderWindow: 30 * 24 * time.Hour, LowBalance: 2, Introspection: true,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	clock := NewClock(DemoNow)
+	logs, mu := &bytes.Buffer{}, &sync.Mutex{}
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := app.Open(ctx, cfg, log, app.Options{Now: clock.Now})
+	require.NoError(t, err)
+	srv := httptest.NewServer(a.HTTP.Handler())
+	t.Cleanup(func() {
+		a.HTTP.CloseWebsockets()
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Store.Database().Drop(ctx)
+		_ = a.Close(ctx)
+	})
+	return &Env{t: t, App: a, Server: srv, Clock: clock, Logs: logs, logMu: mu}
+}
+
+// LogText returns what the service logged so far.
+func (e *Env) LogText() string {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return e.Logs.String()
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Token issues a development token for an account of the demo data (or any email with
+// the given kind).
+func (e *Env) Token(email string, kind ...auth.Kind) string {
+	e.t.Helper()
+	k := auth.KindEntraID
+	if len(kind) > 0 {
+		k = kind[0]
+	} else if a, ok := demoKinds()[email]; ok {
+		k = a
+	}
+	tok, err := e.App.Signer.Issue(email, email, k, time.Hour)
+	require.NoError(e.t, err)
+	return tok
+}
+
+// Result is a GraphQL response.
+type Result struct {
+	Status int
+	Data   json.RawMessage
+	Errors []Error
+}
+
+// Error is one GraphQL error.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code is the error's extensions.code.
+func (e Error) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// Rule is the error's extensions.rule.
+func (e Error) Rule() string { s, _ := e.Extensions["rule"].(string); return s }
+
+// Do posts a GraphQL request with the token (none when empty).
+func (e *Env) Do(token, query string, vars map[string]any) Result {
+	e.t.Helper()
+	return Post(e.t, e.Server.URL+"/query", token, query, vars)
+}
+
+// Post posts a GraphQL request to url.
+func Post(t testing.TB, url, token, query string, vars map[string]any) Result {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []Error         `json:"errors"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r), "response is not JSON")
+	return Result{Status: resp.StatusCode, Data: r.Data, Errors: r.Errors}
+}
+
+// MustData fails the test on any error and decodes data into v.
+func (r Result) MustData(t testing.TB, v any) {
+	t.Helper()
+	require.Empty(t, r.Errors, "unexpected GraphQL errors")
+	require.NoError(t, json.Unmarshal(r.Data, v))
+}

@@ -1,0 +1,131 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	coderws "github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// Subprotocols of GraphQL over websockets.
+const (
+	TransportWS = "graphql-transport-ws" // the current protocol
+	LegacyWS    = "graphql-ws"           // subscriptions-transport-ws, still used by older clients
+)
+
+// WS is a raw GraphQL websocket client for tests, speaking either subprotocol.
+type WS struct {
+	t     testing.TB
+	Conn  *coderws.Conn
+	Proto string
+}
+
+// DialWS opens a websocket to an http(s) URL of /query with the subprotocol and origin.
+func DialWS(t testing.TB, httpURL, proto, origin string) (*WS, *http.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := http.Header{}
+	if origin != "" {
+		h.Set("Origin", origin)
+	}
+	c, resp, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(httpURL, "http"), &coderws.DialOptions{Subprotocols: []string{proto}, HTTPHeader: h})
+	if err != nil {
+		return nil, resp, err
+	}
+	c.SetReadLimit(1 << 20)
+	ws := &WS{t: t, Conn: c, Proto: proto}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return ws, resp, nil
+}
+
+// Msg is one protocol message.
+type Msg struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Send writes a message.
+func (w *WS) Send(typ, id string, payload any) {
+	w.t.Helper()
+	m := map[string]any{"type": typ}
+	if id != "" {
+		m["id"] = id
+	}
+	if payload != nil {
+		m["payload"] = payload
+	}
+	b, err := json.Marshal(m)
+	require.NoError(w.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(w.t, w.Conn.Write(ctx, coderws.MessageText, b))
+}
+
+// Read reads the next message that is not a keep-alive, within timeout.
+func (w *WS) Read(timeout time.Duration) (Msg, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		_, b, err := w.Conn.Read(ctx)
+		if err != nil {
+			return Msg{}, err
+		}
+		var m Msg
+		if err := json.Unmarshal(b, &m); err != nil {
+			return Msg{}, err
+		}
+		if m.Type == "ka" || m.Type == "ping" || m.Type == "pong" {
+			continue
+		}
+		return m, nil
+	}
+}
+
+// Init sends connection_init with the token (if any) and expects connection_ack.
+func (w *WS) Init(token string) {
+	w.t.Helper()
+	var payload map[string]any
+	if token != "" {
+		payload = map[string]any{"Authorization": "Bearer " + token}
+	}
+	w.Send("connection_init", "", payload)
+	m, err := w.Read(10 * time.Second)
+	require.NoError(w.t, err)
+	require.Equal(w.t, "connection_ack", m.Type, "payload: %s", m.Payload)
+}
+
+// Start starts an operation (subscribe, or start on the legacy protocol).
+func (w *WS) Start(id, query string, vars map[string]any) {
+	typ := "subscribe"
+	if w.Proto == LegacyWS {
+		typ = "start"
+	}
+	w.Send(typ, id, map[string]any{"query": query, "variables": vars})
+}
+
+// Next reads the next result of an operation; it returns the data payload.
+func (w *WS) Next(timeout time.Duration) (Msg, error) {
+	m, err := w.Read(timeout)
+	if err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// CloseStatus reads until the server closes and returns the close code.
+func (w *WS) CloseStatus(timeout time.Duration) coderws.StatusCode {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		if _, _, err := w.Conn.Read(ctx); err != nil {
+			return coderws.CloseStatus(err)
+		}
+	}
+}

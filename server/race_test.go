@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/partnersupport/api/internal/testenv"
+)
+
+const (
+	spdCloud = "contoso.solutions_partner_designation.20260901.cloud_support" // 50 incidents
+	expanded = "contoso.partner_success_expanded.20260901.cloud_support"      // 5 incidents
+)
+
+// cluster is one embedded store process and API processes sharing it.
+type cluster struct {
+	t     *testing.T
+	uri   string
+	keys  string
+	store *testenv.Process
+	apis  []*testenv.Process
+}
+
+func newCluster(t *testing.T, apis int) *cluster {
+	c := &cluster{t: t, keys: t.TempDir()}
+	c.store = testenv.Start(t, []string{"store", "--data-dir", t.TempDir(), "--store-addr", "127.0.0.1:0"})
+	uri, err := c.store.WaitOutput(storeURIRE, 60*time.Second)
+	require.NoError(t, err)
+	c.uri = uri
+	for range apis {
+		c.apis = append(c.apis, c.startAPI())
+	}
+	return c
+}
+
+func (c *cluster) startAPI(extra ...string) *testenv.Process {
+	c.t.Helper()
+	return startAPI(c.t, c.keys, append([]string{"MONGODB_URI=" + c.uri}, extra...)...)
+}
+
+func (c *cluster) url(i int) string { return "http://" + c.apis[i%len(c.apis)].Addr + "/query" }
+
+func (c *cluster) token(email string) string { return devToken(c.t, c.keys, email) }
+
+// db opens the shared store directly, for checks.
+func (c *cluster) db() *mongo.Database {
+	cl, err := mongo.Connect(options.Client().ApplyURI(c.uri))
+	require.NoError(c.t, err)
+	c.t.Cleanup(func() { _ = cl.Disconnect(context.Background()) })
+	return cl.Database("partnersupport")
+}
+
+// setup activates a benefit and links it for lee; returns lee's token.
+func (c *cluster) setup(benefit string) string {
+	admin, lee := c.token("megan@contoso.com"), c.token("lee@contoso.com")
+	var act struct {
+		ActivateBenefit struct {
+			Benefit struct{ Contract map[string]string }
+		}
+	}
+	testenv.Post(c.t, c.url(0), admin, `mutation($b: ID!) { activateBenefit(benefitId: $b) { benefit { contract { accessId contractId } } } }`, map[string]any{"b": benefit}).MustData(c.t, &act)
+	var l struct{ LinkSupportPlan struct{ UserErrors []any } }
+	testenv.Post(c.t, c.url(1), lee, `mutation($a: String!, $c: String!) { linkSupportPlan(input: {accessId: $a, contractId: $c, portal: AZURE}) { userErrors { code } } }`,
+		map[string]any{"a": act.ActivateBenefit.Benefit.Contract["accessId"], "c": act.ActivateBenefit.Benefit.Contract["contractId"]}).MustData(c.t, &l)
+	require.Empty(c.t, l.LinkSupportPlan.UserErrors)
+	return lee
+}
+
+type createResult struct {
+	CreateSupportRequest struct {
+		Request    *struct{ ID string }
+		UserErrors []struct{ Code string }
+	}
+}
+
+const createMutation = `mutation($in: CreateSupportRequestInput!) { createSupportRequest(input: $in) { request { id } userErrors { code } } }`
+
+func createInput(key, plan string) map[string]any {
+	return map[string]any{"in": map[string]any{"idempotencyKey": key, "planId": plan, "productId": "azure", "portal": "AZURE", "type": "TECHNICAL", "title": "race"}}
+}
+
+func TestR15_TwoProcesses_ManyCreatesOnOnePlanNeverOverdraw(t *testing.T) {
+	c := newCluster(t, 2)
+	lee := c.setup(spdCloud)
+	var ok, exhausted atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 100)
+	for i := range 500 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			var r createResult
+			testenv.Post(t, c.url(i), lee, createMutation, createInput(fmt.Sprintf("xproc-%05d", i), spdCloud)).MustData(t, &r)
+			if r.CreateSupportRequest.Request != nil {
+				ok.Add(1)
+			} else if assert.Len(t, r.CreateSupportRequest.UserErrors, 1) {
+				assert.Equal(t, "NO_INCIDENTS_LEFT", r.CreateSupportRequest.UserErrors[0].Code)
+				exhausted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.EqualValues(t, 50, ok.Load(), "exactly the plan's 50 incidents, across two processes")
+	assert.EqualValues(t, 450, exhausted.Load())
+	n, err := c.db().Collection("claims").CountDocuments(t.Context(), bson.D{{Key: "benefitId", Value: spdCloud}})
+	require.NoError(t, err)
+	assert.EqualValues(t, 50, n)
+}
+
+func TestR16_TwoProcesses_ManyClosesOfOneDuplicateRefundOnce(t *testing.T) {
+	c := newCluster(t, 2)
+	lee := c.setup(expanded)
+	var r createResult
+	testenv.Post(t, c.url(0), lee, createMutation, createInput("xproc-close-1", expanded)).MustData(t, &r)
+	require.NotNil(t, r.CreateSupportRequest.Request)
+	id := r.CreateSupportRequest.Request.ID
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out struct{ CloseSupportRequest struct{ UserErrors []any } }
+			testenv.Post(t, c.url(i), lee, `mutation($id: ID!) { closeSupportRequest(id: $id, reason: DUPLICATE) { userErrors { code } } }`, map[string]any{"id": id}).MustData(t, &out)
+			assert.Empty(t, out.CloseSupportRequest.UserErrors)
+		}()
+	}
+	wg.Wait()
+	db := c.db()
+	n, err := db.Collection("refunds").CountDocuments(t.Context(), bson.D{{Key: "_id", Value: id}})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+	n, err = db.Collection("claims").CountDocuments(t.Context(), bson.D{{Key: "benefitId", Value: expanded}})
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, n, "the incident is back")
+	testenv.WaitFor(t, 10*time.Second, "the refund event to be sequenced", func() bool {
+		n, _ := db.Collection("events").CountDocuments(t.Context(), bson.D{{Key: "kind", Value: "REFUND"}, {Key: "requestId", Value: id}})
+		return n == 1
+	})
+}
+
+func TestR15_TwoProcesses_RetriesOfOneKeyMakeOneRequest(t *testing.T) {
+	c := newCluster(t, 2)
+	lee := c.setup(expanded)
+	ids := make([]string, 40)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r createResult
+			testenv.Post(t, c.url(i), lee, createMutation, createInput("xproc-same-key", expanded)).MustData(t, &r)
+			if assert.NotNil(t, r.CreateSupportRequest.Request) {
+				ids[i] = r.CreateSupportRequest.Request.ID
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		assert.Equal(t, ids[0], id)
+	}
+	n, err := c.db().Collection("claims").CountDocuments(t.Context(), bson.D{{Key: "benefitId", Value: expanded}})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+}
+
+// TestCrash_KilledDuringCreatesAndClosesLeavesAgreeingState kills an API process (SIGKILL)
+// at random points while creates and closes are in flight, restarts it, lets clients retry
+// with their keys, and then checks that claims, refunds, requests and the ledger agree:
+// nothing double-spent, nothing lost (docs/crash-safety.md).
+func TestCrash_KilledDuringCreatesAndClosesLeavesAgreeingState(t *testing.T) {
+	c := newCluster(t, 1)
+	lee := c.setup(spdCloud)
+	keys := []string{}
+	created := map[string]string{} // key -> request ID
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	client := &http.Client{Timeout: 5 * time.Second}
+	_ = client
+	for round := range 5 {
+		api := c.apis[0]
+		url := "http://" + api.Addr + "/query"
+		killAfter := 5 + rng.IntN(25) // responses before the kill
+		var done atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 40 {
+			key := fmt.Sprintf("crash-%d-%03d", round, i)
+			mu.Lock()
+			keys = append(keys, key)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, ok := tryPost(url, lee, createMutation, createInput(key, spdCloud))
+				if !ok {
+					return
+				}
+				var out createResult
+				if decode(r, &out) && out.CreateSupportRequest.Request != nil {
+					mu.Lock()
+					created[key] = out.CreateSupportRequest.Request.ID
+					mu.Unlock()
+					if i%2 == 0 { // close half as duplicates: refunds race the kill too
+						tryPost(url, lee, `mutation($id: ID!) { closeSupportRequest(id: $id, reason: DUPLICATE) { userErrors { code } } }`, map[string]any{"id": out.CreateSupportRequest.Request.ID})
+					}
+				}
+				if done.Add(1) == int64(killAfter) {
+					api.Kill()
+				}
+			}()
+		}
+		wg.Wait()
+		api.Kill()
+		c.apis[0] = c.startAPI() // the start-up repair runs here
+	}
+	// Clients retry every key they sent (same content): each completes or is refused.
+	url := c.url(0)
+	for _, key := range keys {
+		var out createResult
+		testenv.Post(t, url, lee, createMutation, createInput(key, spdCloud)).MustData(t, &out)
+		if out.CreateSupportRequest.Request != nil {
+			created[key] = out.CreateSupportRequest.Request.ID
+		}
+	}
+	// A restart two hours later frees claims no request ever followed.
+	c.apis[0].Kill()
+	c.apis[0] = startAPIWithOffset(t, c.keys, "2h", "MONGODB_URI="+c.uri)
+
+	db := c.db()
+	ctx := t.Context()
+	claims := idsOf(t, db.Collection("claims"), bson.D{{Key: "benefitId", Value: spdCloud}})
+	refunds := idsOf(t, db.Collection("refunds"), bson.D{{Key: "benefitId", Value: spdCloud}})
+	requests := idsOf(t, db.Collection("requests"), bson.D{{Key: "benefitId", Value: spdCloud}})
+	for id := range refunds {
+		assert.False(t, claims[id], "a refunded request holds no claim: %s", id)
+		assert.True(t, requests[id], "a refund belongs to a request")
+	}
+	for id := range claims {
+		assert.True(t, requests[id], "every claim is backed by a request: %s", id)
+	}
+	for id := range requests {
+		assert.True(t, claims[id] != refunds[id], "a request holds its claim or was refunded, not both, not neither: %s", id)
+	}
+	assert.LessOrEqual(t, len(claims), 50, "never overdrawn")
+	// The ledger's last balance agrees with the claims.
+	testenv.WaitFor(t, 20*time.Second, "the ledger to agree with the claims", func() bool {
+		var last struct {
+			Remaining int `bson:"remaining"`
+		}
+		err := db.Collection("events").FindOne(ctx, bson.D{{Key: "benefitId", Value: spdCloud}}, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&last)
+		return err == nil && last.Remaining == 50-len(claims)
+	})
+	consumes, err := db.Collection("events").CountDocuments(ctx, bson.D{{Key: "benefitId", Value: spdCloud}, {Key: "kind", Value: "CONSUME"}})
+	require.NoError(t, err)
+	assert.EqualValues(t, len(requests), consumes, "one CONSUME event per request that took an incident")
+	refundEvents, err := db.Collection("events").CountDocuments(ctx, bson.D{{Key: "benefitId", Value: spdCloud}, {Key: "kind", Value: "REFUND"}})
+	require.NoError(t, err)
+	assert.EqualValues(t, len(refunds), refundEvents, "one REFUND event per refund")
+	for key, id := range created {
+		assert.True(t, requests[id], "a request a client saw created exists: %s", key)
+	}
+}
+
+func idsOf(t *testing.T, col *mongo.Collection, filter bson.D) map[string]bool {
+	t.Helper()
+	cur, err := col.Find(t.Context(), filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	require.NoError(t, err)
+	var rows []struct {
+		ID string `bson:"_id"`
+	}
+	require.NoError(t, cur.All(t.Context(), &rows))
+	out := map[string]bool{}
+	for _, r := range rows {
+		out[r.ID] = true
+	}
+	return out
+}
