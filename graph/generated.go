@@ -29,6 +29,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	BalanceEvent() BalanceEventResolver
 	Benefit() BenefitResolver
 	Grant() GrantResolver
 	HeldOffer() HeldOfferResolver
@@ -40,6 +41,7 @@ type ResolverRoot interface {
 	Product() ProductResolver
 	Query() QueryResolver
 	Reminder() ReminderResolver
+	Subscription() SubscriptionResolver
 	SupportPlans() SupportPlansResolver
 	SupportRequest() SupportRequestResolver
 	Tenant() TenantResolver
@@ -54,6 +56,22 @@ type ComplexityRoot struct {
 	ActivateBenefitPayload struct {
 		Benefit    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	BalanceEvent struct {
+		ActorID   func(childComplexity int) int
+		At        func(childComplexity int) int
+		BenefitID func(childComplexity int) int
+		Cause     func(childComplexity int) int
+		Cursor    func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		PlanName  func(childComplexity int) int
+		Remaining func(childComplexity int) int
+		RequestID func(childComplexity int) int
+		Seq       func(childComplexity int) int
+		Total     func(childComplexity int) int
+		Unlimited func(childComplexity int) int
+		Used      func(childComplexity int) int
 	}
 
 	Benefit struct {
@@ -254,6 +272,10 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	Subscription struct {
+		IncidentBalanceChanged func(childComplexity int, tenantID string, after *string) int
+	}
+
 	SupportPlan struct {
 		EndsAt    func(childComplexity int) int
 		ID        func(childComplexity int) int
@@ -338,6 +360,14 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type BalanceEventResolver interface {
+	Cursor(ctx context.Context, obj *domain.Event) (string, error)
+
+	Remaining(ctx context.Context, obj *domain.Event) (*int, error)
+	Total(ctx context.Context, obj *domain.Event) (*int, error)
+
+	Cause(ctx context.Context, obj *domain.Event) (*string, error)
+}
 type BenefitResolver interface {
 	LegacyName(ctx context.Context, obj *domain.BenefitView) (*string, error)
 }
@@ -398,6 +428,9 @@ type ReminderResolver interface {
 
 	Incidents(ctx context.Context, obj *domain.Reminder) (domain.Incidents, error)
 }
+type SubscriptionResolver interface {
+	IncidentBalanceChanged(ctx context.Context, tenantID string, after *string) (<-chan domain.Event, error)
+}
 type SupportPlansResolver interface {
 	PortalHint(ctx context.Context, obj *domain.Plans) (*domain.PortalHint, error)
 }
@@ -456,6 +489,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ActivateBenefitPayload.UserErrors(childComplexity), true
+
+	case "BalanceEvent.actorId":
+		if e.ComplexityRoot.BalanceEvent.ActorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.ActorID(childComplexity), true
+	case "BalanceEvent.at":
+		if e.ComplexityRoot.BalanceEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.At(childComplexity), true
+	case "BalanceEvent.benefitId":
+		if e.ComplexityRoot.BalanceEvent.BenefitID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.BenefitID(childComplexity), true
+	case "BalanceEvent.cause":
+		if e.ComplexityRoot.BalanceEvent.Cause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Cause(childComplexity), true
+	case "BalanceEvent.cursor":
+		if e.ComplexityRoot.BalanceEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Cursor(childComplexity), true
+	case "BalanceEvent.kind":
+		if e.ComplexityRoot.BalanceEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Kind(childComplexity), true
+	case "BalanceEvent.planName":
+		if e.ComplexityRoot.BalanceEvent.PlanName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.PlanName(childComplexity), true
+	case "BalanceEvent.remaining":
+		if e.ComplexityRoot.BalanceEvent.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Remaining(childComplexity), true
+	case "BalanceEvent.requestId":
+		if e.ComplexityRoot.BalanceEvent.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.RequestID(childComplexity), true
+	case "BalanceEvent.seq":
+		if e.ComplexityRoot.BalanceEvent.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Seq(childComplexity), true
+	case "BalanceEvent.total":
+		if e.ComplexityRoot.BalanceEvent.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Total(childComplexity), true
+	case "BalanceEvent.unlimited":
+		if e.ComplexityRoot.BalanceEvent.Unlimited == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Unlimited(childComplexity), true
+	case "BalanceEvent.used":
+		if e.ComplexityRoot.BalanceEvent.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceEvent.Used(childComplexity), true
 
 	case "Benefit.activatedAt":
 		if e.ComplexityRoot.Benefit.ActivatedAt == nil {
@@ -1259,6 +1371,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RenewOfferPayload.UserErrors(childComplexity), true
 
+	case "Subscription.incidentBalanceChanged":
+		if e.ComplexityRoot.Subscription.IncidentBalanceChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_incidentBalanceChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.IncidentBalanceChanged(childComplexity, args["tenantId"].(string), args["after"].(*string)), true
+
 	case "SupportPlan.endsAt":
 		if e.ComplexityRoot.SupportPlan.EndsAt == nil {
 			break
@@ -1641,6 +1765,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1949,6 +2090,40 @@ type PurchasePayPerIncidentPayload {
   userErrors: [UserError!]!
 }
 
+type Subscription {
+  """
+  Every change of the tenant's incident balances, as it is committed, from any server
+  instance: requests created, closed and refunded, benefits activated, granted, expired or
+  capped, pay-per-incident purchases, and the R19 reminders. Members of the tenant see all
+  of its benefits; an outside user who linked a plan sees that plan's events only.
+  ` + "`" + `after` + "`" + ` (a cursor from an earlier event) replays every event since it, then goes live:
+  no gap and no duplicate across a reconnect or a server restart. Without it, only new
+  events are sent.
+  """
+  incidentBalanceChanged(tenantId: ID!, after: String): BalanceEvent!
+}
+
+"One committed change of a balance (or a reminder), in the tenant's commit order."
+type BalanceEvent {
+  "Resume from here with incidentBalanceChanged(after: cursor)."
+  cursor: String!
+  seq: Int!
+  kind: LedgerEntryKind!
+  benefitId: ID
+  planName: String
+  "Null when unlimited."
+  remaining: Int
+  "Null when unlimited."
+  total: Int
+  used: Int!
+  unlimited: Boolean!
+  "Why it changed: the request type, the close reason, the rule."
+  cause: String
+  requestId: ID
+  actorId: ID
+  at: Time!
+}
+
 enum AccountKind {
   "A work account."
   ENTRA_ID
@@ -2213,6 +2388,38 @@ func (ec *executionContext) childFields_ActivateBenefitPayload(ctx context.Conte
 		return ec.fieldContext_ActivateBenefitPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ActivateBenefitPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BalanceEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_BalanceEvent_cursor(ctx, field)
+	case "seq":
+		return ec.fieldContext_BalanceEvent_seq(ctx, field)
+	case "kind":
+		return ec.fieldContext_BalanceEvent_kind(ctx, field)
+	case "benefitId":
+		return ec.fieldContext_BalanceEvent_benefitId(ctx, field)
+	case "planName":
+		return ec.fieldContext_BalanceEvent_planName(ctx, field)
+	case "remaining":
+		return ec.fieldContext_BalanceEvent_remaining(ctx, field)
+	case "total":
+		return ec.fieldContext_BalanceEvent_total(ctx, field)
+	case "used":
+		return ec.fieldContext_BalanceEvent_used(ctx, field)
+	case "unlimited":
+		return ec.fieldContext_BalanceEvent_unlimited(ctx, field)
+	case "cause":
+		return ec.fieldContext_BalanceEvent_cause(ctx, field)
+	case "requestId":
+		return ec.fieldContext_BalanceEvent_requestId(ctx, field)
+	case "actorId":
+		return ec.fieldContext_BalanceEvent_actorId(ctx, field)
+	case "at":
+		return ec.fieldContext_BalanceEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BalanceEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Benefit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3085,6 +3292,28 @@ func (ec *executionContext) field_Query_tenant_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_incidentBalanceChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3221,6 +3450,305 @@ func (ec *executionContext) fieldContext_ActivateBenefitPayload_userErrors(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _BalanceEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceEvent().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, true, "String")
+}
+
+func (ec *executionContext) _BalanceEvent_seq(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BalanceEvent_kind(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.EventKind) graphql.Marshaler {
+			return ec.marshalNLedgerEntryKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "LedgerEntryKind")
+}
+
+func (ec *executionContext) _BalanceEvent_benefitId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_benefitId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BenefitID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOID2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_benefitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BalanceEvent_planName(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_planName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlanName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_planName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalanceEvent_remaining(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceEvent().Remaining(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, true, "Int")
+}
+
+func (ec *executionContext) _BalanceEvent_total(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceEvent().Total(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, true, "Int")
+}
+
+func (ec *executionContext) _BalanceEvent_used(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BalanceEvent_unlimited(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_unlimited(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unlimited, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_unlimited(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _BalanceEvent_cause(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_cause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceEvent().Cause(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_cause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, true, "String")
+}
+
+func (ec *executionContext) _BalanceEvent_requestId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_requestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOID2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_actorId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOID2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BalanceEvent_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Benefit_id(ctx context.Context, field graphql.CollectedField, obj *domain.BenefitView) (ret graphql.Marshaler) {
@@ -6551,6 +7079,50 @@ func (ec *executionContext) fieldContext_RenewOfferPayload_userErrors(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_incidentBalanceChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_incidentBalanceChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().IncidentBalanceChanged(ctx, fc.Args["tenantId"].(string), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Event) graphql.Marshaler {
+			return ec.marshalNBalanceEvent2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_incidentBalanceChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_incidentBalanceChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SupportPlan_id(ctx context.Context, field graphql.CollectedField, obj *domain.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9175,6 +9747,103 @@ func (ec *executionContext) _ActivateBenefitPayload(ctx context.Context, sel ast
 	return out
 }
 
+var balanceEventImplementors = []string{"BalanceEvent"}
+
+func (ec *executionContext) _BalanceEvent(ctx context.Context, sel ast.SelectionSet, obj *domain.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, balanceEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BalanceEvent")
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceEvent_cursor(ctx, field, obj)
+				})
+		case "seq":
+			out.Values[i] = ec._BalanceEvent_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._BalanceEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "benefitId":
+			out.Values[i] = ec._BalanceEvent_benefitId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "planName":
+			out.Values[i] = ec._BalanceEvent_planName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "remaining":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceEvent_remaining(ctx, field, obj)
+				})
+		case "total":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceEvent_total(ctx, field, obj)
+				})
+		case "used":
+			out.Values[i] = ec._BalanceEvent_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unlimited":
+			out.Values[i] = ec._BalanceEvent_unlimited(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cause":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceEvent_cause(ctx, field, obj)
+				})
+		case "requestId":
+			out.Values[i] = ec._BalanceEvent_requestId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actorId":
+			out.Values[i] = ec._BalanceEvent_actorId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._BalanceEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var benefitImplementors = []string{"Benefit"}
 
 func (ec *executionContext) _Benefit(ctx context.Context, sel ast.SelectionSet, obj *domain.BenefitView) graphql.Marshaler {
@@ -10575,6 +11244,26 @@ func (ec *executionContext) _RenewOfferPayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "incidentBalanceChanged":
+		return ec._Subscription_incidentBalanceChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var supportPlanImplementors = []string{"SupportPlan"}
 
 func (ec *executionContext) _SupportPlan(ctx context.Context, sel ast.SelectionSet, obj *domain.Plan) graphql.Marshaler {
@@ -11482,6 +12171,10 @@ func (ec *executionContext) marshalNAccountKind2githubᚗcomᚋpartnersupportᚋ
 
 func (ec *executionContext) marshalNActivateBenefitPayload2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐActivateBenefitPayload(ctx context.Context, sel ast.SelectionSet, v model.ActivateBenefitPayload) graphql.Marshaler {
 	return ec._ActivateBenefitPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBalanceEvent2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐEvent(ctx context.Context, sel ast.SelectionSet, v domain.Event) graphql.Marshaler {
+	return ec._BalanceEvent(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNBenefit2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐBenefitView(ctx context.Context, sel ast.SelectionSet, v domain.BenefitView) graphql.Marshaler {

@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/feed"
 )
 
 //go:generate go tool gqlgen generate
@@ -13,6 +14,11 @@ import (
 // Resolver is the root resolver; it holds the service the resolvers call.
 type Resolver struct {
 	Service *domain.Service
+	// Feed streams balance events to subscriptions.
+	Feed *feed.Hub
+	// StreamClosed is told when the feed drops a subscription (the transport closes the
+	// client's connection with a reason); may be nil.
+	StreamClosed func(ctx context.Context, why error)
 }
 
 // caller is the signed-in account, or UNAUTHENTICATED.

@@ -13,6 +13,32 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// Cursor is the resolver for the cursor field.
+func (r *balanceEventResolver) Cursor(ctx context.Context, obj *domain.Event) (string, error) {
+	return domain.EncodeSeq(obj.Seq), nil
+}
+
+// Remaining is the resolver for the remaining field.
+func (r *balanceEventResolver) Remaining(ctx context.Context, obj *domain.Event) (*int, error) {
+	if obj.Unlimited {
+		return nil, nil
+	}
+	return ptr(obj.Remaining), nil
+}
+
+// Total is the resolver for the total field.
+func (r *balanceEventResolver) Total(ctx context.Context, obj *domain.Event) (*int, error) {
+	if obj.Unlimited {
+		return nil, nil
+	}
+	return ptr(obj.Quota), nil
+}
+
+// Cause is the resolver for the cause field.
+func (r *balanceEventResolver) Cause(ctx context.Context, obj *domain.Event) (*string, error) {
+	return nonEmpty(obj.Reason), nil
+}
+
 // LegacyName is the resolver for the legacyName field.
 func (r *benefitResolver) LegacyName(ctx context.Context, obj *domain.BenefitView) (*string, error) {
 	return nonEmpty(obj.LegacyName), nil
@@ -322,6 +348,15 @@ func (r *reminderResolver) Incidents(ctx context.Context, obj *domain.Reminder) 
 	return obj.Balance, nil
 }
 
+// IncidentBalanceChanged is the resolver for the incidentBalanceChanged field.
+func (r *subscriptionResolver) IncidentBalanceChanged(ctx context.Context, tenantID string, after *string) (<-chan domain.Event, error) {
+	a, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.balanceStream(ctx, a, tenantID, after)
+}
+
 // PortalHint is the resolver for the portalHint field.
 func (r *supportPlansResolver) PortalHint(ctx context.Context, obj *domain.Plans) (*domain.PortalHint, error) {
 	return obj.Hint, nil
@@ -443,6 +478,9 @@ func (r *viewerResolver) LinkedPlans(ctx context.Context, obj *domain.Account) (
 	return r.Service.LinkedPlans(ctx, *obj)
 }
 
+// BalanceEvent returns BalanceEventResolver implementation.
+func (r *Resolver) BalanceEvent() BalanceEventResolver { return &balanceEventResolver{r} }
+
 // Benefit returns BenefitResolver implementation.
 func (r *Resolver) Benefit() BenefitResolver { return &benefitResolver{r} }
 
@@ -476,6 +514,9 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Reminder returns ReminderResolver implementation.
 func (r *Resolver) Reminder() ReminderResolver { return &reminderResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 // SupportPlans returns SupportPlansResolver implementation.
 func (r *Resolver) SupportPlans() SupportPlansResolver { return &supportPlansResolver{r} }
 
@@ -492,6 +533,7 @@ func (r *Resolver) TenantUser() TenantUserResolver { return &tenantUserResolver{
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
 type (
+	balanceEventResolver   struct{ *Resolver }
 	benefitResolver        struct{ *Resolver }
 	grantResolver          struct{ *Resolver }
 	heldOfferResolver      struct{ *Resolver }
@@ -503,6 +545,7 @@ type (
 	productResolver        struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 	reminderResolver       struct{ *Resolver }
+	subscriptionResolver   struct{ *Resolver }
 	supportPlansResolver   struct{ *Resolver }
 	supportRequestResolver struct{ *Resolver }
 	tenantResolver         struct{ *Resolver }

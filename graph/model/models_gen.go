@@ -98,6 +98,9 @@ type RenewOfferPayload struct {
 	UserErrors []domain.Error       `json:"userErrors"`
 }
 
+type Subscription struct {
+}
+
 type SupportRequestConnection struct {
 	Edges    []SupportRequestEdge `json:"edges"`
 	PageInfo *PageInfo            `json:"pageInfo"`

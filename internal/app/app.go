@@ -16,8 +16,10 @@ import (
 	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/auth"
 	"github.com/partnersupport/api/internal/config"
+	"github.com/partnersupport/api/internal/dashboard"
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/embedded"
+	"github.com/partnersupport/api/internal/feed"
 	"github.com/partnersupport/api/internal/fixture"
 	"github.com/partnersupport/api/internal/httpapi"
 	"github.com/partnersupport/api/internal/mongodb"
@@ -33,6 +35,7 @@ type App struct {
 	Metrics  *httpapi.Metrics
 	Signer   *auth.DevSigner // nil unless --dev-auth
 	StoreURI string
+	Feed     *feed.Hub
 
 	embedded *embedded.Store
 }
@@ -69,22 +72,26 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		return a, err
 	}
 	var verifier auth.Verifier
+	var dev *httpapi.DevAuth
 	if cfg.DevAuth {
 		// Tokens live in real time, whatever the business clock (--now, --clock-offset) says.
 		if a.Signer, err = auth.LoadOrCreateDevSigner(cfg.DataDir, cfg.Issuer, cfg.Audience, time.Now); err != nil {
 			return a, err
 		}
 		verifier = a.Signer.Verifier()
+		dev = devAuth(a.Signer)
 	}
 	now := o.Now
 	if now == nil {
 		now = cfg.Clock()
 	}
+	a.Feed = feed.NewHub(a.Store, feed.Options{Poll: cfg.FeedPoll, Buffer: cfg.FeedBuffer, Logger: log})
 	a.Service = domain.NewService(a.Store, domain.Options{
 		Now:             now,
 		ActivationDelay: cfg.ActivationDelay,
 		Reminders:       domain.ReminderPolicy{Window: cfg.ReminderWindow, LowThreshold: cfg.LowBalance},
 		Logger:          log,
+		OnEvent:         func(e domain.Event) { a.Feed.Wake(e.TenantID) },
 	})
 	for _, t := range seeded {
 		if err = a.Service.RecordGrants(ctx, t); err != nil {
@@ -96,7 +103,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		return a, fmt.Errorf("start-up repair: %w", err)
 	}
 	a.HTTP = httpapi.New(httpapi.Config{
-		Schema:        graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Service: a.Service}}),
+		Schema:        graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Service: a.Service, Feed: a.Feed, StreamClosed: httpapi.CloseStream}}),
 		Verifier:      verifier,
 		SignIn:        a.Service.SignIn,
 		Ping:          a.Store.Ping,
@@ -104,6 +111,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		Logger:        log,
 		CORSOrigins:   cfg.CORSOrigins,
 		Introspection: cfg.Introspection,
+		Dev:           dev,
+		Dashboard:     dashboard.Handler(),
 	})
 	return a, nil
 }
@@ -165,6 +174,9 @@ func (a *App) EmbeddedURI() string {
 // Close closes the store connection and stops the embedded store.
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
+	if a.Feed != nil {
+		a.Feed.Close()
+	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close(ctx))
 	}
@@ -172,6 +184,25 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, a.embedded.Close(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// devAuth offers the demo fixture's accounts to the development sign-in.
+func devAuth(s *auth.DevSigner) *httpapi.DevAuth {
+	d := &httpapi.DevAuth{}
+	kinds := map[string]auth.Kind{}
+	subjects := map[string]string{}
+	for _, a := range fixture.Demo().Accounts {
+		da := httpapi.DevAccount{Email: a.Email, Kind: a.Kind, Roles: []string{}}
+		for _, m := range a.Memberships {
+			for _, r := range m.Roles {
+				da.Roles = append(da.Roles, m.Tenant+":"+r)
+			}
+		}
+		d.Accounts = append(d.Accounts, da)
+		kinds[a.Email], subjects[a.Email] = auth.Kind(a.Kind), a.Subject
+	}
+	d.Issue = func(email string) (string, error) { return s.Issue(subjects[email], email, kinds[email], 12*time.Hour) }
+	return d
 }
 
 // commandMonitor counts store round trips for /metrics.

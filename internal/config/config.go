@@ -37,6 +37,8 @@ type Config struct {
 	LowBalance      int
 	Introspection   bool
 	ConnectTimeout  time.Duration
+	FeedPoll        time.Duration
+	FeedBuffer      int
 }
 
 // DevIssuer is the issuer of development tokens.
@@ -121,6 +123,8 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	b.duration(&c.ReminderWindow, "reminder-window", "REMINDER_WINDOW", 30*24*time.Hour, "remind when a benefit ends within this window (R19)")
 	b.integer(&c.LowBalance, "low-balance", "LOW_BALANCE", 2, "remind when remaining incidents are at or below this (R19)")
 	b.duration(&c.ConnectTimeout, "connect-timeout", "MONGODB_CONNECT_TIMEOUT", 10*time.Second, "how long to wait for the store at start-up")
+	b.duration(&c.FeedPoll, "feed-poll", "FEED_POLL", 100*time.Millisecond, "how often live subscriptions look for changes made by other instances")
+	b.integer(&c.FeedBuffer, "feed-buffer", "FEED_BUFFER", 32, "events that may wait for a live subscriber before it is dropped as too slow")
 	b.boolean(&c.Introspection, "introspection", "INTROSPECTION", true, "allow schema introspection (turn off in production if wanted)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(out)
@@ -167,6 +171,12 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		return c, errors.New("MONGODB_URI: must start with mongodb:// or mongodb+srv://")
+	}
+	if c.FeedBuffer < 1 || c.FeedBuffer > 4096 {
+		return c, errors.New("--feed-buffer: must be between 1 and 4096")
+	}
+	if c.FeedPoll < 5*time.Millisecond {
+		return c, errors.New("--feed-poll: must be at least 5ms")
 	}
 	if c.ActivationDelay < 0 || c.ShutdownTimeout <= 0 || c.ReminderWindow < 0 || c.LowBalance < 0 {
 		return c, errors.New("durations and thresholds must not be negative")

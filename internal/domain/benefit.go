@@ -215,6 +215,16 @@ func NewHeldOffer(t Tenant, o Offer, at, purchasedAt time.Time, renewedAt *time.
 	}
 }
 
+// inUse: activated and not yet expired.
+func inUse(s BenefitStatus) bool {
+	return s == StatusActive || s == StatusExhausted || s == StatusActivating
+}
+
+// EndingSoon reports whether a benefit in use ends within the window (R19).
+func (p ReminderPolicy) EndingSoon(now time.Time, b Benefit, status BenefitStatus) bool {
+	return inUse(status) && b.EndsAt.Sub(now) <= p.Window
+}
+
 // Reminder tells a tenant that a benefit ends soon or runs low (R19).
 type Reminder struct {
 	Kind    ReminderKind
@@ -242,12 +252,12 @@ type ReminderPolicy struct {
 // Reminders lists the reminders due at now for one benefit (R19). Only benefits in use
 // (activated, not yet expired) remind.
 func (p ReminderPolicy) Reminders(now time.Time, b Benefit, status BenefitStatus, bal Incidents) []Reminder {
-	if status != StatusActive && status != StatusExhausted && status != StatusActivating {
+	if !inUse(status) {
 		return nil
 	}
 	var out []Reminder
-	if left := b.EndsAt.Sub(now); left <= p.Window {
-		days := int(left.Hours() / 24)
+	if p.EndingSoon(now, b, status) {
+		days := int(b.EndsAt.Sub(now).Hours() / 24)
 		out = append(out, Reminder{Kind: ReminderEndingSoon, Benefit: b, EndsAt: b.EndsAt, Balance: bal,
 			Message: fmt.Sprintf("%s ends on %s (in %d days).", b.Name, b.EndsAt.Format("2006-01-02"), days)})
 	}

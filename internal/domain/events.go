@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -66,7 +67,6 @@ func (s *Service) Sequence(ctx context.Context, scope string) error {
 		}
 		seq := last.Seq
 		balances := map[string]Event{}
-		taken := false
 		for _, e := range pending {
 			prev, ok := balances[e.BenefitID]
 			if !ok && e.BenefitID != "" {
@@ -78,31 +78,40 @@ func (s *Service) Sequence(ctx context.Context, scope string) error {
 			}
 			applyBalance(&e, prev, ok)
 			e.Seq = seq + 1
-			switch err := s.store.AppendEvent(ctx, e); err {
-			case nil:
+			err := s.store.AppendEvent(ctx, e)
+			if err == ErrSeqTaken {
+				break // another instance is sequencing this scope: read again and go on
+			} else if err != nil && err != ErrAlreadySequenced {
+				return err
+			} else if err == nil {
 				seq++
 				balances[e.BenefitID] = e
 				if s.onEvent != nil {
 					s.onEvent(e)
 				}
-			case ErrAlreadySequenced:
-			case ErrSeqTaken:
-				taken = true // another instance is sequencing this scope: start over
-			default:
-				return err
-			}
-			if taken {
-				break
+				s.remindLow(ctx, e)
 			}
 			if err := s.store.DropPending(ctx, scope, e.ID); err != nil {
 				return err
 			}
 		}
-		if !taken && len(pending) < 256 {
-			return nil
-		}
+		// Go round until the outbox is empty: a lost race, or reminders recorded while
+		// sequencing, leave more.
 	}
 	return Errorf(EUNAVAILABLE, "", "sequencing %s did not settle", scope)
+}
+
+// remindLow records the R19 low-balance reminder when a consumption brings a capped
+// balance to the threshold or below; its ID names the level, so each level reminds once.
+func (s *Service) remindLow(ctx context.Context, e Event) {
+	if e.Kind != EventConsume || e.Unlimited || e.Remaining > s.reminders.LowThreshold {
+		return
+	}
+	r := Event{ID: "remind-low/" + e.BenefitID + "/" + strconv.Itoa(e.Used), TenantID: e.TenantID, Kind: EventLow, BenefitID: e.BenefitID,
+		PlanName: e.PlanName, RequestID: e.RequestID, Reason: "R19: " + strconv.Itoa(e.Remaining) + " incidents left", At: e.At, Quota: e.Quota}
+	if err := s.store.RecordEvent(ctx, r); err != nil {
+		s.log.WarnContext(ctx, "recording a reminder failed", "err", err)
+	}
 }
 
 // applyBalance computes the balance after e from the benefit's previous event.
@@ -166,6 +175,10 @@ func (s *Service) Sweep(ctx context.Context) error {
 				if b.Capped && !now.Before(b.StartsAt) {
 					s.record(ctx, Event{ID: "cap/" + b.ID, TenantID: t.ID, Kind: EventCap, BenefitID: b.ID, PlanName: b.Name,
 						Reason: "R24: the unlimited balance is capped for the year from the renewal anniversary", At: b.StartsAt, Quota: b.Quota})
+				}
+				if v := st.view(now, b, false); s.reminders.EndingSoon(now, b, v.Status) {
+					s.record(ctx, Event{ID: "remind-ending/" + b.ID, TenantID: t.ID, Kind: EventEnding, BenefitID: b.ID, PlanName: b.Name,
+						Reason: "R19: ends on " + b.EndsAt.Format("2006-01-02"), At: now, Quota: b.Quota, Unlimited: b.Unlimited})
 				}
 				if b.Expired(now) {
 					s.record(ctx, Event{ID: "expire/" + b.ID, TenantID: t.ID, Kind: EventExpire, BenefitID: b.ID, PlanName: b.Name,
@@ -238,3 +251,33 @@ func (s *Service) Repair(ctx context.Context) error {
 
 // discardLogger is the default logger.
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// FeedFilter authorises a subscription to a scope's balance events and returns the filter
+// of what the caller may see: a member sees the whole tenant; an outside user who linked
+// some of its plans sees those plans only; an account sees its own pay-per-incident scope.
+// Anyone else is refused with the one FORBIDDEN answer.
+func (s *Service) FeedFilter(ctx context.Context, caller Account, scope string) (func(Event) bool, error) {
+	if scope == PPIScope(caller.ID) {
+		return nil, nil
+	}
+	_, err := s.store.Membership(ctx, scope, caller.ID)
+	if err == nil {
+		return nil, nil
+	} else if ErrorCode(err) != ENOTFOUND {
+		return nil, err
+	}
+	links, err := s.store.LinksOfAccount(ctx, caller.ID)
+	if err != nil {
+		return nil, err
+	}
+	linked := map[string]bool{}
+	for _, l := range links {
+		if l.TenantID == scope {
+			linked[l.BenefitID] = true
+		}
+	}
+	if len(linked) == 0 {
+		return nil, Forbidden()
+	}
+	return func(e Event) bool { return linked[e.BenefitID] }, nil
+}

@@ -641,7 +641,7 @@ func DecodeSeq(c string) (int64, error) {
 		return 0, Errorf(EINVALID, "", "malformed cursor").WithField("after")
 	}
 	n, err := strconv.ParseInt(c[1:], 36, 64)
-	if err != nil || n <= 0 {
+	if err != nil || n < 0 {
 		return 0, Errorf(EINVALID, "", "malformed cursor").WithField("after")
 	}
 	return n, nil

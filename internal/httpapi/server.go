@@ -46,6 +46,10 @@ type Config struct {
 	// MaxBodyBytes bounds a request body; MaxWSMessageBytes a websocket message.
 	MaxBodyBytes      int64
 	MaxWSMessageBytes int64
+	// Dashboard serves the live dashboard at /dashboard/; nil: none.
+	Dashboard http.Handler
+	// Dev enables the development sign-in endpoints; nil (the default): none.
+	Dev *DevAuth
 }
 
 // Server is the HTTP handler plus what shutdown must close.
@@ -106,7 +110,7 @@ func New(c Config) *Server {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", corsMW.Handler(limitBody(c.MaxBodyBytes, authn.middleware(gql))))
+	mux.Handle("/query", corsMW.Handler(limitBody(c.MaxBodyBytes, authn.middleware(withConnRef(gql)))))
 	mux.Handle("GET /{$}", playground.Handler("Partner Support Benefits API", "/query"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -125,6 +129,13 @@ func New(c Config) *Server {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if c.Dashboard != nil {
+		mux.Handle("GET /dashboard/", http.StripPrefix("/dashboard", c.Dashboard))
+		mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
+	}
+	if c.Dev != nil {
+		c.Dev.routes(mux)
+	}
 	if c.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(c.Metrics.Registry, promhttp.HandlerOpts{}))
 	}

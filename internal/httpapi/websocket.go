@@ -1,12 +1,16 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/partnersupport/api/internal/feed"
 )
 
 // CloseGoingAway is the close code sent to every websocket when the server shuts down,
@@ -32,6 +36,9 @@ func (t *wsTracker) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 		return nil, err
 	}
 	tc := &trackedConn{WebsocketConn: c, t: t}
+	if ref, ok := r.Context().Value(connRefKey{}).(*connRef); ok {
+		ref.set(tc)
+	}
 	t.mu.Lock()
 	t.conns[tc] = struct{}{}
 	t.mu.Unlock()
@@ -95,3 +102,56 @@ func (c *trackedConn) SetReadDeadline(t time.Time) error {
 }
 
 var _ io.Closer = (*trackedConn)(nil)
+
+// connRef lets code running on a websocket's operations (which see only a context derived
+// from the upgrade request) close that websocket with a reason.
+type connRef struct {
+	mu   sync.Mutex
+	conn *trackedConn
+}
+
+type connRefKey struct{}
+
+func (r *connRef) set(c *trackedConn) {
+	r.mu.Lock()
+	r.conn = c
+	r.mu.Unlock()
+}
+
+// withConnRef gives websocket upgrade requests a connRef in their context.
+func withConnRef(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), connRefKey{}, &connRef{})))
+	})
+}
+
+// Close codes for a subscription the server ends.
+const (
+	CloseTryAgainLater = 1013 // the client fell behind: reconnect with the last cursor
+)
+
+// CloseStream closes the websocket the context's operation runs on, if any: 1013 (try
+// again later) when the client fell behind, 1001 when the server is going away. Over SSE
+// the stream simply ends.
+func CloseStream(ctx context.Context, why error) {
+	ref, ok := ctx.Value(connRefKey{}).(*connRef)
+	if !ok {
+		return
+	}
+	ref.mu.Lock()
+	c := ref.conn
+	ref.mu.Unlock()
+	if c == nil {
+		return
+	}
+	code, reason := CloseGoingAway, "server shutting down"
+	if errors.Is(why, feed.ErrSlow) {
+		code, reason = CloseTryAgainLater, "slow consumer: you fell behind; reconnect with your last cursor"
+	}
+	_ = c.WriteClose(code, reason)
+	_ = c.Close()
+}

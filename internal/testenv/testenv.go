@@ -122,6 +122,11 @@ type Env struct {
 // Option adjusts an Env's configuration before it starts.
 type Option func(*config.Config)
 
+// WithFeedBuffer sets how many events may wait for a live subscriber.
+func WithFeedBuffer(n int) Option {
+	return func(c *config.Config) { c.FeedBuffer = n }
+}
+
 // WithActivationDelay sets the activation delay (R4); the default in tests is zero.
 func WithActivationDelay(d time.Duration) Option {
 	return func(c *config.Config) { c.ActivationDelay = d }
@@ -135,6 +140,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		CORSOrigins: []string{"http://localhost:8080"}, LogLevel: slog.LevelDebug,
 		SeedDemo: true, DevAuth: true, Issuer: config.DevIssuer, Audience: "partnersupport-api",
 		ShutdownTimeout: 5 * time.Second, ReminderWindow: 30 * 24 * time.Hour, LowBalance: 2, Introspection: true,
+		FeedPoll: 50 * time.Millisecond, FeedBuffer: 32,
 	}
 	for _, o := range opts {
 		o(&cfg)

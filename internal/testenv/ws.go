@@ -3,8 +3,10 @@ package testenv
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,4 +130,29 @@ func (w *WS) CloseStatus(timeout time.Duration) coderws.StatusCode {
 			return coderws.CloseStatus(err)
 		}
 	}
+}
+
+// DialWSSmallBuffer opens a websocket whose socket receive buffer is tiny, so that a client
+// that stops reading makes the server's writes block quickly (a stalled client).
+func DialWSSmallBuffer(t testing.TB, httpURL, proto string) (*WS, error) {
+	t.Helper()
+	d := &net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(httpURL, "http"), &coderws.DialOptions{Subprotocols: []string{proto}, HTTPClient: client})
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(1 << 20)
+	ws := &WS{t: t, Conn: c, Proto: proto}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return ws, nil
 }
