@@ -85,7 +85,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	if now == nil {
 		now = cfg.Clock()
 	}
-	a.Feed = feed.NewHub(a.Store, feed.Options{Poll: cfg.FeedPoll, Buffer: cfg.FeedBuffer, Logger: log})
+	a.Feed = feed.NewHub(a.Store, feed.Options{Poll: cfg.FeedPoll, Buffer: cfg.FeedBuffer, Stall: cfg.FeedStall, Logger: log})
 	a.Service = domain.NewService(a.Store, domain.Options{
 		Now:             now,
 		ActivationDelay: cfg.ActivationDelay,

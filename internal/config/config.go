@@ -39,6 +39,7 @@ type Config struct {
 	ConnectTimeout  time.Duration
 	FeedPoll        time.Duration
 	FeedBuffer      int
+	FeedStall       time.Duration
 }
 
 // DevIssuer is the issuer of development tokens.
@@ -124,7 +125,8 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	b.integer(&c.LowBalance, "low-balance", "LOW_BALANCE", 2, "remind when remaining incidents are at or below this (R19)")
 	b.duration(&c.ConnectTimeout, "connect-timeout", "MONGODB_CONNECT_TIMEOUT", 10*time.Second, "how long to wait for the store at start-up")
 	b.duration(&c.FeedPoll, "feed-poll", "FEED_POLL", 100*time.Millisecond, "how often live subscriptions look for changes made by other instances")
-	b.integer(&c.FeedBuffer, "feed-buffer", "FEED_BUFFER", 32, "events that may wait for a live subscriber before it is dropped as too slow")
+	b.integer(&c.FeedBuffer, "feed-buffer", "FEED_BUFFER", 32, "events that may wait for a live subscriber before it must catch up from the store")
+	b.duration(&c.FeedStall, "feed-stall", "FEED_STALL", 10*time.Second, "a live subscriber that accepts no event for this long is disconnected as too slow")
 	b.boolean(&c.Introspection, "introspection", "INTROSPECTION", true, "allow schema introspection (turn off in production if wanted)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(out)
@@ -174,6 +176,9 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	}
 	if c.FeedBuffer < 1 || c.FeedBuffer > 4096 {
 		return c, errors.New("--feed-buffer: must be between 1 and 4096")
+	}
+	if c.FeedStall < 100*time.Millisecond {
+		return c, errors.New("--feed-stall: must be at least 100ms")
 	}
 	if c.FeedPoll < 5*time.Millisecond {
 		return c, errors.New("--feed-poll: must be at least 5ms")

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/partnersupport/api/internal/domain"
@@ -30,8 +31,13 @@ var ErrSlow = errors.New("feed: subscriber fell behind and was dropped; resubscr
 type Options struct {
 	// Poll is how often a tailer looks for events other instances sequenced.
 	Poll time.Duration
-	// Buffer is how many events may wait for a subscriber before it is dropped.
+	// Buffer is how many events may wait for a subscriber in the tailer's hands. A
+	// subscriber whose buffer is full is not waited for: it leaves the tailer and catches
+	// up from the store on its own, then rejoins.
 	Buffer int
+	// Stall is how long a subscriber may accept no event at all before it is dropped as
+	// too slow.
+	Stall time.Duration
 	// Ring is how many recent events a tailer keeps for hand-over.
 	Ring   int
 	Logger *slog.Logger
@@ -46,7 +52,12 @@ type Hub struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	// dropped counts subscriptions dropped for being too slow.
+	dropped atomic.Int64
 }
+
+// Dropped counts the subscriptions dropped so far for being too slow.
+func (h *Hub) Dropped() int64 { return h.dropped.Load() }
 
 // NewHub returns a hub reading from src.
 func NewHub(src Source, o Options) *Hub {
@@ -58,6 +69,9 @@ func NewHub(src Source, o Options) *Hub {
 	}
 	if o.Ring <= 0 {
 		o.Ring = 1024
+	}
+	if o.Stall <= 0 {
+		o.Stall = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -91,6 +105,7 @@ type Subscription struct {
 	// dropped for being slow (Err is then ErrSlow) or the hub closes.
 	C      <-chan domain.Event
 	c      chan domain.Event
+	ctx    context.Context
 	filter func(domain.Event) bool
 	last   int64
 	err    error
@@ -111,7 +126,7 @@ func (h *Hub) Subscribe(ctx context.Context, scope string, after int64, filter f
 	if err != nil {
 		return nil, err
 	}
-	s := &Subscription{c: make(chan domain.Event, h.opt.Buffer), filter: filter, onDrop: onDrop}
+	s := &Subscription{c: make(chan domain.Event, h.opt.Buffer), ctx: ctx, filter: filter, onDrop: onDrop}
 	s.C = s.c
 	if after < 0 {
 		t.mu.Lock()
@@ -119,36 +134,50 @@ func (h *Hub) Subscribe(ctx context.Context, scope string, after int64, filter f
 		t.mu.Unlock()
 	}
 	s.last = after
+	context.AfterFunc(ctx, func() { t.release(s) })
 	// Catch up and hand over in the background, so the resolver returns at once.
-	go func() {
-		if err := h.catchUp(ctx, t, s); err != nil {
-			t.release(s)
-			if ctx.Err() == nil {
-				h.opt.Logger.Warn("feed: catch-up failed", "scope", scope, "err", err)
-				s.err = err
-				close(s.c)
-			}
-			return
-		}
-		go func() { <-ctx.Done(); t.release(s) }()
-	}()
+	go h.catchUpOrDrop(t, s)
 	return s, nil
 }
 
-// catchUp sends the events after s.last from the store (blocking: a slow reader slows
-// only itself), then registers s with the tailer once nothing is left between them.
-func (h *Hub) catchUp(ctx context.Context, t *tailer, s *Subscription) error {
+// catchUpOrDrop runs a subscriber's catch-up; a subscriber that accepts nothing for the
+// stall timeout is dropped.
+func (h *Hub) catchUpOrDrop(t *tailer, s *Subscription) {
+	err := h.catchUp(t, s)
+	if err == nil || s.ctx.Err() != nil {
+		return
+	}
+	if errors.Is(err, ErrSlow) {
+		h.dropped.Add(1)
+		h.opt.Logger.Info("feed: dropped a subscriber that stopped reading", "scope", t.scope, "stall", h.opt.Stall.String())
+	} else {
+		h.opt.Logger.Warn("feed: catch-up failed", "scope", t.scope, "err", err)
+	}
+	s.err = err
+	close(s.c) // no one else sends: s is not registered with the tailer
+	if s.onDrop != nil {
+		s.onDrop(err)
+	}
+}
+
+// catchUp sends the events after s.last from the store (a slow reader slows only
+// itself), then registers s with the tailer once nothing is left between them.
+func (h *Hub) catchUp(t *tailer, s *Subscription) error {
+	stall := time.NewTimer(h.opt.Stall)
+	defer stall.Stop()
 	for {
 		t.mu.Lock()
 		if t.last <= s.last {
-			t.subs[s] = struct{}{} // hand over: the tailer sends everything after t.last
+			if s.ctx.Err() == nil {
+				t.subs[s] = struct{}{} // hand over: the tailer sends everything after t.last
+			}
 			t.mu.Unlock()
 			return nil
 		}
 		target := t.last
 		t.mu.Unlock()
 		for s.last < target {
-			evs, err := h.src.Events(ctx, t.scope, s.last, target+1, 256, false)
+			evs, err := h.src.Events(s.ctx, t.scope, s.last, target+1, 256, false)
 			if err != nil {
 				return err
 			}
@@ -157,10 +186,15 @@ func (h *Hub) catchUp(ctx context.Context, t *tailer, s *Subscription) error {
 			}
 			for _, e := range evs {
 				if s.filter(e) {
+					stall.Reset(h.opt.Stall)
 					select {
 					case s.c <- e:
-					case <-ctx.Done():
-						return ctx.Err()
+					case <-s.ctx.Done():
+						return s.ctx.Err()
+					case <-h.ctx.Done():
+						return errors.New("feed: server shutting down")
+					case <-stall.C:
+						return ErrSlow
 					}
 				}
 				s.last = e.Seq
@@ -271,7 +305,12 @@ func (t *tailer) poll() {
 				select {
 				case s.c <- e:
 				default:
-					t.drop(s, ErrSlow) // never block the tailer for one slow reader
+					// Never block the tailer for one reader: this one leaves, catches up
+					// from the store at its own pace, and rejoins (or is dropped if it
+					// stalls).
+					delete(t.subs, s)
+					s.last = e.Seq - 1
+					go t.h.catchUpOrDrop(t, s)
 				}
 			}
 		}

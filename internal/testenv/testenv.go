@@ -122,9 +122,9 @@ type Env struct {
 // Option adjusts an Env's configuration before it starts.
 type Option func(*config.Config)
 
-// WithFeedBuffer sets how many events may wait for a live subscriber.
-func WithFeedBuffer(n int) Option {
-	return func(c *config.Config) { c.FeedBuffer = n }
+// WithFeed sets how many events may wait for a live subscriber, and how long it may stall.
+func WithFeed(buffer int, stall time.Duration) Option {
+	return func(c *config.Config) { c.FeedBuffer, c.FeedStall = buffer, stall }
 }
 
 // WithActivationDelay sets the activation delay (R4); the default in tests is zero.
@@ -140,7 +140,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		CORSOrigins: []string{"http://localhost:8080"}, LogLevel: slog.LevelDebug,
 		SeedDemo: true, DevAuth: true, Issuer: config.DevIssuer, Audience: "partnersupport-api",
 		ShutdownTimeout: 5 * time.Second, ReminderWindow: 30 * 24 * time.Hour, LowBalance: 2, Introspection: true,
-		FeedPoll: 50 * time.Millisecond, FeedBuffer: 32,
+		FeedPoll: 50 * time.Millisecond, FeedBuffer: 32, FeedStall: 10 * time.Second,
 	}
 	for _, o := range opts {
 		o(&cfg)

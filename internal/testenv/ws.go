@@ -156,3 +156,36 @@ func DialWSSmallBuffer(t testing.TB, httpURL, proto string) (*WS, error) {
 	t.Cleanup(func() { _ = c.CloseNow() })
 	return ws, nil
 }
+
+// Result reads the next message of an operation and returns its data; an "error"
+// message, or a "next"/"data" carrying errors, returns them as an error value.
+func (w *WS) Result(timeout time.Duration) (json.RawMessage, []Error, error) {
+	m, err := w.Read(timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch m.Type {
+	case "next", "data":
+		var p struct {
+			Data   json.RawMessage `json:"data"`
+			Errors []Error         `json:"errors"`
+		}
+		if err := json.Unmarshal(m.Payload, &p); err != nil {
+			return nil, nil, err
+		}
+		return p.Data, p.Errors, nil
+	case "error":
+		var errs []Error
+		if err := json.Unmarshal(m.Payload, &errs); err != nil {
+			var one Error
+			_ = json.Unmarshal(m.Payload, &one)
+			errs = []Error{one}
+		}
+		return nil, errs, nil
+	}
+	return nil, nil, &unexpected{m.Type}
+}
+
+type unexpected struct{ typ string }
+
+func (u *unexpected) Error() string { return "unexpected message " + u.typ }
