@@ -29,13 +29,13 @@ import (
 // for testenv.DemoNow), so that two processes agree on the time.
 var clockOffset = time.Until(testenv.DemoNow).Round(time.Second).String()
 
-func startAPI(t *testing.T, dir string, env ...string) *testenv.Process {
+func startAPI(t testing.TB, dir string, env ...string) *testenv.Process {
 	t.Helper()
 	return startAPIWithOffset(t, dir, "0s", env...)
 }
 
 // startAPIWithOffset starts an API whose clock runs extra ahead of the test's clock.
-func startAPIWithOffset(t *testing.T, dir, extra string, env ...string) *testenv.Process {
+func startAPIWithOffset(t testing.TB, dir, extra string, env ...string) *testenv.Process {
 	t.Helper()
 	d, err := time.ParseDuration(extra)
 	require.NoError(t, err)
@@ -68,7 +68,7 @@ func decode(resp *http.Response, v any) bool {
 	return json.Unmarshal(r.Data, v) == nil
 }
 
-func devToken(t *testing.T, dir, email string) string {
+func devToken(t testing.TB, dir, email string) string {
 	t.Helper()
 	out, err := exec.Command(testenv.ServerBinary(t), "token", "--data-dir", dir, "--email", email).Output()
 	require.NoError(t, err)

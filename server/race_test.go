@@ -26,14 +26,14 @@ const (
 
 // cluster is one embedded store process and API processes sharing it.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	uri   string
 	keys  string
 	store *testenv.Process
 	apis  []*testenv.Process
 }
 
-func newCluster(t *testing.T, apis int) *cluster {
+func newCluster(t testing.TB, apis int) *cluster {
 	c := &cluster{t: t, keys: t.TempDir()}
 	c.store = testenv.Start(t, []string{"store", "--data-dir", t.TempDir(), "--store-addr", "127.0.0.1:0"})
 	uri, err := c.store.WaitOutput(storeURIRE, 60*time.Second)
@@ -287,4 +287,8 @@ func idsOf(t *testing.T, col *mongo.Collection, filter bson.D) map[string]bool {
 		out[r.ID] = true
 	}
 	return out
+}
+
+func mongodbSortSeqDesc() *options.FindOneOptionsBuilder {
+	return options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})
 }

@@ -12,6 +12,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/realclientip/realclientip-go"
+
+	"github.com/partnersupport/api/internal/auth"
 )
 
 // Config is the server's configuration.
@@ -40,6 +44,16 @@ type Config struct {
 	FeedPoll        time.Duration
 	FeedBuffer      int
 	FeedStall       time.Duration
+
+	// Identity and hostile input (SECURITY.md).
+	OIDCIssuers        []auth.IssuerConfig // trusted external issuers; empty: none
+	TrustedProxies     []net.IPNet         // reverse proxies whose X-Forwarded-For is believed
+	QueryMaxBytes      int                 // 0: the default of internal/httpapi (Limits)
+	QueryMaxTokens     int
+	QueryMaxDepth      int
+	QueryMaxComplexity int
+	LinkRateAccount    int // linking attempts a minute per account; 0: unlimited
+	LinkRateAddress    int // linking attempts a minute per client address; 0: unlimited
 }
 
 // DevIssuer is the issuer of development tokens.
@@ -125,9 +139,18 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	b.integer(&c.LowBalance, "low-balance", "LOW_BALANCE", 2, "remind when remaining incidents are at or below this (R19)")
 	b.duration(&c.ConnectTimeout, "connect-timeout", "MONGODB_CONNECT_TIMEOUT", 10*time.Second, "how long to wait for the store at start-up")
 	b.duration(&c.FeedPoll, "feed-poll", "FEED_POLL", 100*time.Millisecond, "how often live subscriptions look for changes made by other instances")
-	b.integer(&c.FeedBuffer, "feed-buffer", "FEED_BUFFER", 32, "events that may wait for a live subscriber before it must catch up from the store")
+	b.integer(&c.FeedBuffer, "feed-buffer", "FEED_BUFFER", 4, "events that may wait for a live subscriber before it must catch up from the store")
 	b.duration(&c.FeedStall, "feed-stall", "FEED_STALL", 10*time.Second, "a live subscriber that accepts no event for this long is disconnected as too slow")
 	b.boolean(&c.Introspection, "introspection", "INTROSPECTION", true, "allow schema introspection (turn off in production if wanted)")
+	var oidcIssuers, trustedProxies string
+	b.str(&oidcIssuers, "oidc-issuers", "OIDC_ISSUERS", "", `trusted OpenID Connect issuers, a JSON array such as [{"issuer":"https://login.microsoftonline.com/<tenant>/v2.0","audience":"<client-id>"}] (keys issuer, audience, jwksUrl, kind, algorithms)`)
+	b.str(&trustedProxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client; empty: the client is the peer")
+	b.integer(&c.QueryMaxBytes, "query-max-bytes", "QUERY_MAX_BYTES", 32<<10, "largest GraphQL query text, in bytes (variables are bounded by the body size)")
+	b.integer(&c.QueryMaxTokens, "query-max-tokens", "QUERY_MAX_TOKENS", 2000, "most lexical tokens in a GraphQL query")
+	b.integer(&c.QueryMaxDepth, "query-max-depth", "QUERY_MAX_DEPTH", 15, "deepest nesting of fields in an operation, fragments expanded")
+	b.integer(&c.QueryMaxComplexity, "query-max-complexity", "QUERY_MAX_COMPLEXITY", 10000, "largest operation cost: a field costs 1, lists and pages multiply")
+	b.integer(&c.LinkRateAccount, "link-rate-account", "LINK_RATE_ACCOUNT", 10, "linkSupportPlan attempts a minute per account (also the burst); 0 turns the limit off")
+	b.integer(&c.LinkRateAddress, "link-rate-address", "LINK_RATE_ADDRESS", 30, "linkSupportPlan attempts a minute per client address (an IPv6 /64; also the burst); 0 turns the limit off")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(out)
 		fmt.Fprintf(out, "Usage: %s [flags]\n\nEvery flag can also be set by the environment variable named beside it.\n\n", name)
@@ -176,6 +199,29 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	}
 	if c.FeedBuffer < 1 || c.FeedBuffer > 4096 {
 		return c, errors.New("--feed-buffer: must be between 1 and 4096")
+	}
+	if strings.TrimSpace(oidcIssuers) != "" {
+		issuers, err := auth.ParseIssuers(oidcIssuers)
+		if err != nil {
+			return c, fmt.Errorf("--oidc-issuers: %w", err)
+		}
+		c.OIDCIssuers = issuers
+	}
+	for _, p := range strings.Split(trustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		nets, err := realclientip.AddressesAndRangesToIPNets(p)
+		if err != nil {
+			return c, fmt.Errorf("--trusted-proxies: %q is not an IP address or CIDR range", p)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, nets...)
+	}
+	if c.QueryMaxBytes < 1 || c.QueryMaxTokens < 1 || c.QueryMaxDepth < 1 || c.QueryMaxComplexity < 1 {
+		return c, errors.New("--query-max-bytes, --query-max-tokens, --query-max-depth and --query-max-complexity must be at least 1")
+	}
+	if c.LinkRateAccount < 0 || c.LinkRateAddress < 0 {
+		return c, errors.New("--link-rate-account and --link-rate-address must not be negative (0 turns a limit off)")
 	}
 	if c.FeedStall < 100*time.Millisecond {
 		return c, errors.New("--feed-stall: must be at least 100ms")

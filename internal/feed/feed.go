@@ -65,7 +65,7 @@ func NewHub(src Source, o Options) *Hub {
 		o.Poll = 100 * time.Millisecond
 	}
 	if o.Buffer <= 0 {
-		o.Buffer = 32
+		o.Buffer = 4
 	}
 	if o.Ring <= 0 {
 		o.Ring = 1024

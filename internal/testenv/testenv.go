@@ -140,7 +140,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		CORSOrigins: []string{"http://localhost:8080"}, LogLevel: slog.LevelDebug,
 		SeedDemo: true, DevAuth: true, Issuer: config.DevIssuer, Audience: "partnersupport-api",
 		ShutdownTimeout: 5 * time.Second, ReminderWindow: 30 * 24 * time.Hour, LowBalance: 2, Introspection: true,
-		FeedPoll: 50 * time.Millisecond, FeedBuffer: 32, FeedStall: 10 * time.Second,
+		FeedPoll: 50 * time.Millisecond, FeedBuffer: 4, FeedStall: 10 * time.Second,
 	}
 	for _, o := range opts {
 		o(&cfg)
