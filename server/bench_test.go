@@ -45,7 +45,9 @@ func raiseFileLimit(b *testing.B) {
 func (c *cluster) setupUnlimited() string {
 	patti := c.token("patti@fabrikam.com")
 	var act struct {
-		ActivateBenefit struct{ Benefit struct{ Contract map[string]string } }
+		ActivateBenefit struct {
+			Benefit struct{ Contract map[string]string }
+		}
 	}
 	testenv.Post(c.t, c.url(0), patti, `mutation($b: ID!) { activateBenefit(benefitId: $b) { benefit { contract { accessId contractId } } } }`, map[string]any{"b": goldFabrikam}).MustData(c.t, &act)
 	var l struct{ LinkSupportPlan struct{ UserErrors []any } }
