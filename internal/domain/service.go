@@ -175,6 +175,12 @@ type tenantState struct {
 }
 
 func (s *Service) loadTenantState(ctx context.Context, tenantID string) (*tenantState, error) {
+	return s.tenantStateOf(ctx, tenantID, true)
+}
+
+// tenantStateOf reads a tenant's state; consultations (R22) only when asked, as support
+// plans never need them: one store round trip less on the hot path.
+func (s *Service) tenantStateOf(ctx context.Context, tenantID string, consultations bool) (*tenantState, error) {
 	held, err := s.store.HeldOffers(ctx, tenantID)
 	if err != nil {
 		return nil, err
@@ -183,9 +189,11 @@ func (s *Service) loadTenantState(ctx context.Context, tenantID string) (*tenant
 	if err != nil {
 		return nil, err
 	}
-	cons, err := s.store.Consultations(ctx, tenantID)
-	if err != nil {
-		return nil, err
+	var cons []Consultation
+	if consultations {
+		if cons, err = s.store.Consultations(ctx, tenantID); err != nil {
+			return nil, err
+		}
 	}
 	used, err := s.store.UsedIncidents(ctx, tenantID)
 	if err != nil {

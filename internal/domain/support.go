@@ -85,7 +85,7 @@ func (s *Service) SupportPlans(ctx context.Context, caller Account, productID, v
 	}
 	var plans []Plan
 	for _, tid := range tenants {
-		st, err := s.loadTenantState(ctx, tid)
+		st, err := s.tenantStateOf(ctx, tid, false)
 		if err != nil {
 			return Plans{}, err
 		}
@@ -194,8 +194,12 @@ func (s *Service) cspPlans(ctx context.Context, c planContext, ms []Membership) 
 	return out
 }
 
-// ppiPlans are the caller's pay-per-incident plans (R21).
+// ppiPlans are the caller's pay-per-incident plans (R21). Only an MSA can buy them, so a
+// work account has none and costs no read.
 func (s *Service) ppiPlans(ctx context.Context, c planContext) ([]Plan, error) {
+	if c.account.Kind != KindMSA {
+		return nil, nil
+	}
 	ps, err := s.store.PPIPlans(ctx, c.account.ID)
 	if err != nil || len(ps) == 0 {
 		return nil, err
