@@ -135,9 +135,13 @@ func applyBalance(e *Event, prev Event, hasPrev bool) {
 
 // grantEvents records the grant of each benefit of a held offer.
 func (s *Service) grantEvents(ctx context.Context, h HeldOffer, actor string) {
+	at := h.PurchasedAt
+	if h.RenewedAt != nil {
+		at = *h.RenewedAt // a renewal grants the year when it is renewed
+	}
 	for _, b := range h.Benefits {
 		s.record(ctx, Event{ID: "grant/" + b.ID, TenantID: h.TenantID, Kind: EventGrant, BenefitID: b.ID, PlanName: b.Name, ActorID: actor,
-			Reason: "offer " + h.OfferID + " for the year from " + h.PeriodStart.Format("2006-01-02"), At: h.PurchasedAt, Quota: b.Quota, Unlimited: b.Unlimited})
+			Reason: "offer " + h.OfferID + " for the year from " + h.PeriodStart.Format("2006-01-02"), At: at, Quota: b.Quota, Unlimited: b.Unlimited})
 	}
 }
 
@@ -234,8 +238,8 @@ func (s *Service) Repair(ctx context.Context) error {
 	}
 	for _, r := range rs {
 		if r.Consumed {
-			quota, unlimited := s.planQuota(ctx, r)
-			if err := s.store.RecordEvent(ctx, Event{ID: "consume/" + r.ID, TenantID: r.TenantID, Kind: EventConsume, BenefitID: r.BenefitID,
+			quota, unlimited, name := s.planQuota(ctx, r)
+			if err := s.store.RecordEvent(ctx, Event{ID: "consume/" + r.ID, TenantID: r.TenantID, Kind: EventConsume, BenefitID: r.BenefitID, PlanName: name,
 				RequestID: r.ID, ActorID: r.AccountID, Reason: string(r.Type), At: r.CreatedAt, Delta: -1, Quota: quota, Unlimited: unlimited}); err != nil {
 				return err
 			}

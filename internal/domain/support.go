@@ -512,22 +512,22 @@ func (s *Service) refundIfDue(ctx context.Context, r SupportRequest, c Closure) 
 	if err := s.store.ReleaseClaim(ctx, r.ID); err != nil {
 		return err
 	}
-	quota, unlimited := s.planQuota(ctx, r)
-	s.record(ctx, Event{ID: "refund/" + r.ID, TenantID: r.TenantID, Kind: EventRefund, BenefitID: r.BenefitID, RequestID: r.ID,
+	quota, unlimited, name := s.planQuota(ctx, r)
+	s.record(ctx, Event{ID: "refund/" + r.ID, TenantID: r.TenantID, Kind: EventRefund, BenefitID: r.BenefitID, PlanName: name, RequestID: r.ID,
 		ActorID: c.By, Reason: string(c.Reason), At: c.At, Delta: +1, Quota: quota, Unlimited: unlimited})
 	return nil
 }
 
-// planQuota is the quota of a request's benefit (for the ledger event).
-func (s *Service) planQuota(ctx context.Context, r SupportRequest) (int, bool) {
+// planQuota is the quota and name of a request's benefit (for the ledger event).
+func (s *Service) planQuota(ctx context.Context, r SupportRequest) (quota int, unlimited bool, name string) {
 	if r.PlanKind == PlanPayPerIncident {
-		return 1, false
+		return 1, false, "Pay per incident: " + r.ProductID
 	}
 	b, err := s.benefit(ctx, r.BenefitID)
 	if err != nil {
-		return 0, false
+		return 0, false, ""
 	}
-	return b.Quota, b.Unlimited
+	return b.Quota, b.Unlimited, b.Name
 }
 
 // RequestPage is a page of requests.
