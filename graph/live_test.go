@@ -245,3 +245,30 @@ func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
 }
 
 func ptrTo(s string) *string { return &s }
+
+func TestR19_RemindersArriveOnTheLiveFeed(t *testing.T) {
+	e, _ := linkedEnv(t, contosoExpanded, lee) // 5 incidents; low threshold 2
+	tok := e.Token(lee)
+	_, next := subscribe(t, e, testenv.TransportWS, tok, "contoso", nil)
+	for i := range 3 {
+		create(t, e, tok, azureRequest(fmt.Sprintf("low-%06d", i), contosoExpanded))
+	}
+	var kinds []string
+	for len(kinds) == 0 || kinds[len(kinds)-1] != "REMINDER_LOW_BALANCE" {
+		ev := nextFor(t, next, contosoExpanded)
+		kinds = append(kinds, ev.Kind)
+		if ev.Kind == "REMINDER_LOW_BALANCE" {
+			assert.Equal(t, 2, *ev.Remaining, "reminded when the balance reaches the threshold")
+		}
+	}
+	assert.Equal(t, []string{"CONSUME", "CONSUME", "CONSUME", "REMINDER_LOW_BALANCE"}, kinds)
+	// Entering the 30-day window before the end date.
+	e.Clock.Set(time.Date(2027, 8, 10, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, e.App.Service.Sweep(t.Context()))
+	ev := nextFor(t, next, contosoExpanded)
+	assert.Equal(t, "REMINDER_ENDING_SOON", ev.Kind)
+	require.NoError(t, e.App.Service.Sweep(t.Context()))
+	create(t, e, tok, azureRequest("after-sweep-1", contosoExpanded))
+	ev = nextFor(t, next, contosoExpanded)
+	assert.Equal(t, "CONSUME", ev.Kind, "a second sweep reminds nothing twice")
+}
