@@ -597,4 +597,11 @@ func TestR22_ActivatingISVConsultationSubmitsARequest(t *testing.T) {
 	assert.Nil(t, b.Contract, "a consultation is not a support plan")
 	require.NotNil(t, b.Consultation)
 	assert.NotEmpty(t, b.Consultation.Topic)
+	// An offer granting two consultations grants two benefits with their own IDs (R1).
+	ids := map[string]bool{}
+	for _, x := range tenantBenefits(t, e, e.Token(patti), "fabrikam") {
+		assert.False(t, ids[x.ID], "benefit IDs are unique: %s", x.ID)
+		ids[x.ID] = true
+	}
+	assert.True(t, ids["fabrikam.isv_success.20260301.isv_consultation-2"])
 }

@@ -329,6 +329,7 @@ type ComplexityRoot struct {
 		Consultations  func(childComplexity int) int
 		HasActiveOffer func(childComplexity int) int
 		ID             func(childComplexity int) int
+		LedgerCursor   func(childComplexity int) int
 		Name           func(childComplexity int) int
 		Offers         func(childComplexity int) int
 		Reminders      func(childComplexity int) int
@@ -449,6 +450,7 @@ type TenantResolver interface {
 	Admins(ctx context.Context, obj *domain.Tenant) ([]domain.TenantUser, error)
 	Reminders(ctx context.Context, obj *domain.Tenant) ([]domain.Reminder, error)
 	Consultations(ctx context.Context, obj *domain.Tenant) ([]domain.Consultation, error)
+	LedgerCursor(ctx context.Context, obj *domain.Tenant) (string, error)
 }
 type TenantUserResolver interface {
 	ID(ctx context.Context, obj *domain.TenantUser) (string, error)
@@ -1610,6 +1612,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.ID(childComplexity), true
+	case "Tenant.ledgerCursor":
+		if e.ComplexityRoot.Tenant.LedgerCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.LedgerCursor(childComplexity), true
 	case "Tenant.name":
 		if e.ComplexityRoot.Tenant.Name == nil {
 			break
@@ -2234,6 +2242,12 @@ type Tenant {
   reminders: [Reminder!]!
   "The ISV consultation requests its benefits submitted (R22)."
   consultations: [Consultation!]!
+  """
+  The cursor of the tenant's latest balance event. Read it together with the balances,
+  then subscribe with incidentBalanceChanged(after: ledgerCursor): nothing in between is
+  missed.
+  """
+  ledgerCursor: String!
 }
 
 type TenantUser {
@@ -2890,6 +2904,8 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 		return ec.fieldContext_Tenant_reminders(ctx, field)
 	case "consultations":
 		return ec.fieldContext_Tenant_consultations(ctx, field)
+	case "ledgerCursor":
+		return ec.fieldContext_Tenant_ledgerCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Tenant", field.Name)
 }
@@ -8169,6 +8185,29 @@ func (ec *executionContext) fieldContext_Tenant_consultations(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Tenant_ledgerCursor(ctx context.Context, field graphql.CollectedField, obj *domain.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_ledgerCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Tenant().LedgerCursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_ledgerCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tenant", field, true, true, "String")
+}
+
 func (ec *executionContext) _TenantUser_id(ctx context.Context, field graphql.CollectedField, obj *domain.TenantUser) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11626,6 +11665,12 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Tenant_consultations(ctx, field, obj)
+				})
+		case "ledgerCursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tenant_ledgerCursor(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

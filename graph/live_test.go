@@ -272,3 +272,21 @@ func TestR19_RemindersArriveOnTheLiveFeed(t *testing.T) {
 	ev = nextFor(t, next, contosoExpanded)
 	assert.Equal(t, "CONSUME", ev.Kind, "a second sweep reminds nothing twice")
 }
+
+func TestLive_SubscribingFromLedgerCursorMissesNothing(t *testing.T) {
+	e, _ := linkedEnv(t, contosoExpanded, lee)
+	tok := e.Token(lee)
+	var snap struct {
+		Tenant struct {
+			LedgerCursor string
+			Benefits     []benefit
+		}
+	}
+	e.Do(tok, `{ tenant(id: "contoso") { ledgerCursor benefits { id incidents { remaining } } } }`, nil).MustData(t, &snap)
+	// A change lands between the read and the subscription.
+	create(t, e, tok, azureRequest("between-0001", contosoExpanded))
+	_, next := subscribe(t, e, testenv.TransportWS, tok, "contoso", &snap.Tenant.LedgerCursor)
+	ev := nextFor(t, next, contosoExpanded)
+	assert.Equal(t, "CONSUME", ev.Kind)
+	assert.Equal(t, 4, *ev.Remaining)
+}

@@ -458,6 +458,16 @@ func (r *tenantResolver) Consultations(ctx context.Context, obj *domain.Tenant) 
 	return r.Service.Consultations(ctx, a, obj.ID)
 }
 
+// LedgerCursor is the resolver for the ledgerCursor field.
+func (r *tenantResolver) LedgerCursor(ctx context.Context, obj *domain.Tenant) (string, error) {
+	a, err := caller(ctx)
+	if err != nil {
+		return "", err
+	}
+	seq, err := r.Service.LedgerCursor(ctx, a, obj.ID)
+	return domain.EncodeSeq(seq), err
+}
+
 // ID is the resolver for the id field.
 func (r *tenantUserResolver) ID(ctx context.Context, obj *domain.TenantUser) (string, error) {
 	return obj.Account.ID, nil

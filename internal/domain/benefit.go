@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -160,9 +161,14 @@ func HeldOfferID(tenantID, offerID string, start time.Time) string {
 	return fmt.Sprintf("%s.%s.%s", tenantID, strings.ToLower(offerID), start.UTC().Format("20060102"))
 }
 
-// BenefitID is the ID of the benefit of a held offer for one kind.
-func BenefitID(heldOfferID string, kind BenefitKind) string {
-	return heldOfferID + "." + strings.ToLower(string(kind))
+// BenefitID is the ID of the benefit of a held offer for one kind; the n-th grant of the
+// same kind in one offer (n > 1) gets "-n" after it.
+func BenefitID(heldOfferID string, kind BenefitKind, n int) string {
+	id := heldOfferID + "." + strings.ToLower(string(kind))
+	if n > 1 {
+		id += "-" + strconv.Itoa(n)
+	}
+	return id
 }
 
 // Entitle computes the benefits an offer grants for the year [start, end) (R1, R2, R24,
@@ -170,7 +176,9 @@ func BenefitID(heldOfferID string, kind BenefitKind) string {
 // after it is capped at the grant's count, from that renewal anniversary.
 func Entitle(o Offer, tenantID, heldOfferID string, start, end time.Time) []Benefit {
 	out := make([]Benefit, 0, len(o.Grants))
+	seen := map[BenefitKind]int{}
 	for _, g := range o.Grants {
+		seen[g.Kind]++
 		unlimited, capped := g.Unlimited, false
 		if cut := g.UnlimitedIfPeriodStartsBefore; cut != nil {
 			if start.Before(*cut) {
@@ -181,7 +189,7 @@ func Entitle(o Offer, tenantID, heldOfferID string, start, end time.Time) []Bene
 			}
 		}
 		out = append(out, Benefit{
-			ID:           BenefitID(heldOfferID, g.Kind),
+			ID:           BenefitID(heldOfferID, g.Kind, seen[g.Kind]),
 			TenantID:     tenantID,
 			HeldOfferID:  heldOfferID,
 			OfferID:      o.ID,

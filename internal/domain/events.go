@@ -285,3 +285,16 @@ func (s *Service) FeedFilter(ctx context.Context, caller Account, scope string) 
 	}
 	return func(e Event) bool { return linked[e.BenefitID] }, nil
 }
+
+// LedgerCursor is the sequence number of the tenant's latest event, for a member to
+// subscribe from right after reading balances, so that nothing in between is missed.
+func (s *Service) LedgerCursor(ctx context.Context, caller Account, tenantID string) (int64, error) {
+	if _, err := s.member(ctx, caller, tenantID); err != nil {
+		return 0, err
+	}
+	e, err := s.store.LastEvent(ctx, tenantID)
+	if ErrorCode(err) == ENOTFOUND {
+		return 0, nil
+	}
+	return e.Seq, err
+}

@@ -11,6 +11,7 @@ import (
 )
 
 type benefitDoc struct {
+	ID           string    `bson:"id"`
 	Kind         string    `bson:"kind"`
 	Name         string    `bson:"name"`
 	LegacyName   string    `bson:"legacyName,omitempty"`
@@ -41,7 +42,7 @@ func (d heldOfferDoc) domain() domain.HeldOffer {
 		PurchasedAt: d.PurchasedAt.UTC(), RenewedAt: utcPtr(d.RenewedAt), RenewalOf: d.RenewalOf, Benefits: make([]domain.Benefit, len(d.Benefits))}
 	for i, b := range d.Benefits {
 		kind := domain.BenefitKind(b.Kind)
-		h.Benefits[i] = domain.Benefit{ID: domain.BenefitID(d.ID, kind), TenantID: d.TenantID, HeldOfferID: d.ID, OfferID: d.OfferID,
+		h.Benefits[i] = domain.Benefit{ID: b.ID, TenantID: d.TenantID, HeldOfferID: d.ID, OfferID: d.OfferID,
 			Kind: kind, Name: b.Name, LegacyName: b.LegacyName, Consultation: b.Consultation, Quota: b.Quota, Unlimited: b.Unlimited,
 			StartsAt: b.StartsAt.UTC(), EndsAt: b.EndsAt.UTC(), Capped: b.Capped}
 	}
@@ -54,7 +55,7 @@ func (s *Store) InsertHeldOffer(ctx context.Context, h domain.HeldOffer) error {
 	d := heldOfferDoc{ID: h.ID, TenantID: h.TenantID, OfferID: h.OfferID, PeriodStart: h.PeriodStart, PeriodEnd: h.PeriodEnd,
 		PurchasedAt: h.PurchasedAt, RenewedAt: h.RenewedAt, RenewalOf: h.RenewalOf, Benefits: make([]benefitDoc, len(h.Benefits))}
 	for i, b := range h.Benefits {
-		d.Benefits[i] = benefitDoc{Kind: string(b.Kind), Name: b.Name, LegacyName: b.LegacyName, Consultation: b.Consultation,
+		d.Benefits[i] = benefitDoc{ID: b.ID, Kind: string(b.Kind), Name: b.Name, LegacyName: b.LegacyName, Consultation: b.Consultation,
 			Quota: b.Quota, Unlimited: b.Unlimited, StartsAt: b.StartsAt, EndsAt: b.EndsAt, Capped: b.Capped}
 	}
 	_, err := s.db.Collection(colHeldOffers).InsertOne(ctx, d)
