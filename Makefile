@@ -5,7 +5,7 @@ LISTEN    ?= 127.0.0.1:8080
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: run test generate lint build bench fuzz tidy clean
+.PHONY: run test generate lint build bench bench-profile bench-profiles fuzz tidy clean
 
 ## run: the server on the embedded store in $(DATA_DIR), with the demo data and the dev signer
 run: build
@@ -15,8 +15,10 @@ run: build
 build:
 	$(GO) build -trimpath -o bin/server ./server
 
-## test: every test, with the race detector (see README "Testing" for why -race is on)
+## test: every test, with the race detector (see README "Testing" for why -race is on). The
+## dashboard's browser test needs Debian's Chromium, installed here when missing.
 test:
+	bash scripts/ensure-chromium.sh
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	./scripts/fuzz-all.sh 5s
@@ -30,9 +32,35 @@ lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: the benchmarks (see BENCHMARKS.md)
+## bench: every benchmark, one package at a time (-p 1: packages never run side by side), raw
+## output in bench.out, then one table of every figure against its target, printed and
+## written into BENCHMARKS.md with the machine. PROFILE=1 also profiles supportPlans.
+BENCHTIME         ?= 5s
+PROFILE_BENCHTIME ?= 15s
+BENCH_CMD          = $(GO) test -p 1 -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=1 -timeout 60m $(PKGS)
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 -timeout 60m $(PKGS)
+	$(BENCH_CMD) 2>&1 | tee bench.out
+	$(if $(PROFILE),$(MAKE) --no-print-directory bench-profiles)
+	$(GO) run ./internal/bench/report -in bench.out -out BENCHMARKS.md -cmd "$(BENCH_CMD)" $(if $(PROFILE),-profiles profiles)
+
+## bench-profile: CPU and allocation profiles of supportPlans under 50 clients (GraphQL, and
+## the baseline to compare) into ./profiles, and their pprof -top into BENCHMARKS.md
+bench-profile: bench-profiles
+	$(GO) run ./internal/bench/report -profiles profiles -out BENCHMARKS.md
+
+bench-profiles:
+	@mkdir -p profiles && rm -f profiles/*.txt
+	@set -e; for s in graphql baseline; do \
+	  echo "profiling supportPlans ($$s) for $(PROFILE_BENCHTIME)"; \
+	  PSAPI_BENCH_PROFILE=1 $(GO) test -run='^$$' -bench="^BenchmarkSupportPlansLoad$$/^$$s$$" -benchtime=$(PROFILE_BENCHTIME) -count=1 -timeout 30m \
+	    -o profiles/bench.test -outputdir profiles -cpuprofile cpu-$$s.prof -memprofile mem-$$s.prof ./internal/bench; \
+	done
+	@(echo "# CPU, GraphQL: pprof -top (flat)"; $(GO) tool pprof -top -nodecount=30 profiles/cpu-graphql.prof) > profiles/1-cpu-graphql.txt
+	@(echo "# CPU, GraphQL: pprof -top -cum"; $(GO) tool pprof -top -cum -nodecount=45 profiles/cpu-graphql.prof) > profiles/2-cpu-graphql-cum.txt
+	@(echo "# Allocations, GraphQL: pprof -top -sample_index=alloc_space"; $(GO) tool pprof -top -sample_index=alloc_space -nodecount=25 profiles/mem-graphql.prof) > profiles/3-alloc-graphql.txt
+	@(echo "# CPU, baseline: pprof -top (flat)"; $(GO) tool pprof -top -nodecount=30 profiles/cpu-baseline.prof) > profiles/4-cpu-baseline.txt
+	@(echo "# Allocations, baseline: pprof -top -sample_index=alloc_space"; $(GO) tool pprof -top -sample_index=alloc_space -nodecount=25 profiles/mem-baseline.prof) > profiles/5-alloc-baseline.txt
+	@cat profiles/1-cpu-graphql.txt profiles/3-alloc-graphql.txt
 
 ## fuzz: every fuzz target for $(FUZZTIME) each
 fuzz:
