@@ -204,7 +204,7 @@ func TestLive_OutsideUserSeesOnlyThePlanItLinked(t *testing.T) {
 }
 
 func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
-	e := testenv.New(t, testenv.WithFeed(4, 2*time.Second))
+	e := testenv.NewWithSmallSendBuffers(t, testenv.WithFeed(4, 2*time.Second))
 	tok := e.Token(lee)
 	stalled, err := testenv.DialWSSmallBuffer(t, e.Server.URL+"/query", testenv.TransportWS)
 	require.NoError(t, err)
@@ -228,7 +228,26 @@ func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
 		}
 		received <- nil
 	}()
-	big := strings.Repeat("x", 32<<10) // 300 of these outgrow any socket buffer
+	// As soon as the stalled one is dropped it reads again: it drains what was in flight
+	// and gets the close frame (the server gives a stalled peer 5 s to take it, then just
+	// closes the connection).
+	type closeResult struct {
+		code coderws.StatusCode
+		err  error
+	}
+	closed := make(chan closeResult, 1)
+	go func() {
+		deadline := time.Now().Add(60 * time.Second)
+		for e.App.Feed.Dropped() == 0 {
+			if time.Now().After(deadline) {
+				closed <- closeResult{err: fmt.Errorf("the stalled subscriber was never dropped")}
+				return
+			}
+			<-time.After(10 * time.Millisecond)
+		}
+		closed <- closeResult{code: stalled.CloseStatus(20 * time.Second)}
+	}()
+	big := strings.Repeat("x", 2<<10) // 300 of these outgrow the capped socket buffers
 	for i := range n {
 		require.NoError(t, e.App.Store.RecordEvent(t.Context(), domain.Event{ID: fmt.Sprintf("burst/%d", i), TenantID: "contoso",
 			Kind: domain.EventGrant, BenefitID: "burst", Reason: big, At: testenv.DemoNow, Quota: 1}))
@@ -238,9 +257,9 @@ func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
 	}
 	require.NoError(t, e.App.Service.Sequence(t.Context(), "contoso"))
 	require.NoError(t, <-received, "the healthy subscriber receives every event")
-	testenv.WaitFor(t, 20*time.Second, "the stalled subscriber to be dropped", func() bool { return e.App.Feed.Dropped() == 1 })
-	// Once it reads again, what was in flight drains and the close frame arrives.
-	assert.Equal(t, coderws.StatusCode(1013), stalled.CloseStatus(20*time.Second), "dropped with 'try again later'")
+	status := <-closed
+	require.NoError(t, status.err)
+	assert.Equal(t, coderws.StatusCode(1013), status.code, "dropped with 'try again later'")
 	testenv.WaitFor(t, 10*time.Second, "the stalled subscription to be gone", func() bool { return e.App.Feed.Subscribers() == 1 })
 }
 

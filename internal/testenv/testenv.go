@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -122,6 +123,16 @@ type Env struct {
 // Option adjusts an Env's configuration before it starts.
 type Option func(*config.Config)
 
+type sndbufListener struct{ net.Listener }
+
+func (l sndbufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
 // WithFeed sets how many events may wait for a live subscriber, and how long it may stall.
 func WithFeed(buffer int, stall time.Duration) Option {
 	return func(c *config.Config) { c.FeedBuffer, c.FeedStall = buffer, stall }
@@ -134,6 +145,19 @@ func WithActivationDelay(d time.Duration) Option {
 
 // New starts the service on a fresh database of the shared store, with the demo data.
 func New(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	return newEnv(t, false, opts)
+}
+
+// NewWithSmallSendBuffers is New with the server's socket send buffers capped at 4 KiB, so
+// that a client that stops reading blocks the server's writes after kilobytes instead of
+// megabytes (for the stalled-client test).
+func NewWithSmallSendBuffers(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	return newEnv(t, true, opts)
+}
+
+func newEnv(t testing.TB, smallSendBuffers bool, opts []Option) *Env {
 	t.Helper()
 	cfg := config.Config{
 		MongoURI: StoreURI(t), Database: NewDatabaseName(), DataDir: t.TempDir(),
@@ -152,7 +176,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	defer cancel()
 	a, err := app.Open(ctx, cfg, log, app.Options{Now: clock.Now})
 	require.NoError(t, err)
-	srv := httptest.NewServer(a.HTTP.Handler())
+	srv := httptest.NewUnstartedServer(a.HTTP.Handler())
+	if smallSendBuffers {
+		srv.Listener = sndbufListener{srv.Listener}
+	}
+	srv.Start()
 	t.Cleanup(func() {
 		a.HTTP.CloseWebsockets()
 		srv.Close()

@@ -127,7 +127,11 @@ func (w *WS) CloseStatus(timeout time.Duration) coderws.StatusCode {
 	defer cancel()
 	for {
 		if _, _, err := w.Conn.Read(ctx); err != nil {
-			return coderws.CloseStatus(err)
+			if s := coderws.CloseStatus(err); s != -1 {
+				return s
+			}
+			w.t.Logf("websocket ended without a close frame: %v", err)
+			return -1
 		}
 	}
 }
