@@ -15,6 +15,7 @@ import (
 
 	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/auth"
+	"github.com/partnersupport/api/internal/cache"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/dashboard"
 	"github.com/partnersupport/api/internal/domain"
@@ -71,22 +72,36 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	if err != nil {
 		return a, err
 	}
-	var verifier auth.Verifier
+	// Identity: bearer tokens of the configured OIDC issuers, and of the development signer
+	// only with --dev-auth; each token is routed by its issuer. No issuer: every token is
+	// refused. The account kind comes from the verified token only.
+	var verifiers []auth.Verifier
 	var dev *httpapi.DevAuth
+	if len(cfg.OIDCIssuers) > 0 {
+		v, err := auth.NewOIDCVerifier(ctx, cfg.OIDCIssuers)
+		if err != nil {
+			return a, fmt.Errorf("--oidc-issuers: %w", err)
+		}
+		verifiers = append(verifiers, v)
+	}
 	if cfg.DevAuth {
 		// Tokens live in real time, whatever the business clock (--now, --clock-offset) says.
 		if a.Signer, err = auth.LoadOrCreateDevSigner(cfg.DataDir, cfg.Issuer, cfg.Audience, time.Now); err != nil {
 			return a, err
 		}
-		verifier = a.Signer.Verifier()
+		verifiers = append(verifiers, auth.DevIssuerVerifier(a.Signer))
 		dev = devAuth(a.Signer)
+	}
+	var verifier auth.Verifier
+	if len(verifiers) > 0 {
+		verifier = auth.NewMultiVerifier(verifiers...)
 	}
 	now := o.Now
 	if now == nil {
 		now = cfg.Clock()
 	}
 	a.Feed = feed.NewHub(a.Store, feed.Options{Poll: cfg.FeedPoll, Buffer: cfg.FeedBuffer, Stall: cfg.FeedStall, Logger: log})
-	a.Service = domain.NewService(a.Store, domain.Options{
+	a.Service = domain.NewService(cache.New(a.Store, 30*time.Second), domain.Options{
 		Now:             now,
 		ActivationDelay: cfg.ActivationDelay,
 		Reminders:       domain.ReminderPolicy{Window: cfg.ReminderWindow, LowThreshold: cfg.LowBalance},
@@ -103,7 +118,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		return a, fmt.Errorf("start-up repair: %w", err)
 	}
 	a.HTTP = httpapi.New(httpapi.Config{
-		Schema:        graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Service: a.Service, Feed: a.Feed, StreamClosed: httpapi.CloseStream}}),
+		Schema: graph.NewExecutableSchema(graph.Config{
+			Resolvers:  &graph.Resolver{Service: a.Service, Feed: a.Feed, StreamClosed: httpapi.CloseStream},
+			Complexity: graph.Complexity(),
+		}),
 		Verifier:      verifier,
 		SignIn:        a.Service.SignIn,
 		Ping:          a.Store.Ping,
@@ -113,6 +131,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		Introspection: cfg.Introspection,
 		Dev:           dev,
 		Dashboard:     dashboard.Handler(),
+		Limits: httpapi.Limits{MaxQueryBytes: cfg.QueryMaxBytes, MaxTokens: cfg.QueryMaxTokens,
+			MaxDepth: cfg.QueryMaxDepth, MaxComplexity: cfg.QueryMaxComplexity},
+		RateLimit: httpapi.RateLimit{Fields: []string{"Mutation.linkSupportPlan"},
+			PerAccount: cfg.LinkRateAccount, PerAddress: cfg.LinkRateAddress},
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	return a, nil
 }

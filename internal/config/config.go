@@ -146,7 +146,7 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	b.str(&oidcIssuers, "oidc-issuers", "OIDC_ISSUERS", "", `trusted OpenID Connect issuers, a JSON array such as [{"issuer":"https://login.microsoftonline.com/<tenant>/v2.0","audience":"<client-id>"}] (keys issuer, audience, jwksUrl, kind, algorithms)`)
 	b.str(&trustedProxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client; empty: the client is the peer")
 	b.integer(&c.QueryMaxBytes, "query-max-bytes", "QUERY_MAX_BYTES", 32<<10, "largest GraphQL query text, in bytes (variables are bounded by the body size)")
-	b.integer(&c.QueryMaxTokens, "query-max-tokens", "QUERY_MAX_TOKENS", 2000, "most lexical tokens in a GraphQL query")
+	b.integer(&c.QueryMaxTokens, "query-max-tokens", "QUERY_MAX_TOKENS", 1000, "most lexical tokens in a GraphQL query")
 	b.integer(&c.QueryMaxDepth, "query-max-depth", "QUERY_MAX_DEPTH", 15, "deepest nesting of fields in an operation, fragments expanded")
 	b.integer(&c.QueryMaxComplexity, "query-max-complexity", "QUERY_MAX_COMPLEXITY", 10000, "largest operation cost: a field costs 1, lists and pages multiply")
 	b.integer(&c.LinkRateAccount, "link-rate-account", "LINK_RATE_ACCOUNT", 10, "linkSupportPlan attempts a minute per account (also the burst); 0 turns the limit off")

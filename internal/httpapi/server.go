@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -46,6 +47,13 @@ type Config struct {
 	// MaxBodyBytes bounds a request body; MaxWSMessageBytes a websocket message.
 	MaxBodyBytes      int64
 	MaxWSMessageBytes int64
+	// Limits bound each operation: query size, tokens, depth, complexity (limits.go).
+	Limits Limits
+	// RateLimit bounds attempts at sensitive fields per account and address (ratelimit.go).
+	RateLimit RateLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed; empty:
+	// the client's address is always the peer's.
+	TrustedProxies []net.IPNet
 	// Dashboard serves the live dashboard at /dashboard/; nil: none.
 	Dashboard http.Handler
 	// Dev enables the development sign-in endpoints; nil (the default): none.
@@ -95,6 +103,14 @@ func New(c Config) *Server {
 	if c.Introspection {
 		gql.Use(extension.Introspection{})
 	}
+	// Hostile input (limits.go): every limit refuses before a resolver runs.
+	limits := c.Limits.withDefaults()
+	gql.SetParserTokenLimit(limits.MaxTokens)
+	gql.Use(operationLimits{l: limits})
+	gql.Use(newComplexityLimit(limits.MaxComplexity))
+	if rl := newRateLimiter(c.RateLimit); rl != nil {
+		gql.AroundFields(rl.middleware)
+	}
 	if c.Metrics != nil {
 		gql.Use(c.Metrics)
 	}
@@ -110,7 +126,7 @@ func New(c Config) *Server {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", corsMW.Handler(limitBody(c.MaxBodyBytes, authn.middleware(withConnRef(gql)))))
+	mux.Handle("/query", corsMW.Handler(guard(c.MaxBodyBytes, newClientAddress(c.TrustedProxies), authn.middleware(withConnRef(gql)))))
 	mux.Handle("GET /{$}", playground.Handler("Partner Support Benefits API", "/query"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -151,18 +167,6 @@ func (s *Server) CloseWebsockets() { s.ws.closeAll("server shutting down") }
 
 // OpenWebsockets counts the websockets open now.
 func (s *Server) OpenWebsockets() int { return s.ws.open() }
-
-// limitBody caps the request body; a larger one fails to decode with a 4xx.
-func limitBody(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > n {
-			writeJSON(w, http.StatusRequestEntityTooLarge, gqlErrorBody(domain.EINVALID, "the request body is larger than the limit"))
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next.ServeHTTP(w, r)
-	})
-}
 
 // originHosts turns CORS origins (scheme://host[:port]) into the host patterns the
 // websocket library matches the Origin header against.
