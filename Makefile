@@ -35,7 +35,7 @@ lint:
 ## bench: every benchmark, one package at a time (-p 1: packages never run side by side), raw
 ## output in bench.out, then one table of every figure against its target, printed and
 ## written into BENCHMARKS.md with the machine. PROFILE=1 also profiles supportPlans.
-BENCHTIME         ?= 5s
+BENCHTIME         ?= 10s
 PROFILE_BENCHTIME ?= 15s
 BENCH_CMD          = $(GO) test -p 1 -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=1 -timeout 60m $(PKGS)
 bench:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -286,7 +287,9 @@ func (c *cluster) manyPlans(n int) (tokens, plans []string) {
 		_, err = svc.Activate(ctx, acct, benefit)
 		require.NoError(c.t, err)
 		plans = append(plans, benefit)
-		tokens = append(tokens, devToken(c.t, c.keys, "admin@"+id+".example"))
+		out, err := exec.Command(testenv.ServerBinary(c.t), "token", "--data-dir", c.keys, "--email", "admin@"+id+".example", "--kind", "ENTRA_ID").Output()
+		require.NoError(c.t, err)
+		tokens = append(tokens, strings.TrimSpace(string(out)))
 	}
 	return tokens, plans
 }

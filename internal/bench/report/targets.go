@@ -1,0 +1,65 @@
+package main
+
+import "regexp"
+
+// target is one of the issue's targets, for the figures of the benchmarks whose names
+// match Bench (without "Benchmark" and the -N suffix) in Unit.
+type target struct {
+	Bench string // regular expression on the benchmark name
+	Name  string // how to call it when no benchmark reported it
+	Unit  string
+	Op    string // "<=", ">=" or "=="
+	Value float64
+	Text  string // the target as the issue words it
+
+	re *regexp.Regexp
+}
+
+// targets are issue 8's targets. Add a row here when a benchmark gains one.
+var targets = []target{
+	{Bench: `^SupportPlansHTTP/clients=\d+$`, Name: "SupportPlansHTTP/clients=…", Unit: "p50-ratio", Op: "<=", Value: 1.10,
+		Text: "supportPlans GraphQL/baseline ratio ≤ 1.10 (and < 1.0 once batched/cached)"},
+	{Bench: `^SupportPlansHTTP/clients=\d+$`, Name: "SupportPlansHTTP/clients=…", Unit: "req/s-ratio", Op: ">=", Value: 1 / 1.10,
+		Text: "the same ratio for throughput: GraphQL serves at least 1/1.10 of the baseline's requests per second"},
+	{Bench: `^SupportPlansRoundTrips/graphql$`, Name: "SupportPlansRoundTrips/graphql", Unit: "roundtrips/op", Op: "<=", Value: 2,
+		Text: "round trips per supportPlans (3 linked plans) ≤ 2"},
+	{Bench: `^CreatesAcross1000Plans(/|$)`, Name: "CreatesAcross1000Plans", Unit: "creates/s", Op: ">=", Value: 1000,
+		Text: "creates/s across 1,000 plans ≥ 1000 on the embedded store"},
+	{Bench: `^Fanout/subscribers=10000$`, Name: "Fanout/subscribers=10000", Unit: "p99-ms", Op: "<=", Value: 250,
+		Text: "fan-out p99 at 10,000 subscribers ≤ 250 ms"},
+	{Bench: `^Fanout/cross-instance(/|$)`, Name: "Fanout/cross-instance", Unit: "p99-ms", Op: "<=", Value: 500,
+		Text: "cross-instance p99 ≤ 500 ms"},
+	{Bench: `^Fanout/subscribers=\d+$`, Name: "Fanout/subscribers=…", Unit: "KiB/sub-heap+stack", Op: "<=", Value: 20,
+		Text: "memory per idle subscription ≤ 20 KiB (Go heap and stacks)"},
+	{Bench: `^Fanout/subscribers=\d+$`, Name: "Fanout/subscribers=…", Unit: "KiB/sub-rss", Op: "<=", Value: 20,
+		Text: "memory per idle subscription ≤ 20 KiB (resident set)"},
+	{Bench: `^Contention500On50$`, Name: "Contention500On50", Unit: "successes", Op: "==", Value: 50,
+		Text: "500 concurrent creates on a plan of 50 incidents: exactly 50 succeed (R15)"},
+	{Bench: `^StartToFirstAnswer$`, Name: "StartToFirstAnswer", Unit: "s/first-answer", Op: "<=", Value: 1.5,
+		Text: "start-to-first-answer ≤ 1.5 s"},
+}
+
+func init() {
+	for i := range targets {
+		targets[i].re = regexp.MustCompile(targets[i].Bench)
+	}
+}
+
+func (t target) applies(bench, unit string) bool { return unit == t.Unit && t.re.MatchString(bench) }
+
+func (t target) holds(v float64) bool {
+	switch t.Op {
+	case "<=":
+		return v <= t.Value
+	case ">=":
+		return v >= t.Value
+	case "==":
+		return v == t.Value
+	}
+	panic("report: unknown operator " + t.Op)
+}
+
+func (t target) String() string {
+	op := map[string]string{"<=": "≤", ">=": "≥", "==": "="}[t.Op]
+	return op + " " + formatValue(t.Value)
+}
