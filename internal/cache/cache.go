@@ -1,12 +1,21 @@
-// Package cache keeps the rarely changing parts of the store in memory for a short time:
-// accounts, tenants, the offer catalog and the product catalog. They change only through
-// fixtures (and first sign-in), so a few seconds of staleness across instances is
-// harmless, and this instance's own writes invalidate at once. Nothing that a rule counts
-// on under concurrency (claims, contracts, links, held offers) is cached.
+// Package cache keeps the rarely changing parts of the store in memory for a short time.
+//
+//   - Accounts, tenants, memberships, the offer catalog and the product catalog change
+//     only through fixtures (and first sign-in): kept for the TTL.
+//   - A tenant's held offers and contracts are insert-only and matter to support plans
+//     only once a benefit is active, which takes the activation delay (R4): they are kept
+//     for at most that delay (TenantTTL), so a plan can never look unavailable because of
+//     the cache; another instance may show a just-activated benefit as not activated for
+//     up to that long.
+//
+// This instance's own writes invalidate at once. Nothing a guarantee counts on (claims,
+// links, closures, refunds, the inserts' unique keys) is cached, and no read that decides
+// a write goes through a stale entry: every insert still meets the store's unique keys.
 package cache
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,13 +25,17 @@ import (
 // Store wraps a domain.Store with the cache.
 type Store struct {
 	domain.Store
-	ttl      time.Duration
-	now      func() time.Time
-	mu       sync.Mutex
-	accounts map[string]entry[domain.Account]
-	tenants  map[string]entry[domain.Tenant]
-	products map[string]entry[domain.Product]
-	offers   map[string]entry[domain.Offer]
+	ttl       time.Duration
+	now       func() time.Time
+	mu        sync.Mutex
+	accounts  map[string]entry[domain.Account]
+	tenants   map[string]entry[domain.Tenant]
+	products  map[string]entry[domain.Product]
+	offers    map[string]entry[domain.Offer]
+	members   map[string]entry[[]domain.Membership]
+	tenantTTL time.Duration
+	held      map[string]entry[[]domain.HeldOffer]
+	contracts map[string]entry[[]domain.Contract]
 }
 
 type entry[T any] struct {
@@ -34,18 +47,25 @@ type entry[T any] struct {
 // catalogs few).
 const maxEntries = 100_000
 
-// New wraps s; entries live for ttl.
-func New(s domain.Store, ttl time.Duration) *Store {
-	return &Store{Store: s, ttl: ttl, now: time.Now,
+// New wraps s; entries live for ttl, a tenant's held offers and contracts for tenantTTL
+// (0: not cached).
+func New(s domain.Store, ttl, tenantTTL time.Duration) *Store {
+	return &Store{Store: s, ttl: ttl, tenantTTL: tenantTTL, now: time.Now,
 		accounts: map[string]entry[domain.Account]{}, tenants: map[string]entry[domain.Tenant]{},
-		products: map[string]entry[domain.Product]{}, offers: map[string]entry[domain.Offer]{}}
+		products: map[string]entry[domain.Product]{}, offers: map[string]entry[domain.Offer]{},
+		members: map[string]entry[[]domain.Membership]{}, held: map[string]entry[[]domain.HeldOffer]{},
+		contracts: map[string]entry[[]domain.Contract]{}}
 }
 
 func get[T any](c *Store, m map[string]entry[T], id string) (T, bool) {
+	return getTTL(c, m, id, c.ttl)
+}
+
+func getTTL[T any](c *Store, m map[string]entry[T], id string, ttl time.Duration) (T, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := m[id]
-	if !ok || c.now().Sub(e.at) > c.ttl {
+	if !ok || c.now().Sub(e.at) >= ttl {
 		var zero T
 		return zero, false
 	}
@@ -132,4 +152,53 @@ func (c *Store) Offer(ctx context.Context, id string) (domain.Offer, error) {
 func (c *Store) PutOffer(ctx context.Context, o domain.Offer) error {
 	drop(c, c.offers, o.ID)
 	return c.Store.PutOffer(ctx, o)
+}
+
+// MembershipsOfAccount lists an account's memberships, cached.
+func (c *Store) MembershipsOfAccount(ctx context.Context, accountID string) ([]domain.Membership, error) {
+	ms, err := cached(ctx, c, c.members, accountID, c.Store.MembershipsOfAccount)
+	return slices.Clone(ms), err
+}
+
+// PutMembership writes through and invalidates.
+func (c *Store) PutMembership(ctx context.Context, m domain.Membership) error {
+	drop(c, c.members, m.AccountID)
+	return c.Store.PutMembership(ctx, m)
+}
+
+func tenantCached[T any](ctx context.Context, c *Store, m map[string]entry[[]T], id string, load func(context.Context, string) ([]T, error)) ([]T, error) {
+	if c.tenantTTL > 0 {
+		if v, ok := getTTL(c, m, id, c.tenantTTL); ok {
+			return slices.Clone(v), nil
+		}
+	}
+	v, err := load(ctx, id)
+	if err == nil && c.tenantTTL > 0 {
+		put(c, m, id, slices.Clone(v))
+	}
+	return v, err
+}
+
+// HeldOffers lists a tenant's held offers, cached for at most the tenant TTL.
+func (c *Store) HeldOffers(ctx context.Context, tenantID string) ([]domain.HeldOffer, error) {
+	return tenantCached(ctx, c, c.held, tenantID, c.Store.HeldOffers)
+}
+
+// InsertHeldOffer writes through and invalidates the tenant's list.
+func (c *Store) InsertHeldOffer(ctx context.Context, h domain.HeldOffer) error {
+	err := c.Store.InsertHeldOffer(ctx, h)
+	drop(c, c.held, h.TenantID)
+	return err
+}
+
+// Contracts lists a tenant's contracts, cached for at most the tenant TTL.
+func (c *Store) Contracts(ctx context.Context, tenantID string) ([]domain.Contract, error) {
+	return tenantCached(ctx, c, c.contracts, tenantID, c.Store.Contracts)
+}
+
+// InsertContract writes through and invalidates the tenant's list.
+func (c *Store) InsertContract(ctx context.Context, ct domain.Contract) error {
+	err := c.Store.InsertContract(ctx, ct)
+	drop(c, c.contracts, ct.TenantID)
+	return err
 }
