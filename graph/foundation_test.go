@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,4 +72,16 @@ func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 	assert.Equal(t, "INTERNAL", r.Errors[0].Code())
 	assert.NotContains(t, fmtJSON(r.Errors), "periodStart", "no internal detail reaches the client")
 	assert.True(t, strings.Contains(e.LogText(), "internal error") && strings.Contains(e.LogText(), "held offers"), "the detail is logged")
+}
+
+func TestMetricsNameOperationsByRootFieldsNeverByClientNames(t *testing.T) {
+	e := testenv.New(t)
+	e.Do("", `query ABCDEFGHIJKLMNOPQRSTUVWXYZ234567 { offers { id } products { id } }`, nil).MustData(t, &map[string]any{})
+	resp, err := http.Get(e.Server.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = io.Copy(&b, resp.Body)
+	assert.Contains(t, b.String(), `graphql_requests_total{operation="offers+products",outcome="ok",type="query"}`)
+	assert.NotContains(t, b.String(), "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "a client-chosen name never becomes a label")
 }

@@ -2,7 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"regexp"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,16 +20,12 @@ type Metrics struct {
 	subscriptions prometheus.Gauge
 	storeTrips    *prometheus.CounterVec
 	storeLatency  *prometheus.HistogramVec
-
-	mu    sync.Mutex
-	names map[string]struct{}
 }
 
-// maxOperationNames bounds the operation label's values: names are chosen by clients, so
-// an unbounded label would let any client grow the metrics without limit.
-const maxOperationNames = 200
-
-var opName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+// The operation label is made of the operation's root fields (supportPlans,
+// createSupportRequest…), which the schema bounds; never of the client's operation name,
+// which a client could fill with anything, a secret included.
+const maxRootFieldsInLabel = 3
 
 // NewMetrics registers the collectors, plus the Go and process collectors.
 func NewMetrics() *Metrics {
@@ -51,7 +48,6 @@ func NewMetrics() *Metrics {
 			Name: "store_roundtrip_duration_seconds", Help: "Latency of store commands.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"command"}),
-		names: map[string]struct{}{},
 	}
 	m.Registry.MustRegister(m.requests, m.latency, m.subscriptions, m.storeTrips, m.storeLatency,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -68,24 +64,41 @@ func (m *Metrics) StoreCommand(command string, d time.Duration, failed bool) {
 	m.storeLatency.WithLabelValues(command).Observe(d.Seconds())
 }
 
-// label returns a bounded label for a client-chosen operation name.
-func (m *Metrics) label(name string) string {
-	if name == "" {
-		return "anonymous"
+// label names an operation by its root fields, sorted and joined with "+"; more than a
+// few are "multiple". Only names the schema defines can appear.
+func label(op *ast.OperationDefinition) string {
+	if op == nil {
+		return "unknown"
 	}
-	if !opName.MatchString(name) {
-		return "other"
+	var names []string
+	seen := map[string]bool{}
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch f := sel.(type) {
+			case *ast.Field:
+				if f.Definition != nil && !seen[f.Name] {
+					seen[f.Name] = true
+					names = append(names, f.Name)
+				}
+			case *ast.InlineFragment:
+				walk(f.SelectionSet)
+			case *ast.FragmentSpread:
+				if f.Definition != nil {
+					walk(f.Definition.SelectionSet)
+				}
+			}
+		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.names[name]; ok {
-		return name
+	walk(op.SelectionSet)
+	switch {
+	case len(names) == 0:
+		return "none"
+	case len(names) > maxRootFieldsInLabel:
+		return "multiple"
 	}
-	if len(m.names) >= maxOperationNames {
-		return "other"
-	}
-	m.names[name] = struct{}{}
-	return name
+	sort.Strings(names)
+	return strings.Join(names, "+")
 }
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -128,7 +141,7 @@ func (m *Metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	if typ == string(ast.Subscription) {
 		return resp
 	}
-	name := m.label(oc.OperationName)
+	name := label(oc.Operation)
 	outcome := "ok"
 	if resp == nil || len(resp.Errors) > 0 {
 		outcome = "error"
