@@ -20,8 +20,8 @@ type Stats struct {
 	TenantIDs []string
 }
 
-// Load writes f into the store. issuer is the token issuer the fixture's accounts sign in
-// with (their account IDs derive from it and their subjects).
+// Load writes f into the store. issuer is the token issuer of the fixture's accounts that
+// name none (the development signer); their account IDs derive from issuer and subject.
 func Load(ctx context.Context, s domain.Store, f *fixture.File, issuer string) (Stats, error) {
 	var st Stats
 	offers := map[string]domain.Offer{}
@@ -66,7 +66,11 @@ func Load(ctx context.Context, s domain.Store, f *fixture.File, issuer string) (
 		if subject == "" {
 			subject = a.Email
 		}
-		acct := domain.Account{ID: domain.AccountID(issuer, subject), Issuer: issuer, Subject: subject,
+		iss := issuer
+		if a.Issuer != "" {
+			iss = a.Issuer // an OIDC issuer: the account signs in with a real identity provider
+		}
+		acct := domain.Account{ID: domain.AccountID(iss, subject), Issuer: iss, Subject: subject,
 			Email: strings.ToLower(a.Email), Kind: domain.AccountKind(a.Kind), PremierLinked: a.PremierLinked}
 		if existing, err := s.Account(ctx, acct.ID); err == nil {
 			acct.CreatedAt = existing.CreatedAt
