@@ -177,7 +177,7 @@ func (s *phaseStats) throughput() float64 { return float64(len(s.lat)) / s.wall.
 func BenchmarkSupportPlansRoundTrips(b *testing.B) {
 	proxy, err := storeproxy.Start(testenv.StoreURI(b))
 	if err != nil {
-		b.Skipf("cannot proxy the store: %v", err)
+		b.Fatalf("cannot proxy the store: %v", err)
 	}
 	b.Cleanup(func() { _ = proxy.Close() })
 	e := benchenv.New(b, func(c *config.Config) { c.MongoURI = proxy.URI() })
