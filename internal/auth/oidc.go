@@ -247,8 +247,8 @@ type issuerVerifier struct {
 // NewOIDCVerifier returns a Verifier for tokens from the given OpenID Connect
 // issuers. A token is routed to its issuer's configuration by its "iss"
 // claim (read before verification, for routing only; tokens of other
-// issuers are rejected as "unknown issuer"), then go-oidc checks its
-// signature against the issuer's JWKS with only the configured algorithms,
+// issuers are rejected as "unknown issuer"), then its signature is checked
+// (by go-jose) against the issuer's JWKS with only the configured algorithms,
 // and the claims are checked: "iss" and "aud" must match, "exp" is required
 // and "nbf"/"iat" must not be in the future (each with the leeway), and
 // "sub" must be present. The verifier implements Issuers() for
@@ -261,12 +261,12 @@ type issuerVerifier struct {
 // network access. Signing keys are fetched lazily, when the first token of
 // an issuer arrives, and cached.
 //
-// Key refresh: a token whose key ID is not in the cache makes go-oidc
-// refetch the JWKS, which picks up rotated keys without a restart. Network
-// fetches are paced per issuer to at most one per 10 seconds: within that
-// window a refetch is answered from the last fetched document, so a burst
-// of tokens with unknown key IDs (or forged signatures) causes at most one
-// request. The key set is also rebuilt from a fresh fetch once it is 24
+// Key refresh: a token whose key ID is not in the cache makes the key set
+// refetch the JWKS, which picks up rotated keys without a restart (the
+// first such token once a fetch is allowed sees them). Network fetches are
+// paced per issuer to at most one per 10 seconds: within that window a
+// refetch is answered from the last fetched document, so a burst of tokens
+// with unknown key IDs (or forged signatures) causes at most one request. The key set is also rebuilt from a fresh fetch once it is 24
 // hours old, so keys the issuer has withdrawn stop verifying; if that fetch
 // fails, the last good document keeps being used for up to 72 hours.
 func NewOIDCVerifier(ctx context.Context, cfgs []IssuerConfig, opts ...OIDCOption) (Verifier, error) {
@@ -299,7 +299,7 @@ func NewOIDCVerifier(ctx context.Context, cfgs []IssuerConfig, opts ...OIDCOptio
 				return nil, err
 			}
 		}
-		keys := newRotatingKeySet(jwksURL, client, o.now)
+		keys := newJWKSKeySet(jwksURL, client, o.now, cfg.Algorithms)
 		iv := &issuerVerifier{
 			cfg:  cfg,
 			algs: make(map[string]bool, len(cfg.Algorithms)),

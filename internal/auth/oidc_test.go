@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,6 +56,7 @@ type oidcProvider struct {
 	discoveredIssuer  string        // "" means issuer
 	discoveredJWKSURI string        // "" means the real one
 	jwksGate          chan struct{} // when set, JWKS requests wait for it to close
+	jwksStarted       chan struct{} // when set, JWKS requests send on it before waiting for jwksGate
 
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
@@ -87,8 +89,11 @@ func newOIDCProvider(t testing.TB) *oidcProvider {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", func(w http.ResponseWriter, _ *http.Request) {
 		p.jwksFetches.Add(1)
 		p.mu.Lock()
-		body, status, gate := p.jwks, p.jwksStatus, p.jwksGate
+		body, status, gate, started := p.jwks, p.jwksStatus, p.jwksGate, p.jwksStarted
 		p.mu.Unlock()
+		if started != nil {
+			started <- struct{}{}
+		}
 		if gate != nil {
 			<-gate
 		}
@@ -491,6 +496,63 @@ func TestOIDCKeyRotation(t *testing.T) {
 	assert.Equal(t, int64(2), p.jwksFetches.Load())
 }
 
+// TestOIDCRepeatedRotation rotates many times in a row, each time asking
+// for the new kid first within the pacing window (rejected, no fetch) and
+// then right after it (accepted, exactly one fetch, shared by concurrent
+// first tokens). Tokens are signed in advance so that calls follow each
+// other closely.
+func TestOIDCRepeatedRotation(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	p := newOIDCProvider(t)
+	v := p.verifier(t, clock)
+
+	const rotations = 20
+	type rotation struct {
+		kid    string
+		key    *rsa.PrivateKey
+		tokens []string
+	}
+	rots := make([]rotation, rotations)
+	for i := range rots {
+		r := rotation{kid: fmt.Sprintf("kid-r%d", i), key: oidcKey(1 + i%3)}
+		for range 1 + 9*(i%2) {
+			c := p.claims(clock)
+			c["exp"] = clock.Now().Add(24 * time.Hour).Unix()
+			r.tokens = append(r.tokens, oidcSign(t, jwt.SigningMethodRS256, r.key, r.kid, c))
+		}
+		rots[i] = r
+	}
+
+	_, err := v.Verify(ctx, p.token(t, clock, nil))
+	require.NoError(t, err)
+	for i, r := range rots {
+		p.publish(map[string]*rsa.PrivateKey{r.kid: r.key})
+		before := p.jwksFetches.Load()
+		clock.Advance(time.Second)
+		_, err := v.Verify(ctx, r.tokens[0])
+		requireRejected(t, r.tokens[0], err, "bad signature")
+		require.Equal(t, before, p.jwksFetches.Load(), "rotation %d: no fetch within the window", i)
+
+		clock.Advance(jwksMinRefetchInterval)
+		if len(r.tokens) == 1 {
+			_, err := v.Verify(ctx, r.tokens[0])
+			require.NoError(t, err, "rotation %d", i)
+		} else {
+			var wg sync.WaitGroup
+			for _, tok := range r.tokens {
+				wg.Go(func() {
+					if _, err := v.Verify(ctx, tok); err != nil {
+						t.Errorf("rotation %d: %v", i, err)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		require.Equal(t, before+1, p.jwksFetches.Load(), "rotation %d: one fetch", i)
+	}
+}
+
 func TestOIDCRotationWithinPacingWindow(t *testing.T) {
 	ctx := context.Background()
 	clock := newTestClock()
@@ -617,6 +679,30 @@ func TestOIDCJWKSUnavailable(t *testing.T) {
 		token := p.token(t, clock, nil)
 		_, err := v.Verify(ctx, token)
 		requireRejected(t, token, err, "signing keys unavailable")
+	})
+	t.Run("caller gives up during the fetch", func(t *testing.T) {
+		clock := newTestClock()
+		p := newOIDCProvider(t)
+		v := p.verifier(t, clock)
+		gate, started := make(chan struct{}), make(chan struct{}, 1)
+		p.set(func(p *oidcProvider) { p.jwksGate, p.jwksStarted = gate, started })
+		cctx, cancel := context.WithCancel(ctx)
+		token := p.token(t, clock, nil)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := v.Verify(cctx, token)
+			errc <- err
+		}()
+		<-started
+		cancel()
+		requireRejected(t, token, <-errc, "signing keys unavailable")
+		close(gate)
+
+		// The fetch the canceled call started completes and serves the
+		// next call (within the pacing window, so without a new fetch).
+		_, err := v.Verify(ctx, token)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), p.jwksFetches.Load())
 	})
 	t.Run("canceled context", func(t *testing.T) {
 		clock := newTestClock()
