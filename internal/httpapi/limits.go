@@ -194,14 +194,22 @@ func guard(maxBody int64, addr clientAddress, next http.Handler) http.Handler {
 				writeLimitError(w, http.StatusBadRequest, LimitBody, "the request body could not be read")
 				return
 			}
-			if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+			t := bytes.TrimLeft(body, " \t\r\n")
+			if len(t) > 0 && t[0] == '[' {
 				writeLimitError(w, http.StatusBadRequest, LimitBatch, "batched requests are not accepted: send one operation per request")
 				return
 			}
-			var params graphql.RawParams
-			dec := json.NewDecoder(bytes.NewReader(body))
-			dec.UseNumber()
-			if err := dec.Decode(&params); err != nil {
+			// The shape is checked here because gqlgen's POST transport echoes the whole
+			// body when it cannot decode it; variables and extensions stay raw, as the
+			// transport decodes them once, after this.
+			var shape struct {
+				Query         string          `json:"query"`
+				OperationName string          `json:"operationName"`
+				Variables     json.RawMessage `json:"variables"`
+				Extensions    json.RawMessage `json:"extensions"`
+			}
+			if len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &shape) != nil ||
+				!rawIs(shape.Variables, '{') || !rawIs(shape.Extensions, '{') {
 				writeLimitError(w, http.StatusBadRequest, LimitBody,
 					`the request body must be one JSON object: {"query": "…", "variables": {…}, "operationName": "…"}`)
 				return
@@ -407,4 +415,10 @@ func (c complexityLimit) MutateOperationContext(ctx context.Context, oc *graphql
 		err.Extensions = map[string]any{"code": string(domain.EINVALID), "limit": LimitComplexity}
 	}
 	return err
+}
+
+// rawIs reports whether a raw JSON value is absent, null, or starts with open.
+func rawIs(v json.RawMessage, open byte) bool {
+	t := bytes.TrimLeft(v, " \t\r\n")
+	return len(t) == 0 || t[0] == open || bytes.Equal(t, []byte("null"))
 }
