@@ -33,7 +33,6 @@ type ResolverRoot interface {
 	Benefit() BenefitResolver
 	Grant() GrantResolver
 	HeldOffer() HeldOfferResolver
-	Incidents() IncidentsResolver
 	LedgerEntry() LedgerEntryResolver
 	LinkedPlan() LinkedPlanResolver
 	Membership() MembershipResolver
@@ -42,7 +41,6 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Reminder() ReminderResolver
 	Subscription() SubscriptionResolver
-	SupportPlans() SupportPlansResolver
 	SupportRequest() SupportRequestResolver
 	Tenant() TenantResolver
 	TenantUser() TenantUserResolver
@@ -130,10 +128,10 @@ type ComplexityRoot struct {
 	}
 
 	Incidents struct {
-		Remaining func(childComplexity int) int
-		Total     func(childComplexity int) int
-		Unlimited func(childComplexity int) int
-		Used      func(childComplexity int) int
+		RemainingOrNil func(childComplexity int) int
+		TotalOrNil     func(childComplexity int) int
+		Unlimited      func(childComplexity int) int
+		Used           func(childComplexity int) int
 	}
 
 	LedgerConnection struct {
@@ -380,11 +378,6 @@ type GrantResolver interface {
 type HeldOfferResolver interface {
 	Offer(ctx context.Context, obj *domain.HeldOffer) (domain.Offer, error)
 }
-type IncidentsResolver interface {
-	Total(ctx context.Context, obj *domain.Incidents) (*int, error)
-
-	Remaining(ctx context.Context, obj *domain.Incidents) (*int, error)
-}
 type LedgerEntryResolver interface {
 	Incidents(ctx context.Context, obj *domain.Event) (domain.Incidents, error)
 }
@@ -431,9 +424,6 @@ type ReminderResolver interface {
 }
 type SubscriptionResolver interface {
 	IncidentBalanceChanged(ctx context.Context, tenantID string, after *string) (<-chan domain.Event, error)
-}
-type SupportPlansResolver interface {
-	PortalHint(ctx context.Context, obj *domain.Plans) (*domain.PortalHint, error)
 }
 type SupportRequestResolver interface {
 	ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error)
@@ -783,17 +773,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.HeldOffer.RenewedAt(childComplexity), true
 
 	case "Incidents.remaining":
-		if e.ComplexityRoot.Incidents.Remaining == nil {
+		if e.ComplexityRoot.Incidents.RemainingOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Incidents.Remaining(childComplexity), true
+		return e.ComplexityRoot.Incidents.RemainingOrNil(childComplexity), true
 	case "Incidents.total":
-		if e.ComplexityRoot.Incidents.Total == nil {
+		if e.ComplexityRoot.Incidents.TotalOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Incidents.Total(childComplexity), true
+		return e.ComplexityRoot.Incidents.TotalOrNil(childComplexity), true
 	case "Incidents.unlimited":
 		if e.ComplexityRoot.Incidents.Unlimited == nil {
 			break
@@ -4630,7 +4620,7 @@ func (ec *executionContext) _Incidents_total(ctx context.Context, field graphql.
 			return ec.fieldContext_Incidents_total(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Incidents().Total(ctx, obj)
+			return obj.TotalOrNil(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -4641,7 +4631,7 @@ func (ec *executionContext) _Incidents_total(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Incidents_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Incidents", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("Incidents", field, true, false, "Int")
 }
 
 func (ec *executionContext) _Incidents_used(ctx context.Context, field graphql.CollectedField, obj *domain.Incidents) (ret graphql.Marshaler) {
@@ -4676,7 +4666,7 @@ func (ec *executionContext) _Incidents_remaining(ctx context.Context, field grap
 			return ec.fieldContext_Incidents_remaining(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Incidents().Remaining(ctx, obj)
+			return obj.RemainingOrNil(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -4687,7 +4677,7 @@ func (ec *executionContext) _Incidents_remaining(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Incidents_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Incidents", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("Incidents", field, true, false, "Int")
 }
 
 func (ec *executionContext) _Incidents_unlimited(ctx context.Context, field graphql.CollectedField, obj *domain.Incidents) (ret graphql.Marshaler) {
@@ -7446,7 +7436,7 @@ func (ec *executionContext) _SupportPlans_portalHint(ctx context.Context, field 
 			return ec.fieldContext_SupportPlans_portalHint(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SupportPlans().PortalHint(ctx, obj)
+			return obj.PortalHint(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *domain.PortalHint) graphql.Marshaler {
@@ -7461,7 +7451,7 @@ func (ec *executionContext) fieldContext_SupportPlans_portalHint(_ context.Conte
 		Object:     "SupportPlans",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PortalHint(ctx, field)
 		},
@@ -10265,26 +10255,24 @@ func (ec *executionContext) _Incidents(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Incidents")
 		case "total":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Incidents_total(ctx, field, obj)
-				})
+			out.Values[i] = ec._Incidents_total(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "used":
 			out.Values[i] = ec._Incidents_used(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "remaining":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Incidents_remaining(ctx, field, obj)
-				})
+			out.Values[i] = ec._Incidents_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "unlimited":
 			out.Values[i] = ec._Incidents_unlimited(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11380,29 +11368,28 @@ func (ec *executionContext) _SupportPlans(ctx context.Context, sel ast.Selection
 		case "product":
 			out.Values[i] = ec._SupportPlans_product(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "portal":
 			out.Values[i] = ec._SupportPlans_portal(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "available":
 			out.Values[i] = ec._SupportPlans_available(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "unavailable":
 			out.Values[i] = ec._SupportPlans_unavailable(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "portalHint":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SupportPlans_portalHint(ctx, field, obj)
-				})
+			out.Values[i] = ec._SupportPlans_portalHint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

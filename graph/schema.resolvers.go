@@ -62,22 +62,6 @@ func (r *heldOfferResolver) Offer(ctx context.Context, obj *domain.HeldOffer) (d
 	return r.Service.Offer(ctx, obj.OfferID)
 }
 
-// Total is the resolver for the total field.
-func (r *incidentsResolver) Total(ctx context.Context, obj *domain.Incidents) (*int, error) {
-	if obj.Unlimited {
-		return nil, nil
-	}
-	return ptr(obj.Total), nil
-}
-
-// Remaining is the resolver for the remaining field.
-func (r *incidentsResolver) Remaining(ctx context.Context, obj *domain.Incidents) (*int, error) {
-	if obj.Unlimited {
-		return nil, nil
-	}
-	return ptr(obj.Remaining), nil
-}
-
 // Incidents is the resolver for the incidents field.
 func (r *ledgerEntryResolver) Incidents(ctx context.Context, obj *domain.Event) (domain.Incidents, error) {
 	return obj.Balance(), nil
@@ -357,11 +341,6 @@ func (r *subscriptionResolver) IncidentBalanceChanged(ctx context.Context, tenan
 	return r.balanceStream(ctx, a, tenantID, after)
 }
 
-// PortalHint is the resolver for the portalHint field.
-func (r *supportPlansResolver) PortalHint(ctx context.Context, obj *domain.Plans) (*domain.PortalHint, error) {
-	return obj.Hint, nil
-}
-
 // ConsumedIncident is the resolver for the consumedIncident field.
 func (r *supportRequestResolver) ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error) {
 	return obj.Consumed, nil
@@ -500,9 +479,6 @@ func (r *Resolver) Grant() GrantResolver { return &grantResolver{r} }
 // HeldOffer returns HeldOfferResolver implementation.
 func (r *Resolver) HeldOffer() HeldOfferResolver { return &heldOfferResolver{r} }
 
-// Incidents returns IncidentsResolver implementation.
-func (r *Resolver) Incidents() IncidentsResolver { return &incidentsResolver{r} }
-
 // LedgerEntry returns LedgerEntryResolver implementation.
 func (r *Resolver) LedgerEntry() LedgerEntryResolver { return &ledgerEntryResolver{r} }
 
@@ -527,9 +503,6 @@ func (r *Resolver) Reminder() ReminderResolver { return &reminderResolver{r} }
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
-// SupportPlans returns SupportPlansResolver implementation.
-func (r *Resolver) SupportPlans() SupportPlansResolver { return &supportPlansResolver{r} }
-
 // SupportRequest returns SupportRequestResolver implementation.
 func (r *Resolver) SupportRequest() SupportRequestResolver { return &supportRequestResolver{r} }
 
@@ -547,7 +520,6 @@ type (
 	benefitResolver        struct{ *Resolver }
 	grantResolver          struct{ *Resolver }
 	heldOfferResolver      struct{ *Resolver }
-	incidentsResolver      struct{ *Resolver }
 	ledgerEntryResolver    struct{ *Resolver }
 	linkedPlanResolver     struct{ *Resolver }
 	membershipResolver     struct{ *Resolver }
@@ -556,7 +528,6 @@ type (
 	queryResolver          struct{ *Resolver }
 	reminderResolver       struct{ *Resolver }
 	subscriptionResolver   struct{ *Resolver }
-	supportPlansResolver   struct{ *Resolver }
 	supportRequestResolver struct{ *Resolver }
 	tenantResolver         struct{ *Resolver }
 	tenantUserResolver     struct{ *Resolver }

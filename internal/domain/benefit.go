@@ -275,3 +275,21 @@ func (p ReminderPolicy) Reminders(now time.Time, b Benefit, status BenefitStatus
 	}
 	return out
 }
+
+// TotalOrNil is the total for GraphQL: null when unlimited.
+func (i Incidents) TotalOrNil() *int {
+	if i.Unlimited {
+		return nil
+	}
+	t := i.Total
+	return &t
+}
+
+// RemainingOrNil is the remaining count for GraphQL: null when unlimited.
+func (i Incidents) RemainingOrNil() *int {
+	if i.Unlimited {
+		return nil
+	}
+	r := i.Remaining
+	return &r
+}

@@ -165,3 +165,6 @@ func (c planContext) evaluate(p *Plan, status BenefitStatus, needsLink bool) {
 		add(ReasonNotLinked, "R6", "link this plan once with the tenant's Access ID and Contract ID (%s); it then serves every portal", where)
 	}
 }
+
+// PortalHint is where to go instead, when the product's requests are opened elsewhere.
+func (p Plans) PortalHint() *PortalHint { return p.Hint }
