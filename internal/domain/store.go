@@ -46,7 +46,6 @@ type Store interface {
 
 	// InsertContract fails with ECONFLICT when the benefit already has a contract (R4).
 	InsertContract(ctx context.Context, c Contract) error
-	Contract(ctx context.Context, tenantID, benefitID string) (Contract, error)
 	Contracts(ctx context.Context, tenantID string) ([]Contract, error)
 	// ContractByContractID finds a contract by its Contract ID, in any tenant (R6).
 	ContractByContractID(ctx context.Context, contractID string) (Contract, error)

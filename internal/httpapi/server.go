@@ -165,9 +165,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // shutting down, after the listener stops accepting.
 func (s *Server) CloseWebsockets() { s.ws.closeAll("server shutting down") }
 
-// OpenWebsockets counts the websockets open now.
-func (s *Server) OpenWebsockets() int { return s.ws.open() }
-
 // originHosts turns CORS origins (scheme://host[:port]) into the host patterns the
 // websocket library matches the Origin header against.
 func originHosts(origins []string) []string {

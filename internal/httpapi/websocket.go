@@ -65,12 +65,6 @@ func (t *wsTracker) closeAll(reason string) {
 	wg.Wait()
 }
 
-func (t *wsTracker) open() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.conns)
-}
-
 // trackedConn forwards to the real connection, including the optional read limit and
 // deadline interfaces the transport looks for.
 type trackedConn struct {

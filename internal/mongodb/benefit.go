@@ -105,12 +105,6 @@ func (s *Store) InsertContract(ctx context.Context, c domain.Contract) error {
 	return mapErr("insert contract", err)
 }
 
-// Contract finds a benefit's contract.
-func (s *Store) Contract(ctx context.Context, tenantID, benefitID string) (domain.Contract, error) {
-	d, err := findOne[contractDoc](ctx, s.db.Collection(colContracts), "find contract", bson.D{{Key: "_id", Value: benefitID}, {Key: "tenantId", Value: tenantID}})
-	return d.domain(), err
-}
-
 // Contracts lists a tenant's contracts.
 func (s *Store) Contracts(ctx context.Context, tenantID string) ([]domain.Contract, error) {
 	ds, err := findAll[contractDoc](ctx, s.db.Collection(colContracts), "find contracts", bson.D{{Key: "tenantId", Value: tenantID}})
