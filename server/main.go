@@ -27,6 +27,7 @@ import (
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/embedded"
 	"github.com/partnersupport/api/internal/fixture"
+	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
 )
 
@@ -83,6 +84,15 @@ func storeOnly(ctx context.Context, cfg config.Config, log *slog.Logger, stdout,
 		fmt.Fprintf(stderr, "server: %v\n", err)
 		return 1
 	}
+	// Create the service's collections and indexes now, so that the lookups by _id of
+	// the servers that connect use an index from their first request (see IndexIDs).
+	if err := prepareSchema(ctx, es, cfg); err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = es.Close(cctx)
+		return 1
+	}
 	fmt.Fprintf(stdout, "embedded store listening; connect with MONGODB_URI=%s\n", es.URI())
 	log.Info("embedded store running", "uri", es.URI(), "dataDir", cfg.DataDir)
 	select {
@@ -98,6 +108,19 @@ func storeOnly(ctx context.Context, cfg config.Config, log *slog.Logger, stdout,
 		return 1
 	}
 	return 0
+}
+
+// prepareSchema creates the database's collections and indexes on the embedded store, as
+// every server does when it opens the store, and then the store's own _id indexes.
+func prepareSchema(ctx context.Context, es *embedded.Store, cfg config.Config) error {
+	st, err := mongodb.Open(ctx, es.URI(), cfg.Database, mongodb.Options{ConnectTimeout: cfg.ConnectTimeout})
+	if err != nil {
+		return err
+	}
+	if err := st.Close(ctx); err != nil {
+		return err
+	}
+	return es.IndexIDs(ctx)
 }
 
 // serve runs the API until ctx ends, then shuts down gracefully.

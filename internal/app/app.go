@@ -68,6 +68,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	if a.Store, err = mongodb.Open(ctx, a.StoreURI, cfg.Database, mongodb.Options{Monitor: commandMonitor(a.Metrics), ConnectTimeout: cfg.ConnectTimeout}); err != nil {
 		return a, err
 	}
+	if a.embedded != nil {
+		// After the collections exist: lookups by _id use an index (see IndexIDs).
+		if err := a.embedded.IndexIDs(ctx); err != nil {
+			return a, err
+		}
+	}
 	seeded, err := a.seed(ctx, log)
 	if err != nil {
 		return a, err

@@ -21,6 +21,7 @@ import (
 
 // Store is a running embedded FerretDB.
 type Store struct {
+	dir    string
 	uri    string
 	addr   string
 	cancel context.CancelFunc
@@ -75,7 +76,7 @@ func Start(ctx context.Context, c Config) (*Store, error) {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	s := &Store{addr: addr, cancel: cancel, done: make(chan error, 1)}
+	s := &Store{dir: dir, addr: addr, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- f.Run(rctx) }()
 	s.uri = f.MongoDBURI()
 	if err := waitListening(ctx, addr, s.done); err != nil {

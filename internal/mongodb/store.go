@@ -41,6 +41,9 @@ const (
 	colEvents        = "events"
 )
 
+// codeNamespaceExists is the server's error code for creating a collection that exists.
+const codeNamespaceExists = 48
+
 // Store is a domain.Store on one MongoDB database.
 type Store struct {
 	client *mongo.Client
@@ -157,6 +160,15 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "seq", Value: -1}}},
 		},
+	}
+	// Create every collection first, those without a secondary index too, so that the
+	// schema is complete once Open returns (the embedded store indexes _id per table then).
+	for _, col := range []string{colAccounts, colTenants, colMemberships, colOffers, colProducts, colHeldOffers, colContracts,
+		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents} {
+		var ce mongo.CommandError
+		if err := s.db.CreateCollection(ctx, col); err != nil && !(errors.As(err, &ce) && ce.Code == codeNamespaceExists) {
+			return fmt.Errorf("mongodb: create collection %s: %w", col, err)
+		}
 	}
 	// One index per command: FerretDB v1.24 panics on a createIndexes that names several
 	// indexes of which some exist already (measured here; it closes the connection).

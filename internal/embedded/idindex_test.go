@@ -1,0 +1,73 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// queryPlan asks SQLite how it runs the query FerretDB sends for a find by `_id`.
+func queryPlan(t *testing.T, file, table string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+file)
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "`+table+`" WHERE `+idExpr+` = ?`, `"a"`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan += detail + "\n"
+	}
+	require.NoError(t, rows.Err())
+	return plan
+}
+
+func TestIndexIDsMakesLookupsByIDUseAnIndex(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	s, err := Start(ctx, Config{DataDir: dir, Addr: "127.0.0.1:0"})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close(ctx)) }()
+	client, err := mongo.Connect(options.Client().ApplyURI(s.URI()))
+	require.NoError(t, err)
+	defer func() { _ = client.Disconnect(ctx) }()
+	col := client.Database("idx").Collection("things")
+	_, err = col.InsertMany(ctx, []any{bson.D{{Key: "_id", Value: "a"}, {Key: "n", Value: 1}}, bson.D{{Key: "_id", Value: "b"}, {Key: "n", Value: 2}}})
+	require.NoError(t, err)
+
+	file := filepath.Join(dir, "idx.sqlite")
+	db, err := sql.Open("sqlite", "file:"+file)
+	require.NoError(t, err)
+	var table string
+	require.NoError(t, db.QueryRow(`SELECT table_name FROM "_ferretdb_collections" WHERE name = 'things'`).Scan(&table))
+	require.NoError(t, db.Close())
+
+	// FerretDB's own _id index is on another expression: without ours, SQLite scans.
+	require.Contains(t, queryPlan(t, file, table), "SCAN")
+	require.NoError(t, s.IndexIDs(ctx))
+	require.Contains(t, queryPlan(t, file, table), "USING INDEX "+table+"_psapi_id")
+	require.NoError(t, s.IndexIDs(ctx), "indexing again is a no-op")
+
+	// FerretDB answers as before and does not list the index as one of its own.
+	var got bson.M
+	require.NoError(t, col.FindOne(ctx, bson.D{{Key: "_id", Value: "b"}}).Decode(&got))
+	require.EqualValues(t, 2, got["n"])
+	_, err = col.InsertOne(ctx, bson.D{{Key: "_id", Value: "b"}})
+	require.True(t, mongo.IsDuplicateKeyError(err), "FerretDB's unique _id index still holds: %v", err)
+	specs, err := col.Indexes().ListSpecifications(ctx)
+	require.NoError(t, err)
+	require.Len(t, specs, 1)
+	require.Equal(t, "_id_", specs[0].Name)
+}
