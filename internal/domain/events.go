@@ -3,6 +3,8 @@ package domain
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,10 +20,12 @@ import (
 // Sequenced is called for every event this process sequences (for local fan-out).
 type Sequenced func(Event)
 
-// sequencer serialises sequencing per scope within this process.
+// sequencer serialises sequencing per scope within this process, and keeps the ledger
+// head of each scope this process sequenced last (guarded by the scope's lock).
 type sequencer struct {
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	heads map[string]LedgerHead
 }
 
 func (q *sequencer) lock(scope string) *sync.Mutex {
@@ -38,80 +42,174 @@ func (q *sequencer) lock(scope string) *sync.Mutex {
 	return l
 }
 
-// record puts an event in the outbox and sequences its scope. Recording is best effort
-// for the caller: the change itself is already written, and the start-up repair and the
-// periodic sweep record and sequence whatever a failure here left behind.
+func (q *sequencer) head(scope string) (LedgerHead, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h, ok := q.heads[scope]
+	return h, ok
+}
+
+func (q *sequencer) setHead(h LedgerHead) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.heads == nil {
+		q.heads = map[string]LedgerHead{}
+	}
+	if len(q.heads) >= maxHeads {
+		clear(q.heads) // a bound, not an LRU: a forgotten head is read again when needed
+	}
+	q.heads[h.Scope] = h
+}
+
+func (q *sequencer) forget(scope string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.heads, scope)
+}
+
+// maxHeads bounds the ledger heads a process keeps.
+const maxHeads = 100_000
+
+// record puts an event in the outbox and sequences it. Recording is best effort for the
+// caller: the change itself is already written, and the start-up repair and the periodic
+// sweep record and sequence whatever a failure here left behind.
 func (s *Service) record(ctx context.Context, e Event) {
 	if err := s.store.RecordEvent(ctx, e); err != nil {
 		s.log.WarnContext(ctx, "recording an event failed; repair will record it", "event", e.ID, "err", err)
 		return
 	}
-	if err := s.Sequence(ctx, e.TenantID); err != nil {
+	if err := s.Sequence(ctx, e.TenantID, e); err != nil {
 		s.log.WarnContext(ctx, "sequencing failed; the sweep will retry", "scope", e.TenantID, "err", err)
 	}
 }
 
-// Sequence gives the scope's pending events their sequence numbers, in order.
-func (s *Service) Sequence(ctx context.Context, scope string) error {
+// Sequence gives events of the scope their sequence numbers, in order: the events given
+// (already recorded in the outbox), or with none given the scope's whole outbox. Each
+// sequenced event leaves the outbox.
+//
+// Sequencing appends at the ledger head's Seq+1 (see LedgerHead): the head this process
+// saw last, else the saved one, else the whole ledger read. An append that collides on
+// the sequence number means another instance sequenced the scope meanwhile: the head is
+// read again (saved, then if that is no newer, folded from the ledger) and the rest goes
+// on from there. The unique sequence number, never the head, keeps two events from one
+// number, so a stale head costs a retry and never a wrong ledger.
+func (s *Service) Sequence(ctx context.Context, scope string, events ...Event) error {
 	l := s.seq.lock(scope)
 	l.Lock()
 	defer l.Unlock()
+	fromOutbox := len(events) == 0
+	var collided int64 // the Seq the last append collided on, 0 if none
 	for attempt := 0; attempt < 100; attempt++ {
-		pending, err := s.store.PendingEvents(ctx, scope, 256)
-		if err != nil || len(pending) == 0 {
-			return err
-		}
-		last, err := s.store.LastEvent(ctx, scope)
-		if err != nil && ErrorCode(err) != ENOTFOUND {
-			return err
-		}
-		seq := last.Seq
-		balances := map[string]Event{}
-		for _, e := range pending {
-			prev, ok := balances[e.BenefitID]
-			if !ok && e.BenefitID != "" {
-				prev, err = s.store.LastBenefitEvent(ctx, scope, e.BenefitID)
-				if err != nil && ErrorCode(err) != ENOTFOUND {
-					return err
-				}
-				ok = err == nil
-			}
-			applyBalance(&e, prev, ok)
-			e.Seq = seq + 1
-			err := s.store.AppendEvent(ctx, e)
-			if err == ErrSeqTaken {
-				break // another instance is sequencing this scope: read again and go on
-			} else if err != nil && err != ErrAlreadySequenced {
-				return err
-			} else if err == nil {
-				seq++
-				balances[e.BenefitID] = e
-				if s.onEvent != nil {
-					s.onEvent(e)
-				}
-				s.remindLow(ctx, e)
-			}
-			if err := s.store.DropPending(ctx, scope, e.ID); err != nil {
+		if fromOutbox {
+			pending, err := s.store.PendingEvents(ctx, scope, 256)
+			if err != nil || len(pending) == 0 {
 				return err
 			}
+			events = pending
 		}
-		// Go round until the outbox is empty: a lost race, or reminders recorded while
-		// sequencing, leave more.
+		if len(events) == 0 {
+			return nil
+		}
+		head, err := s.ledgerHead(ctx, scope, collided)
+		if err != nil {
+			return err
+		}
+		if events, collided, err = s.appendEvents(ctx, head, events); err != nil {
+			return err
+		}
+		// Go round until nothing is left: a lost race leaves events, and with the outbox
+		// as the source so may reminders recorded while sequencing.
 	}
 	return Errorf(EUNAVAILABLE, "", "sequencing %s did not settle", scope)
 }
 
+// ledgerHead finds the head to append after. After a collision on Seq, a head is only
+// good if it is at Seq or later.
+func (s *Service) ledgerHead(ctx context.Context, scope string, collided int64) (LedgerHead, error) {
+	if collided == 0 {
+		if h, ok := s.seq.head(scope); ok {
+			return h, nil
+		}
+	}
+	h, err := s.store.LedgerHead(ctx, scope)
+	if err == nil && h.Seq >= collided {
+		return h, nil
+	} else if err != nil && ErrorCode(err) != ENOTFOUND {
+		return LedgerHead{}, err
+	}
+	return s.store.FoldLedger(ctx, scope)
+}
+
+// appendEvents appends events after head, in order, and returns those left when an
+// append collided (with the Seq it collided on), or on an error.
+func (s *Service) appendEvents(ctx context.Context, head LedgerHead, events []Event) (rest []Event, collided int64, err error) {
+	head.Used = maps.Clone(head.Used)
+	if head.Used == nil {
+		head.Used = map[string]int{}
+	}
+	appended := false
+	defer func() {
+		if !appended {
+			return
+		}
+		if rest == nil {
+			s.seq.setHead(head)
+		} else {
+			s.seq.forget(head.Scope)
+		}
+		if serr := s.store.SaveLedgerHead(ctx, head); serr != nil {
+			s.log.WarnContext(ctx, "saving the ledger head failed; the next sequencing reads the ledger", "scope", head.Scope, "err", serr)
+		}
+	}()
+	for i := 0; i < len(events); i++ {
+		e := events[i]
+		prev, had := head.Used[e.BenefitID]
+		applyBalance(&e, Event{Used: prev}, had)
+		e.Seq = head.Seq + 1
+		switch err := s.store.AppendEvent(ctx, e); {
+		case err == ErrSeqTaken:
+			s.seq.forget(head.Scope)
+			return events[i:], e.Seq, nil
+		case err == ErrAlreadySequenced:
+			// Sequenced before (a retry, the repair, or another instance): only the outbox
+			// entry is left to drop.
+		case err != nil:
+			s.seq.forget(head.Scope)
+			return events[i:], 0, err
+		default:
+			appended = true
+			head.Seq = e.Seq
+			if e.BenefitID != "" {
+				head.Used[e.BenefitID] = e.Used
+			}
+			if s.onEvent != nil {
+				s.onEvent(e)
+			}
+			if r, ok := s.remindLow(ctx, e); ok {
+				events = append(events, r)
+			}
+		}
+		if err := s.store.DropPending(ctx, head.Scope, e.ID); err != nil {
+			return events[i+1:], 0, err
+		}
+	}
+	return nil, 0, nil
+}
+
 // remindLow records the R19 low-balance reminder when a consumption brings a capped
 // balance to the threshold or below; its ID names the level, so each level reminds once.
-func (s *Service) remindLow(ctx context.Context, e Event) {
+// It returns the reminder to sequence next.
+func (s *Service) remindLow(ctx context.Context, e Event) (Event, bool) {
 	if e.Kind != EventConsume || e.Unlimited || e.Remaining > s.reminders.LowThreshold {
-		return
+		return Event{}, false
 	}
 	r := Event{ID: "remind-low/" + e.BenefitID + "/" + strconv.Itoa(e.Used), TenantID: e.TenantID, Kind: EventLow, BenefitID: e.BenefitID,
 		PlanName: e.PlanName, RequestID: e.RequestID, Reason: "R19: " + strconv.Itoa(e.Remaining) + " incidents left", At: e.At, Quota: e.Quota}
 	if err := s.store.RecordEvent(ctx, r); err != nil {
 		s.log.WarnContext(ctx, "recording a reminder failed", "err", err)
+		return Event{}, false
 	}
+	return r, true
 }
 
 // applyBalance computes the balance after e from the benefit's previous event.
@@ -160,32 +258,45 @@ func (s *Service) RecordGrants(ctx context.Context, tenantID string) error {
 // Sweep records the events that time causes rather than a request (R19, R24): a benefit
 // whose year ended expires; a capped SPD year caps at its renewal anniversary. Event IDs
 // are deterministic, so every instance may sweep. It then sequences what is pending.
+//
+// It reads every held offer in one query, and skips an event already in the ledger with
+// one lookup by its key; a tenant's contracts and claims are read only for an ending-soon
+// reminder not yet sent. So a sweep of many tenants with nothing new to record costs one
+// query and a few lookups per benefit, not several queries per tenant.
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.Now()
-	tenants, err := s.store.Tenants(ctx)
+	held, err := s.store.AllHeldOffers(ctx)
 	if err != nil {
 		return err
 	}
-	for _, t := range tenants {
-		st, err := s.loadTenantState(ctx, t.ID)
-		if err != nil {
-			return err
-		}
-		for _, h := range st.held {
+	byTenant := map[string][]HeldOffer{}
+	for _, h := range held {
+		byTenant[h.TenantID] = append(byTenant[h.TenantID], h)
+	}
+	for _, tid := range slices.Sorted(maps.Keys(byTenant)) {
+		var st *tenantState // read only when a reminder needs the benefit's status
+		for _, h := range byTenant[tid] {
 			for _, b := range h.Benefits {
 				if !b.Kind.Incidental() {
 					continue
 				}
 				if b.Capped && !now.Before(b.StartsAt) {
-					s.record(ctx, Event{ID: "cap/" + b.ID, TenantID: t.ID, Kind: EventCap, BenefitID: b.ID, PlanName: b.Name,
+					s.recordOnce(ctx, Event{ID: "cap/" + b.ID, TenantID: tid, Kind: EventCap, BenefitID: b.ID, PlanName: b.Name,
 						Reason: "R24: the unlimited balance is capped for the year from the renewal anniversary", At: b.StartsAt, Quota: b.Quota})
 				}
-				if v := st.view(now, b, false); s.reminders.EndingSoon(now, b, v.Status) {
-					s.record(ctx, Event{ID: "remind-ending/" + b.ID, TenantID: t.ID, Kind: EventEnding, BenefitID: b.ID, PlanName: b.Name,
-						Reason: "R19: ends on " + b.EndsAt.Format("2006-01-02"), At: now, Quota: b.Quota, Unlimited: b.Unlimited})
+				if e := (Event{ID: "remind-ending/" + b.ID, TenantID: tid, Kind: EventEnding, BenefitID: b.ID, PlanName: b.Name,
+					Reason: "R19: ends on " + b.EndsAt.Format("2006-01-02"), At: now, Quota: b.Quota, Unlimited: b.Unlimited}); b.EndsAt.Sub(now) <= s.reminders.Window && !s.sequenced(ctx, e) {
+					if st == nil {
+						if st, err = s.loadTenantState(ctx, tid); err != nil {
+							return err
+						}
+					}
+					if v := st.view(now, b, false); s.reminders.EndingSoon(now, b, v.Status) {
+						s.record(ctx, e)
+					}
 				}
 				if b.Expired(now) {
-					s.record(ctx, Event{ID: "expire/" + b.ID, TenantID: t.ID, Kind: EventExpire, BenefitID: b.ID, PlanName: b.Name,
+					s.recordOnce(ctx, Event{ID: "expire/" + b.ID, TenantID: tid, Kind: EventExpire, BenefitID: b.ID, PlanName: b.Name,
 						Reason: "the enrollment year ended", At: b.EndsAt, Quota: b.Quota, Unlimited: b.Unlimited})
 				}
 			}
@@ -201,6 +312,20 @@ func (s *Service) Sweep(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// recordOnce records an event of the sweep unless the ledger has it already.
+func (s *Service) recordOnce(ctx context.Context, e Event) {
+	if !s.sequenced(ctx, e) {
+		s.record(ctx, e)
+	}
+}
+
+// sequenced reports whether the ledger has the event; when unsure (an error), it says no,
+// and recording it again is a no-op.
+func (s *Service) sequenced(ctx context.Context, e Event) bool {
+	ok, err := s.store.EventSequenced(ctx, e.TenantID, e.ID)
+	return err == nil && ok
 }
 
 // OrphanClaimAge is how old a claim with no request must be before the repair frees it:

@@ -43,6 +43,8 @@ type Store interface {
 	InsertHeldOffer(ctx context.Context, h HeldOffer) error
 	HeldOffer(ctx context.Context, id string) (HeldOffer, error)
 	HeldOffers(ctx context.Context, tenantID string) ([]HeldOffer, error)
+	// AllHeldOffers lists the held offers of every tenant (for the sweep).
+	AllHeldOffers(ctx context.Context) ([]HeldOffer, error)
 
 	// InsertContract fails with ECONFLICT when the benefit already has a contract (R4).
 	InsertContract(ctx context.Context, c Contract) error
@@ -98,12 +100,20 @@ type Store interface {
 	// AppendEvent stores a sequenced event: ErrSeqTaken when its Seq is used,
 	// ErrAlreadySequenced when its ID was sequenced before.
 	AppendEvent(ctx context.Context, e Event) error
+	// EventSequenced reports whether the scope's ledger has the event with this ID.
+	EventSequenced(ctx context.Context, scope, id string) (bool, error)
 	// DropPending removes an event from the outbox.
 	DropPending(ctx context.Context, scope, id string) error
 	// LastEvent is the scope's highest-sequenced event; ENOTFOUND when none.
 	LastEvent(ctx context.Context, scope string) (Event, error)
-	// LastBenefitEvent is a benefit's highest-sequenced event; ENOTFOUND when none.
-	LastBenefitEvent(ctx context.Context, scope, benefitID string) (Event, error)
+	// LedgerHead reads the scope's saved ledger head; ENOTFOUND when none was saved.
+	LedgerHead(ctx context.Context, scope string) (LedgerHead, error)
+	// SaveLedgerHead saves a scope's ledger head, replacing the saved one. Concurrent saves
+	// may leave an older head saved than the newest: a saved head is a hint (see LedgerHead).
+	SaveLedgerHead(ctx context.Context, h LedgerHead) error
+	// FoldLedger reads a scope's whole ledger into its head: the last sequence number and
+	// each benefit's used count after it. It reads every event of the scope.
+	FoldLedger(ctx context.Context, scope string) (LedgerHead, error)
 	// Events lists a scope's sequenced events with after < seq < before (0: no bound),
 	// ascending or descending.
 	Events(ctx context.Context, scope string, after, before int64, limit int, desc bool) ([]Event, error)
@@ -112,13 +122,25 @@ type Store interface {
 	RefundsWithClaims(ctx context.Context) ([]Refund, error)
 	ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) ([]Claim, error)
 	RequestsSince(ctx context.Context, since time.Time) ([]SupportRequest, error)
-	Tenants(ctx context.Context) ([]Tenant, error)
 }
 
 // RequestCursor is a position in a request list.
 type RequestCursor struct {
 	CreatedAt time.Time
 	ID        string
+}
+
+// LedgerHead is a scope's ledger as of its event Seq: each benefit's used count then (a
+// benefit with no event has used none). Sequencing a scope needs it, and a saved head
+// spares reading the scope's ledger: sequencing appends at Seq+1, and if a saved head is
+// stale (a crash between an append and the save, or two saves racing) that append
+// collides on the unique sequence number and sequencing reads the ledger again. A head
+// is only ever written by the process that appended its Seq, from a head that was right
+// at Seq-1, so a saved head is always right for its own Seq, if not the newest.
+type LedgerHead struct {
+	Scope string
+	Seq   int64
+	Used  map[string]int
 }
 
 // Sentinel results of AppendEvent.

@@ -70,7 +70,16 @@ func (s *Store) HeldOffer(ctx context.Context, id string) (domain.HeldOffer, err
 
 // HeldOffers lists a tenant's held offers.
 func (s *Store) HeldOffers(ctx context.Context, tenantID string) ([]domain.HeldOffer, error) {
-	ds, err := findAll[heldOfferDoc](ctx, s.db.Collection(colHeldOffers), "find held offers", bson.D{{Key: "tenantId", Value: tenantID}})
+	return s.heldOffers(ctx, bson.D{{Key: "tenantId", Value: tenantID}})
+}
+
+// AllHeldOffers lists every tenant's held offers.
+func (s *Store) AllHeldOffers(ctx context.Context) ([]domain.HeldOffer, error) {
+	return s.heldOffers(ctx, bson.D{})
+}
+
+func (s *Store) heldOffers(ctx context.Context, filter bson.D) ([]domain.HeldOffer, error) {
+	ds, err := findAll[heldOfferDoc](ctx, s.db.Collection(colHeldOffers), "find held offers", filter)
 	if err != nil {
 		return nil, err
 	}

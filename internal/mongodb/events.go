@@ -2,6 +2,8 @@ package mongodb
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -106,14 +108,24 @@ func (s *Store) AppendEvent(ctx context.Context, e domain.Event) error {
 	return domain.ErrSeqTaken
 }
 
+// EventSequenced reports whether the scope's ledger has the event (a lookup by _id).
+func (s *Store) EventSequenced(ctx context.Context, scope, id string) (bool, error) {
+	_, err := findOne[eventDoc](ctx, s.db.Collection(colEvents), "find event", bson.D{{Key: "_id", Value: scope + "/" + id}})
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // DropPending removes an event from the outbox.
 func (s *Store) DropPending(ctx context.Context, scope, id string) error {
 	_, err := s.db.Collection(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: scope + "/" + id}})
 	return mapErr("drop pending event", err)
 }
 
-func (s *Store) lastEvent(ctx context.Context, filter bson.D) (domain.Event, error) {
-	ds, err := findAll[eventDoc](ctx, s.db.Collection(colEvents), "find last event", filter,
+// LastEvent is the scope's highest-sequenced event.
+func (s *Store) LastEvent(ctx context.Context, scope string) (domain.Event, error) {
+	ds, err := findAll[eventDoc](ctx, s.db.Collection(colEvents), "find last event", bson.D{{Key: "tenantId", Value: scope}},
 		options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(1))
 	if err != nil {
 		return domain.Event{}, err
@@ -124,14 +136,62 @@ func (s *Store) lastEvent(ctx context.Context, filter bson.D) (domain.Event, err
 	return ds[0].domain(), nil
 }
 
-// LastEvent is the scope's highest-sequenced event.
-func (s *Store) LastEvent(ctx context.Context, scope string) (domain.Event, error) {
-	return s.lastEvent(ctx, bson.D{{Key: "tenantId", Value: scope}})
+// ledgerHeadDoc is a saved domain.LedgerHead, keyed by its scope so that reading it is
+// one lookup by _id (the only kind the embedded store answers from an index). The used
+// counts are a list, not a map: benefit IDs contain dots.
+type ledgerHeadDoc struct {
+	ID   string    `bson:"_id"`
+	Seq  int64     `bson:"seq"`
+	Used []usedDoc `bson:"used"`
 }
 
-// LastBenefitEvent is a benefit's highest-sequenced event.
-func (s *Store) LastBenefitEvent(ctx context.Context, scope, benefitID string) (domain.Event, error) {
-	return s.lastEvent(ctx, bson.D{{Key: "tenantId", Value: scope}, {Key: "benefitId", Value: benefitID}})
+type usedDoc struct {
+	BenefitID string `bson:"benefitId"`
+	Used      int    `bson:"used"`
+}
+
+// LedgerHead reads a scope's saved ledger head.
+func (s *Store) LedgerHead(ctx context.Context, scope string) (domain.LedgerHead, error) {
+	d, err := findOne[ledgerHeadDoc](ctx, s.db.Collection(colLedgerHeads), "find ledger head", bson.D{{Key: "_id", Value: scope}})
+	if err != nil {
+		return domain.LedgerHead{}, err
+	}
+	h := domain.LedgerHead{Scope: scope, Seq: d.Seq, Used: make(map[string]int, len(d.Used))}
+	for _, u := range d.Used {
+		h.Used[u.BenefitID] = u.Used
+	}
+	return h, nil
+}
+
+// SaveLedgerHead replaces a scope's saved ledger head. Two first saves that race may
+// collide on the _id; the head is a hint, so the loser's is dropped.
+func (s *Store) SaveLedgerHead(ctx context.Context, h domain.LedgerHead) error {
+	d := ledgerHeadDoc{ID: h.Scope, Seq: h.Seq, Used: make([]usedDoc, 0, len(h.Used))}
+	for _, b := range slices.Sorted(maps.Keys(h.Used)) {
+		d.Used = append(d.Used, usedDoc{BenefitID: b, Used: h.Used[b]})
+	}
+	err := replace(ctx, s.db.Collection(colLedgerHeads), "save ledger head", d.ID, d)
+	if domain.ErrorCode(err) == domain.ECONFLICT {
+		return nil
+	}
+	return err
+}
+
+// FoldLedger reads a scope's whole ledger, in sequence order, into its head.
+func (s *Store) FoldLedger(ctx context.Context, scope string) (domain.LedgerHead, error) {
+	ds, err := findAll[eventDoc](ctx, s.db.Collection(colEvents), "fold ledger", bson.D{{Key: "tenantId", Value: scope}},
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "used", Value: 1}}))
+	if err != nil {
+		return domain.LedgerHead{}, err
+	}
+	h := domain.LedgerHead{Scope: scope, Used: map[string]int{}}
+	for _, d := range ds {
+		h.Seq = d.Seq
+		if d.BenefitID != "" {
+			h.Used[d.BenefitID] = d.Used
+		}
+	}
+	return h, nil
 }
 
 // Events lists a scope's events with after < seq < before.

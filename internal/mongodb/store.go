@@ -39,6 +39,7 @@ const (
 	colCustomers     = "customers"
 	colOutbox        = "outbox"
 	colEvents        = "events"
+	colLedgerHeads   = "ledgerHeads"
 )
 
 // codeNamespaceExists is the server's error code for creating a collection that exists.
@@ -158,13 +159,12 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		colEvents: {
 			// The ledger's order: one event per sequence number of a tenant.
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
-			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "seq", Value: -1}}},
 		},
 	}
 	// Create every collection first, those without a secondary index too, so that the
 	// schema is complete once Open returns (the embedded store indexes _id per table then).
 	for _, col := range []string{colAccounts, colTenants, colMemberships, colOffers, colProducts, colHeldOffers, colContracts,
-		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents} {
+		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents, colLedgerHeads} {
 		var ce mongo.CommandError
 		if err := s.db.CreateCollection(ctx, col); err != nil && !(errors.As(err, &ce) && ce.Code == codeNamespaceExists) {
 			return fmt.Errorf("mongodb: create collection %s: %w", col, err)
