@@ -46,6 +46,12 @@ func (s *Service) productVersion(ctx context.Context, productID, version string)
 // R12, R13, R14, R21, R23). Everything is evaluated now: a plan available yesterday may not
 // be today.
 func (s *Service) SupportPlans(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error) {
+	return s.supportPlans(ctx, caller, productID, version, portal, true)
+}
+
+// supportPlans is SupportPlans; without counts no plan is short of incidents (for a
+// create, where the claim decides: see tenantStateOf).
+func (s *Service) supportPlans(ctx context.Context, caller Account, productID, version string, portal Portal, counts bool) (Plans, error) {
 	if !portal.Valid() {
 		return Plans{}, Errorf(EINVALID, "R11", "unknown portal").WithField("portal")
 	}
@@ -85,7 +91,7 @@ func (s *Service) SupportPlans(ctx context.Context, caller Account, productID, v
 	}
 	var plans []Plan
 	for _, tid := range tenants {
-		st, err := s.tenantStateOf(ctx, tid, false)
+		st, err := s.tenantStateOf(ctx, tid, false, counts)
 		if err != nil {
 			return Plans{}, err
 		}
@@ -312,7 +318,9 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 	if in.Type.Free() && in.PlanID == "" {
 		return s.insertRequest(ctx, req, fp) // R17: free, no plan, no incident
 	}
-	plans, err := s.SupportPlans(ctx, caller, in.ProductID, in.Version, in.Portal)
+	// The plans without incident counts: counting reads every claim of the tenant, and the
+	// claim below decides whether an incident is left (R15).
+	plans, err := s.supportPlans(ctx, caller, in.ProductID, in.Version, in.Portal, false)
 	if err != nil {
 		return SupportRequest{}, err
 	}
@@ -343,7 +351,7 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 		req.BenefitID, req.Consumed = plan.Benefit.ID, true
 		_, err := s.store.ClaimIncident(ctx, Claim{RequestID: id, TenantID: plan.TenantID, BenefitID: plan.Benefit.ID, AccountID: caller.ID, At: now}, plan.quota, plan.unlim)
 		if ErrorCode(err) == EEXHAUSTED {
-			return SupportRequest{}, Errorf(EEXHAUSTED, "R15", "no incidents are left on %s: another request took the last one", plan.Name)
+			return SupportRequest{}, s.exhausted(ctx, caller, in, plan)
 		} else if err != nil {
 			return SupportRequest{}, err
 		}
@@ -357,6 +365,18 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 			RequestID: id, ActorID: caller.ID, Reason: string(in.Type), At: now, Delta: -1, Quota: plan.quota, Unlimited: plan.unlim})
 	}
 	return r, nil
+}
+
+// exhausted is the answer to a create whose claim found no incident left (R15): the
+// plan's refusal with its reasons, as choosePlan gives it once the counts show none
+// left, or if another request took the last one between counting and claiming, that.
+func (s *Service) exhausted(ctx context.Context, caller Account, in CreateRequestInput, plan Plan) error {
+	if plans, err := s.SupportPlans(ctx, caller, in.ProductID, in.Version, in.Portal); err == nil {
+		if _, err := choosePlan(plans, in.PlanID); ErrorCode(err) == EEXHAUSTED {
+			return err
+		}
+	}
+	return Errorf(EEXHAUSTED, "R15", "no incidents are left on %s: another request took the last one", plan.Name)
 }
 
 func (s *Service) insertRequest(ctx context.Context, req SupportRequest, fp string) (SupportRequest, error) {

@@ -26,8 +26,9 @@ func (d claimDoc) domain() domain.Claim {
 }
 
 // ClaimIncident takes a free slot 1..quota of the benefit under the unique (tenantId,
-// benefitId, slot) key (R15). It reads the slots in use, tries a random free one, and on a
-// collision (another request took it first) tries again; no free slot is EEXHAUSTED. An
+// benefitId, slot) key (R15). It first tries a few random slots blind; after that it reads
+// the slots in use and tries a random free one, and on a collision (another request took
+// it first) tries again; no free slot is EEXHAUSTED. An
 // unlimited plan's slot is the request ID itself. A claim already under the request's ID
 // (a retry) is returned unchanged. The guarantee rests on the unique index alone, never on
 // the read, so it holds across processes on FerretDB and on MongoDB.
@@ -39,9 +40,14 @@ func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, un
 		} else if domain.ErrorCode(err) != domain.ENOTFOUND {
 			return domain.Claim{}, err
 		}
-		if unlimited {
+		switch {
+		case unlimited:
 			c.Slot = "u:" + c.RequestID
-		} else {
+		case attempt < blindClaims && quota > 0:
+			// A free slot is likely: try one without reading the plan's claims, which on
+			// the embedded store means reading every claim (only _id lookups use an index).
+			c.Slot = strconv.Itoa(1 + rand.IntN(quota))
+		default:
 			free, err := s.freeSlots(ctx, c.TenantID, c.BenefitID, quota)
 			if err != nil {
 				return domain.Claim{}, err
@@ -85,6 +91,9 @@ func (s *Store) freeSlots(ctx context.Context, tenantID, benefitID string, quota
 	}
 	return free, nil
 }
+
+// blindClaims is how many random slots a claim tries before it reads which are free.
+const blindClaims = 3
 
 // Claim finds a request's claim.
 func (s *Store) Claim(ctx context.Context, requestID string) (domain.Claim, error) {
@@ -353,17 +362,4 @@ func (s *Store) Customer(ctx context.Context, id string) (domain.Customer, error
 		c.GDAP[i] = domain.GDAP{Partner: g.Partner, Active: g.Active, Roles: g.Roles, ExpiresAt: g.ExpiresAt.UTC()}
 	}
 	return c, nil
-}
-
-// Tenants lists every tenant.
-func (s *Store) Tenants(ctx context.Context) ([]domain.Tenant, error) {
-	ds, err := findAll[tenantDoc](ctx, s.db.Collection(colTenants), "find tenants", bson.D{})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]domain.Tenant, len(ds))
-	for i, d := range ds {
-		out[i] = domain.Tenant{ID: d.ID, Name: d.Name, EnrollmentAnniversary: d.EnrollmentAnniversary.UTC(), CSP: domain.CSPRole(d.CSP), IndirectProvider: d.IndirectProvider}
-	}
-	return out, nil
 }
