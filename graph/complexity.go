@@ -20,6 +20,12 @@ const (
 	defaultPage   = 20 // first's default in the schema
 )
 
+// CostArguments are the only arguments whose values the cost model reads (page's first):
+// an operation whose cost arguments use no variable costs the same whatever the request,
+// so the HTTP layer computes its cost once (httpapi.Limits.CostArguments).
+// TestCostModelReadsOnlyCostArguments holds the cost model to it.
+var CostArguments = []string{"first"}
+
 // Complexity returns the schema's cost model, for graph.Config.Complexity.
 func Complexity() ComplexityRoot {
 	var c ComplexityRoot

@@ -138,7 +138,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		Dev:           dev,
 		Dashboard:     dashboard.Handler(),
 		Limits: httpapi.Limits{MaxQueryBytes: cfg.QueryMaxBytes, MaxTokens: cfg.QueryMaxTokens,
-			MaxDepth: cfg.QueryMaxDepth, MaxComplexity: cfg.QueryMaxComplexity},
+			MaxDepth: cfg.QueryMaxDepth, MaxComplexity: cfg.QueryMaxComplexity, CostArguments: graph.CostArguments},
 		RateLimit: httpapi.RateLimit{Fields: []string{"Mutation.linkSupportPlan"},
 			PerAccount: cfg.LinkRateAccount, PerAddress: cfg.LinkRateAddress},
 		TrustedProxies: cfg.TrustedProxies,

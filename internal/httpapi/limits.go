@@ -40,6 +40,11 @@ type Limits struct {
 	// schema is built: graph.Complexity): a field 1, a store read 10, a list its expected
 	// length times its elements, a connection `first` times its edges.
 	MaxComplexity int
+	// CostArguments are the only arguments whose values that cost model reads
+	// (graph.CostArguments). An operation whose cost arguments use no variable has one
+	// complexity whatever the request, computed once; nil: every argument may count, so
+	// only an operation without variables in its arguments is computed once.
+	CostArguments []string
 }
 
 // Default limits.
@@ -233,8 +238,12 @@ func bodyTooLarge(n int64) string {
 // every transport (POST, GET, websockets, SSE): the query size before parsing; then, once
 // the document is parsed and validated, GET runs queries only, a plain POST runs no
 // subscription, the depth, introspection only where it is on, and every first/last
-// argument within 1..domain.MaxPage.
-type operationLimits struct{ l Limits }
+// argument within 1..domain.MaxPage. What depends on the operation alone is computed once
+// per operation (opFacts).
+type operationLimits struct {
+	l     Limits
+	facts *opFactsCache
+}
 
 var (
 	_ graphql.HandlerExtension          = operationLimits{}
@@ -259,19 +268,22 @@ func (o operationLimits) MutateOperationContext(ctx context.Context, oc *graphql
 	if op == nil {
 		return nil
 	}
-	if infoFrom(ctx).plainGET && op.Operation != ast.Query {
+	info := infoFrom(ctx)
+	if info.plainGET && op.Operation != ast.Query {
 		return limitError(LimitGETQuery, "GET requests only allow query operations: send mutations by POST, subscriptions over a websocket or SSE")
 	}
-	if infoFrom(ctx).plainPOST && op.Operation == ast.Subscription {
+	if info.plainPOST && op.Operation == ast.Subscription {
 		return limitError(LimitSubscription, "subscriptions run over a websocket, or over SSE (POST with Accept: text/event-stream)")
 	}
-	if d := operationDepth(oc.Doc, op); d > o.l.MaxDepth {
-		return limitError(LimitDepth, "the operation nests fields %d deep, more than the limit of %d", d, o.l.MaxDepth)
+	f := o.facts.of(oc)
+	if f.depth > o.l.MaxDepth {
+		return limitError(LimitDepth, "the operation nests fields %d deep, more than the limit of %d", f.depth, o.l.MaxDepth)
 	}
-	if oc.DisableIntrospection {
-		if err := checkIntrospection(oc.Doc, op.SelectionSet); err != nil {
-			return err
-		}
+	if oc.DisableIntrospection && f.introspects {
+		return introspectionRefused()
+	}
+	if !f.pages {
+		return nil
 	}
 	return checkPages(oc.Doc, op.SelectionSet, oc.Variables)
 }
@@ -393,28 +405,48 @@ func checkPages(doc *ast.QueryDocument, set ast.SelectionSet, vars map[string]an
 func checkIntrospection(doc *ast.QueryDocument, set ast.SelectionSet) *gqlerror.Error {
 	return walkFields(doc, set, func(f *ast.Field) *gqlerror.Error {
 		if f.Name == "__schema" || f.Name == "__type" {
-			return limitError(LimitIntrospection, "introspection is disabled on this server")
+			return introspectionRefused()
 		}
 		return nil
 	})
 }
 
-// complexityLimit is gqlgen's fixed complexity limit, its refusal coded as every other
-// limit's (INVALID, limit "complexity").
-type complexityLimit struct{ *extension.ComplexityLimit }
+func introspectionRefused() *gqlerror.Error {
+	return limitError(LimitIntrospection, "introspection is disabled on this server")
+}
 
-var _ graphql.OperationContextMutator = complexityLimit{}
+// complexityLimit is gqlgen's fixed complexity limit (extension.FixedComplexityLimit: the
+// same walk, message and statistics), its refusal coded as every other limit's (INVALID,
+// limit "complexity"), the complexity computed once per operation when the request's
+// variables cannot change it (opFactsCache.complexity).
+type complexityLimit struct {
+	limit int
+	facts *opFactsCache
+}
 
-func newComplexityLimit(n int) complexityLimit {
-	return complexityLimit{extension.FixedComplexityLimit(n)}
+var (
+	_ graphql.HandlerExtension        = complexityLimit{}
+	_ graphql.OperationContextMutator = complexityLimit{}
+)
+
+// ExtensionName is gqlgen's, so that extension.GetComplexityStats finds the statistics.
+func (complexityLimit) ExtensionName() string { return "ComplexityLimit" }
+
+func (c complexityLimit) Validate(es graphql.ExecutableSchema) error {
+	c.facts.es = es
+	return nil
 }
 
 func (c complexityLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	err := c.ComplexityLimit.MutateOperationContext(ctx, oc)
-	if err != nil {
-		err.Extensions = map[string]any{"code": string(domain.EINVALID), "limit": LimitComplexity}
+	if oc.Operation == nil {
+		return nil
 	}
-	return err
+	n := c.facts.complexity(ctx, oc, c.facts.of(oc))
+	oc.Stats.SetExtension(c.ExtensionName(), &extension.ComplexityStats{Complexity: n, ComplexityLimit: c.limit})
+	if n > c.limit {
+		return limitError(LimitComplexity, "operation has complexity %d, which exceeds the limit of %d", n, c.limit)
+	}
+	return nil
 }
 
 // rawIs reports whether a raw JSON value is absent, null, or starts with open.

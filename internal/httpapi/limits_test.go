@@ -229,6 +229,31 @@ func TestLimits_WideQueryIsRefusedBeforeTheStore(t *testing.T) {
 	})
 }
 
+// The complexity of an operation is computed once when its cost arguments use no variable
+// (the cost is then the same for every request) and per request when they do: one parsed
+// document, sent again and again, is refused or passed by the page sizes its variables ask.
+func TestLimits_ComplexityPerOperationAndPageVariables(t *testing.T) {
+	e := testenv.New(t)
+	const page = `p%d: supportRequests(portal: AZURE, first: $n) { edges { cursor node { id planId planKind portal productId version type title customerId consumedIncident status closeReason refunded createdAt closedAt } } pageInfo { hasNextPage endCursor } }`
+	var b strings.Builder
+	b.WriteString("query($n: Int, $p: Portal!) { supportPlans(productId: \"azure\", portal: $p) { portalHint { portal } }")
+	for i := range 5 {
+		fmt.Fprintf(&b, " "+page, i)
+	}
+	q := b.String() + " }"
+	tok := e.Token(lee)
+	for range 2 {
+		requireLimit(t, postJSON(t, e, tok, q, map[string]any{"n": 100, "p": "AZURE"}), http.StatusUnprocessableEntity, httpapi.LimitComplexity)
+		r := postJSON(t, e, tok, q, map[string]any{"n": 10, "p": "AZURE"})
+		assert.Empty(t, r.Errors, r.Body)
+	}
+	// Without page variables the cost is fixed: refused every time, whatever the portal.
+	fixed := strings.ReplaceAll(strings.Replace(q, "$n: Int, ", "", 1), "first: $n", "first: 100")
+	for _, portal := range []string{"AZURE", "SERVICES_HUB", "AZURE"} {
+		requireLimit(t, postJSON(t, e, tok, fixed, map[string]any{"p": portal}), http.StatusUnprocessableEntity, httpapi.LimitComplexity)
+	}
+}
+
 func TestLimits_FirstOutOfRangeIsRefusedBeforeTheStore(t *testing.T) {
 	e := testenv.New(t)
 	for _, first := range []int{100000, 101, 0, -1} {

@@ -20,6 +20,7 @@ type Metrics struct {
 	subscriptions prometheus.Gauge
 	storeTrips    *prometheus.CounterVec
 	storeLatency  *prometheus.HistogramVec
+	labels        labelCache // each operation's label, computed once
 }
 
 // The operation label is made of the operation's root fields (supportPlans,
@@ -31,6 +32,7 @@ const maxRootFieldsInLabel = 3
 func NewMetrics() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
+		labels:   newLabelCache(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graphql_requests_total", Help: "GraphQL operations by operation name, type and outcome.",
 		}, []string{"operation", "type", "outcome"}),
@@ -141,7 +143,7 @@ func (m *Metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	if typ == string(ast.Subscription) {
 		return resp
 	}
-	name := label(oc.Operation)
+	name := m.labels.of(oc.Operation)
 	outcome := "ok"
 	if resp == nil || len(resp.Errors) > 0 {
 		outcome = "error"

@@ -106,8 +106,9 @@ func New(c Config) *Server {
 	// Hostile input (limits.go): every limit refuses before a resolver runs.
 	limits := c.Limits.withDefaults()
 	gql.SetParserTokenLimit(limits.MaxTokens)
-	gql.Use(operationLimits{l: limits})
-	gql.Use(newComplexityLimit(limits.MaxComplexity))
+	facts := newOpFactsCache(limits.CostArguments)
+	gql.Use(operationLimits{l: limits, facts: facts})
+	gql.Use(complexityLimit{limit: limits.MaxComplexity, facts: facts})
 	if rl := newRateLimiter(c.RateLimit); rl != nil {
 		gql.AroundFields(rl.middleware)
 	}
