@@ -48,6 +48,8 @@ type Store interface {
 
 	// InsertContract fails with ECONFLICT when the benefit already has a contract (R4).
 	InsertContract(ctx context.Context, c Contract) error
+	// Contract finds a benefit's contract; ENOTFOUND when it was never activated.
+	Contract(ctx context.Context, benefitID string) (Contract, error)
 	Contracts(ctx context.Context, tenantID string) ([]Contract, error)
 	// ContractByContractID finds a contract by its Contract ID, in any tenant (R6).
 	ContractByContractID(ctx context.Context, contractID string) (Contract, error)
@@ -58,6 +60,8 @@ type Store interface {
 
 	// InsertLink fails with ECONFLICT when the account already links the benefit (R6, R9).
 	InsertLink(ctx context.Context, l Link) error
+	// Link finds an account's link to a benefit; ENOTFOUND when it has none.
+	Link(ctx context.Context, accountID, benefitID string) (Link, error)
 	LinksOfAccount(ctx context.Context, accountID string) ([]Link, error)
 
 	// UsedIncidents counts the incidents claimed and not refunded, per benefit of the

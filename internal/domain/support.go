@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,35 +98,10 @@ func (s *Service) supportPlans(ctx context.Context, caller Account, productID, v
 		}
 		_, isMember := member[tid]
 		for _, h := range st.held {
-			onPremOnly := true // R13: an offer with no cloud benefit (Action Pack)
 			for _, b := range h.Benefits {
-				if b.Kind == BenefitCloudSupport {
-					onPremOnly = false
+				if p, ok := c.benefitPlan(st, tid, h, b, linked[b.ID], isMember); ok {
+					plans = append(plans, p)
 				}
-			}
-			for _, b := range h.Benefits {
-				if !b.Kind.Incidental() {
-					continue
-				}
-				_, activated := st.contracts[b.ID]
-				// A member sees the tenant's activated, current plans; anyone sees what they linked.
-				if !linked[b.ID] && !(isMember && activated && !b.Expired(now)) {
-					continue
-				}
-				v := st.view(now, b, false)
-				bb := b
-				end := b.EndsAt
-				p := Plan{ID: b.ID, Name: b.Name, TenantID: tid, Benefit: &bb, Incidents: v.Incidents, EndsAt: &end,
-					Linked: linked[b.ID], ActionPack: b.Kind == BenefitOnPremisesSupport && onPremOnly,
-					consume: true, quota: b.Quota, unlim: b.Unlimited}
-				p.Kind = PlanPartnerCloud
-				if b.Kind == BenefitOnPremisesSupport {
-					p.Kind = PlanPartnerOnPremise
-				}
-				// R10: Microsoft 365 needs no linked IDs for the tenant's own members.
-				needsLink := product.NeedsLink || !isMember
-				c.evaluate(&p, v.Status, needsLink)
-				plans = append(plans, p)
 			}
 		}
 	}
@@ -138,12 +114,8 @@ func (s *Service) supportPlans(ctx context.Context, caller Account, productID, v
 	}
 	plans = append(plans, ppi...)
 
-	if product.Portal != portal && !(portal == PortalServicesHub && product.Deployment == DeploymentOnPremises) {
-		out.Hint = &PortalHint{Portal: product.Portal, Message: "requests for " + product.Name + " are opened in the " + portalName(product.Portal) + " portal"}
-		for i := range plans {
-			plans[i].Reasons = append(plans[i].Reasons, Reason{Code: ReasonWrongPortal, Rule: "R11", Message: out.Hint.Message})
-		}
-	}
+	out.Hint = portalHint(product, portal)
+	out.Hint.apply(plans)
 	for _, p := range plans {
 		if p.Available() {
 			out.Available = append(out.Available, p)
@@ -152,6 +124,55 @@ func (s *Service) supportPlans(ctx context.Context, caller Account, productID, v
 		}
 	}
 	return out, nil
+}
+
+// benefitPlan is how SupportPlans lists benefit b of held offer h of tenant tid, and
+// whether it lists it at all: a member sees the tenant's activated, current plans; anyone
+// sees what they linked.
+func (c planContext) benefitPlan(st *tenantState, tid string, h HeldOffer, b Benefit, linked, isMember bool) (Plan, bool) {
+	if !b.Kind.Incidental() {
+		return Plan{}, false
+	}
+	if _, activated := st.contracts[b.ID]; !linked && !(isMember && activated && !b.Expired(c.now)) {
+		return Plan{}, false
+	}
+	onPremOnly := true // R13: an offer with no cloud benefit (Action Pack)
+	for _, x := range h.Benefits {
+		if x.Kind == BenefitCloudSupport {
+			onPremOnly = false
+		}
+	}
+	v := st.view(c.now, b, false)
+	end := b.EndsAt
+	p := Plan{ID: b.ID, Name: b.Name, TenantID: tid, Benefit: &b, Incidents: v.Incidents, EndsAt: &end,
+		Linked: linked, ActionPack: b.Kind == BenefitOnPremisesSupport && onPremOnly,
+		consume: true, quota: b.Quota, unlim: b.Unlimited}
+	p.Kind = PlanPartnerCloud
+	if b.Kind == BenefitOnPremisesSupport {
+		p.Kind = PlanPartnerOnPremise
+	}
+	// R10: Microsoft 365 needs no linked IDs for the tenant's own members.
+	c.evaluate(&p, v.Status, c.product.NeedsLink || !isMember)
+	return p, true
+}
+
+// portalHint says where requests for the product are opened when it is not in portal
+// (R11); nil when it is.
+func portalHint(product Product, portal Portal) *PortalHint {
+	if product.Portal == portal || (portal == PortalServicesHub && product.Deployment == DeploymentOnPremises) {
+		return nil
+	}
+	return &PortalHint{Portal: product.Portal, Message: "requests for " + product.Name + " are opened in the " + portalName(product.Portal) + " portal"}
+}
+
+// apply gives every plan the hint as a reason it is unavailable here (R11).
+func (h *PortalHint) apply(plans []Plan) {
+	if h == nil {
+		return
+	}
+	for i := range plans {
+		plans[i].Reasons = append(plans[i].Reasons, Reason{Code: ReasonWrongPortal, Rule: "R11", Message: h.Message})
+	}
 }
 
 func portalName(p Portal) string {
@@ -318,9 +339,9 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 	if in.Type.Free() && in.PlanID == "" {
 		return s.insertRequest(ctx, req, fp) // R17: free, no plan, no incident
 	}
-	// The plans without incident counts: counting reads every claim of the tenant, and the
+	// The plan without incident counts: counting reads every claim of the tenant, and the
 	// claim below decides whether an incident is left (R15).
-	plans, err := s.supportPlans(ctx, caller, in.ProductID, in.Version, in.Portal, false)
+	plans, err := s.plansForCreate(ctx, caller, in)
 	if err != nil {
 		return SupportRequest{}, err
 	}
@@ -365,6 +386,71 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 			RequestID: id, ActorID: caller.ID, Reason: string(in.Type), At: now, Delta: -1, Quota: plan.quota, Unlimited: plan.unlim})
 	}
 	return r, nil
+}
+
+// plansForCreate lists the plans a create chooses from, without incident counts: just the
+// plan it names when that is a tenant's benefit the caller sees (benefitPlan), read with
+// lookups by key only; otherwise every plan, as SupportPlans lists them. Both answer
+// alike for every plan (TestCreatePlanIsTheListedPlan); the first spares reading all of
+// the caller's links, memberships, and tenants' offers and contracts, which the embedded
+// store answers by scanning whole collections.
+func (s *Service) plansForCreate(ctx context.Context, caller Account, in CreateRequestInput) (Plans, error) {
+	p, ok, err := s.benefitPlanByID(ctx, caller, in.ProductID, in.Version, in.Portal, in.PlanID)
+	switch {
+	case err != nil:
+		return Plans{}, err
+	case ok && p.Available():
+		return Plans{Available: []Plan{p}}, nil
+	case ok:
+		return Plans{Unavailable: []Plan{p}}, nil
+	}
+	return s.supportPlans(ctx, caller, in.ProductID, in.Version, in.Portal, false)
+}
+
+// benefitPlanByID is the plan of benefit id as SupportPlans lists it without counts, if
+// it lists it: ok is false when id names no benefit the caller sees.
+func (s *Service) benefitPlanByID(ctx context.Context, caller Account, productID, version string, portal Portal, id string) (p Plan, ok bool, err error) {
+	dot := strings.LastIndexByte(id, '.')
+	if !portal.Valid() || dot < 0 {
+		return Plan{}, false, nil
+	}
+	product, _, err := s.productVersion(ctx, productID, version)
+	if err != nil {
+		return Plan{}, false, nil // SupportPlans answers with the error
+	}
+	h, err := s.store.HeldOffer(ctx, id[:dot]) // BenefitID: the held offer's ID, a dot, the kind
+	if ErrorCode(err) == ENOTFOUND {
+		return Plan{}, false, nil
+	} else if err != nil {
+		return Plan{}, false, err
+	}
+	i := slices.IndexFunc(h.Benefits, func(b Benefit) bool { return b.ID == id })
+	if i < 0 {
+		return Plan{}, false, nil
+	}
+	_, err = s.store.Membership(ctx, h.TenantID, caller.ID)
+	isMember := err == nil
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return Plan{}, false, err
+	}
+	_, err = s.store.Link(ctx, caller.ID, id)
+	linked := err == nil
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return Plan{}, false, err
+	}
+	st := &tenantState{held: []HeldOffer{h}, contracts: map[string]Contract{}}
+	if ct, err := s.store.Contract(ctx, id); err == nil {
+		st.contracts[id] = ct
+	} else if ErrorCode(err) != ENOTFOUND {
+		return Plan{}, false, err
+	}
+	c := planContext{now: s.Now(), account: caller, product: product, version: version, portal: portal}
+	if p, ok = c.benefitPlan(st, h.TenantID, h, h.Benefits[i], linked, isMember); !ok {
+		return Plan{}, false, nil
+	}
+	plans := []Plan{p}
+	portalHint(product, portal).apply(plans)
+	return plans[0], true, nil
 }
 
 // exhausted is the answer to a create whose claim found no incident left (R15): the

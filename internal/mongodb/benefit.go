@@ -114,6 +114,12 @@ func (s *Store) InsertContract(ctx context.Context, c domain.Contract) error {
 	return mapErr("insert contract", err)
 }
 
+// Contract finds a benefit's contract (its _id is the benefit ID).
+func (s *Store) Contract(ctx context.Context, benefitID string) (domain.Contract, error) {
+	d, err := findOne[contractDoc](ctx, s.db.Collection(colContracts), "find contract", bson.D{{Key: "_id", Value: benefitID}})
+	return d.domain(), err
+}
+
 // Contracts lists a tenant's contracts.
 func (s *Store) Contracts(ctx context.Context, tenantID string) ([]domain.Contract, error) {
 	ds, err := findAll[contractDoc](ctx, s.db.Collection(colContracts), "find contracts", bson.D{{Key: "tenantId", Value: tenantID}})
@@ -178,6 +184,12 @@ func (s *Store) InsertLink(ctx context.Context, l domain.Link) error {
 	return mapErr("insert link", err)
 }
 
+// Link finds an account's link to a benefit.
+func (s *Store) Link(ctx context.Context, accountID, benefitID string) (domain.Link, error) {
+	d, err := findOne[linkDoc](ctx, s.db.Collection(colLinks), "find link", bson.D{{Key: "_id", Value: accountID + "/" + benefitID}})
+	return d.domain(), err
+}
+
 // LinksOfAccount lists an account's links.
 func (s *Store) LinksOfAccount(ctx context.Context, accountID string) ([]domain.Link, error) {
 	ds, err := findAll[linkDoc](ctx, s.db.Collection(colLinks), "find links", bson.D{{Key: "accountId", Value: accountID}})
@@ -186,9 +198,13 @@ func (s *Store) LinksOfAccount(ctx context.Context, accountID string) ([]domain.
 	}
 	out := make([]domain.Link, len(ds))
 	for i, d := range ds {
-		out[i] = domain.Link{AccountID: d.AccountID, TenantID: d.TenantID, BenefitID: d.BenefitID, Portal: domain.Portal(d.Portal), CreatedAt: d.CreatedAt.UTC()}
+		out[i] = d.domain()
 	}
 	return out, nil
+}
+
+func (d linkDoc) domain() domain.Link {
+	return domain.Link{AccountID: d.AccountID, TenantID: d.TenantID, BenefitID: d.BenefitID, Portal: domain.Portal(d.Portal), CreatedAt: d.CreatedAt.UTC()}
 }
 
 // UsedIncidents counts the claimed incidents per benefit of a tenant (R15, R16).
