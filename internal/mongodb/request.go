@@ -35,10 +35,14 @@ func (d claimDoc) domain() domain.Claim {
 func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, unlimited bool) (domain.Claim, error) {
 	col := s.db.Collection(colClaims)
 	for attempt := 0; ; attempt++ {
-		if existing, err := s.Claim(ctx, c.RequestID); err == nil {
-			return existing, nil
-		} else if domain.ErrorCode(err) != domain.ENOTFOUND {
-			return domain.Claim{}, err
+		// A claim under the request's ID makes the insert collide; only then look for it
+		// (the caller has just looked, so the first attempt does not).
+		if attempt > 0 {
+			if existing, err := s.Claim(ctx, c.RequestID); err == nil {
+				return existing, nil
+			} else if domain.ErrorCode(err) != domain.ENOTFOUND {
+				return domain.Claim{}, err
+			}
 		}
 		switch {
 		case unlimited:
