@@ -120,7 +120,7 @@ func prepareSchema(ctx context.Context, es *embedded.Store, cfg config.Config) e
 	if err := st.Close(ctx); err != nil {
 		return err
 	}
-	return es.IndexIDs(ctx)
+	return es.IndexIDs(ctx, cfg.Database)
 }
 
 // serve runs the API until ctx ends, then shuts down gracefully.

@@ -70,7 +70,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	if a.embedded != nil {
 		// After the collections exist: lookups by _id use an index (see IndexIDs).
-		if err := a.embedded.IndexIDs(ctx); err != nil {
+		if err := a.embedded.IndexIDs(ctx, cfg.Database); err != nil {
 			return a, err
 		}
 	}

@@ -72,10 +72,11 @@ func (st *storeTimer) monitor() *event.CommandMonitor {
 func BenchmarkCreatesStoreTime(b *testing.B) {
 	ctx := context.Background()
 	timer := newStoreTimer()
-	st, err := mongodb.Open(ctx, testenv.StoreURI(b), testenv.NewDatabaseName(), mongodb.Options{Monitor: timer.monitor()})
+	database := testenv.NewDatabaseName()
+	st, err := mongodb.Open(ctx, testenv.StoreURI(b), database, mongodb.Options{Monitor: timer.monitor()})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
-	testenv.IndexIDs(b)
+	testenv.IndexIDs(b, database)
 	const n = 1000
 	f := fixture.Demo()
 	var spd fixture.HeldOffer

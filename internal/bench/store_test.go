@@ -42,7 +42,7 @@ func BenchmarkStoreFind(b *testing.B) {
 				docs = docs[:0]
 			}
 		}
-		testenv.IndexIDs(b) // as the service's embedded store does
+		testenv.IndexIDs(b, db.Name()) // as the service's embedded store does
 		for _, by := range []string{"accountId", "_id"} {
 			b.Run(fmt.Sprintf("docs=%d/by=%s", n, by), func(b *testing.B) {
 				filter := bson.D{{Key: "accountId", Value: "account-000007"}}

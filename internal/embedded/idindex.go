@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -20,24 +21,20 @@ const idExpr = `_ferretdb_sjson->'$._id'`
 // table scan on SQLite. FerretDB filters on `_ferretdb_sjson->'$._id'` but creates its
 // unique `_id` index on `_ferretdb_sjson->"_id"`; SQLite only uses an expression index
 // for the same expression, so it never uses that one (measured: a find by `_id` took
-// 0.25 ms at 10 documents and 26 ms at 10,000). For every collection of every database
-// in the data directory, IndexIDs adds an index on FerretDB's own filter expression, so
+// 0.25 ms at 10 documents and 26 ms at 10,000). For every collection of the database,
+// IndexIDs adds an index on FerretDB's own filter expression, so
 // that finds, updates and deletes by `_id` are index lookups.
 //
 // The index is plain SQLite, invisible to FerretDB (which keeps its index list in its
 // own metadata table), dropped with its table, and created with IF NOT EXISTS, so
-// calling IndexIDs again is cheap. Call it after collections are created: it indexes
-// the tables that exist when it runs.
-func (s *Store) IndexIDs(ctx context.Context) error {
-	files, err := filepath.Glob(filepath.Join(s.dir, "*.sqlite"))
-	if err != nil {
-		return fmt.Errorf("embedded store: index _id: %w", err)
+// calling IndexIDs again is cheap. Call it after the database's collections are
+// created: it indexes the tables that exist when it runs.
+func (s *Store) IndexIDs(ctx context.Context, database string) error {
+	f := filepath.Join(s.dir, database+".sqlite")
+	if _, err := os.Stat(f); err != nil {
+		return fmt.Errorf("embedded store: index _id: database %q: %w", database, err)
 	}
-	var errs []error
-	for _, f := range files {
-		errs = append(errs, indexIDs(ctx, f))
-	}
-	return errors.Join(errs...)
+	return indexIDs(ctx, f)
 }
 
 func indexIDs(ctx context.Context, file string) (err error) {

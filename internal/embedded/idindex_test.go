@@ -56,9 +56,9 @@ func TestIndexIDsMakesLookupsByIDUseAnIndex(t *testing.T) {
 
 	// FerretDB's own _id index is on another expression: without ours, SQLite scans.
 	require.Contains(t, queryPlan(t, file, table), "SCAN")
-	require.NoError(t, s.IndexIDs(ctx))
+	require.NoError(t, s.IndexIDs(ctx, "idx"))
 	require.Contains(t, queryPlan(t, file, table), "USING INDEX "+table+"_psapi_id")
-	require.NoError(t, s.IndexIDs(ctx), "indexing again is a no-op")
+	require.NoError(t, s.IndexIDs(ctx, "idx"), "indexing again is a no-op")
 
 	// FerretDB answers as before and does not list the index as one of its own.
 	var got bson.M
