@@ -7,10 +7,14 @@
 //     for at most that delay (TenantTTL), so a plan can never look unavailable because of
 //     the cache; another instance may show a just-activated benefit as not activated for
 //     up to that long.
+//   - A held offer, a contract and a link, looked up by key, never change once written
+//     (nothing updates or deletes them): once found, each is kept until the cache is full.
+//     Only what was found is kept; "not found" is always asked again.
 //
 // This instance's own writes invalidate at once. Nothing a guarantee counts on (claims,
-// links, closures, refunds, the inserts' unique keys) is cached, and no read that decides
-// a write goes through a stale entry: every insert still meets the store's unique keys.
+// closures, refunds, the inserts' unique keys) is cached, links only once found (they are
+// never removed), and no read that decides a write goes through a stale entry: every
+// insert still meets the store's unique keys.
 package cache
 
 import (
@@ -36,6 +40,10 @@ type Store struct {
 	tenantTTL time.Duration
 	held      map[string]entry[[]domain.HeldOffer]
 	contracts map[string]entry[[]domain.Contract]
+	// Written once, never changed: kept without a TTL once found.
+	heldOffer map[string]entry[domain.HeldOffer]
+	contract  map[string]entry[domain.Contract]
+	link      map[string]entry[domain.Link]
 }
 
 type entry[T any] struct {
@@ -54,7 +62,8 @@ func New(s domain.Store, ttl, tenantTTL time.Duration) *Store {
 		accounts: map[string]entry[domain.Account]{}, tenants: map[string]entry[domain.Tenant]{},
 		products: map[string]entry[domain.Product]{}, offers: map[string]entry[domain.Offer]{},
 		members: map[string]entry[[]domain.Membership]{}, held: map[string]entry[[]domain.HeldOffer]{},
-		contracts: map[string]entry[[]domain.Contract]{}}
+		contracts: map[string]entry[[]domain.Contract]{},
+		heldOffer: map[string]entry[domain.HeldOffer]{}, contract: map[string]entry[domain.Contract]{}, link: map[string]entry[domain.Link]{}}
 }
 
 func get[T any](c *Store, m map[string]entry[T], id string) (T, bool) {
@@ -177,6 +186,37 @@ func tenantCached[T any](ctx context.Context, c *Store, m map[string]entry[[]T],
 		put(c, m, id, slices.Clone(v))
 	}
 	return v, err
+}
+
+// immutable returns what load finds for id, kept for good once found: for documents that
+// are never updated or deleted.
+func immutable[T any](ctx context.Context, c *Store, m map[string]entry[T], id string, load func(context.Context) (T, error)) (T, error) {
+	if v, ok := getTTL(c, m, id, forever); ok {
+		return v, nil
+	}
+	v, err := load(ctx)
+	if err == nil {
+		put(c, m, id, v)
+	}
+	return v, err
+}
+
+// forever is the TTL of what never changes.
+const forever = time.Duration(1<<63 - 1)
+
+// HeldOffer finds a held offer by ID, kept once found.
+func (c *Store) HeldOffer(ctx context.Context, id string) (domain.HeldOffer, error) {
+	return immutable(ctx, c, c.heldOffer, id, func(ctx context.Context) (domain.HeldOffer, error) { return c.Store.HeldOffer(ctx, id) })
+}
+
+// Contract finds a benefit's contract, kept once found.
+func (c *Store) Contract(ctx context.Context, benefitID string) (domain.Contract, error) {
+	return immutable(ctx, c, c.contract, benefitID, func(ctx context.Context) (domain.Contract, error) { return c.Store.Contract(ctx, benefitID) })
+}
+
+// Link finds an account's link to a benefit, kept once found.
+func (c *Store) Link(ctx context.Context, accountID, benefitID string) (domain.Link, error) {
+	return immutable(ctx, c, c.link, accountID+"/"+benefitID, func(ctx context.Context) (domain.Link, error) { return c.Store.Link(ctx, accountID, benefitID) })
 }
 
 // HeldOffers lists a tenant's held offers, cached for at most the tenant TTL.
