@@ -44,7 +44,8 @@ bench:
 	$(GO) run ./internal/bench/report -in bench.out -out BENCHMARKS.md -cmd "$(BENCH_CMD)" $(if $(PROFILE),-profiles profiles)
 
 ## bench-profile: CPU and allocation profiles of supportPlans under 50 clients (GraphQL, and
-## the baseline to compare) into ./profiles, and their pprof -top into BENCHMARKS.md
+## the baseline to compare), and a CPU profile of creates across 1,000 plans, into
+## ./profiles, and their pprof -top into BENCHMARKS.md
 bench-profile: bench-profiles
 	$(GO) run ./internal/bench/report -profiles profiles -out BENCHMARKS.md
 
@@ -60,6 +61,10 @@ bench-profiles:
 	@(echo "# Allocations, GraphQL: pprof -top -sample_index=alloc_space"; $(GO) tool pprof -top -sample_index=alloc_space -nodecount=25 profiles/mem-graphql.prof) > profiles/3-alloc-graphql.txt
 	@(echo "# CPU, baseline: pprof -top (flat)"; $(GO) tool pprof -top -nodecount=30 profiles/cpu-baseline.prof) > profiles/4-cpu-baseline.txt
 	@(echo "# Allocations, baseline: pprof -top -sample_index=alloc_space"; $(GO) tool pprof -top -sample_index=alloc_space -nodecount=25 profiles/mem-baseline.prof) > profiles/5-alloc-baseline.txt
+	@echo "profiling creates across 1,000 plans (BenchmarkCreatesStoreTime, one pass)"
+	@$(GO) test -run='^$$' -bench='^BenchmarkCreatesStoreTime$$' -benchtime=1x -count=1 -timeout 30m \
+	  -o profiles/bench.test -outputdir profiles -cpuprofile cpu-creates.prof ./internal/bench
+	@(echo "# CPU, creates across 1,000 plans (service, no HTTP): pprof -top -cum"; $(GO) tool pprof -top -cum -nodecount=40 profiles/cpu-creates.prof) > profiles/6-cpu-creates-cum.txt
 	@cat profiles/1-cpu-graphql.txt profiles/3-alloc-graphql.txt
 
 ## fuzz: every fuzz target for $(FUZZTIME) each
