@@ -118,7 +118,9 @@ func (m *Metrics) InterceptOperation(ctx context.Context, next graphql.Operation
 	m.subscriptions.Inc()
 	var once sync.Once
 	done := func() { once.Do(m.subscriptions.Dec) }
-	go func() { <-ctx.Done(); done() }()
+	// No goroutine per subscription waiting for its end: with thousands of idle
+	// subscriptions open, each would hold a stack for nothing.
+	context.AfterFunc(ctx, done)
 	h := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		r := h(ctx)
