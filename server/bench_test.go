@@ -58,9 +58,10 @@ func (c *cluster) setupUnlimited() string {
 	return patti
 }
 
-// subscribers opens n idle websocket subscriptions to Fabrikam's balances on addr; each
-// delivered event's seq is passed to got.
-func subscribers(b *testing.B, addr, token string, n int, got func(seq int)) []*coderws.Conn {
+// subscribers opens n idle websocket subscriptions to Fabrikam's balances on addr, from
+// the ledger cursor after (so a subscription whose resolver runs late still gets every
+// event after it); each delivered event's seq is passed to got.
+func subscribers(b *testing.B, addr, token, after string, n int, got func(seq int)) []*coderws.Conn {
 	conns := make([]*coderws.Conn, n)
 	var wg sync.WaitGroup
 	work := make(chan int)
@@ -79,7 +80,9 @@ func subscribers(b *testing.B, addr, token string, n int, got func(seq int)) []*
 				}
 				conns[i] = c
 				init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
-				sub, _ := json.Marshal(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": `subscription { incidentBalanceChanged(tenantId: "fabrikam") { seq } }`}})
+				sub, _ := json.Marshal(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{
+					"query":     `subscription($after: String) { incidentBalanceChanged(tenantId: "fabrikam", after: $after) { seq } }`,
+					"variables": map[string]any{"after": after}}})
 				_ = c.Write(context.Background(), coderws.MessageText, init)
 				_ = c.Write(context.Background(), coderws.MessageText, sub)
 				go func() {
@@ -146,13 +149,20 @@ func benchFanout(b *testing.B, n int, cross bool) {
 	heap0 := metric(b, subAddr, "go_memstats_heap_inuse_bytes") + metric(b, subAddr, "go_memstats_stack_inuse_bytes")
 	rss0 := metric(b, subAddr, "process_resident_memory_bytes")
 
+	// The gauge of open subscriptions counts a subscription as soon as its operation
+	// starts, before its resolver has joined the feed: subscribing "from now" would let a
+	// late resolver start after the warm-up event and never see it. From the ledger
+	// cursor, a late one catches up instead.
+	var cur struct{ Tenant struct{ LedgerCursor string } }
+	testenv.Post(b, c.url(apis-1), patti, `{ tenant(id: "fabrikam") { ledgerCursor } }`, nil).MustData(b, &cur)
+
 	var mu sync.Mutex
 	var want int
 	var start time.Time
 	var received atomic.Int64
 	var lat []time.Duration
 	done := make(chan struct{}, 1)
-	conns := subscribers(b, subAddr, patti, n, func(seq int) {
+	conns := subscribers(b, subAddr, patti, cur.Tenant.LedgerCursor, n, func(seq int) {
 		mu.Lock()
 		if seq != want {
 			mu.Unlock()
