@@ -62,8 +62,8 @@ bench-profiles:
 	@(echo "# CPU, baseline: pprof -top (flat)"; $(GO) tool pprof -top -nodecount=30 profiles/cpu-baseline.prof) > profiles/4-cpu-baseline.txt
 	@(echo "# Allocations, baseline: pprof -top -sample_index=alloc_space"; $(GO) tool pprof -top -sample_index=alloc_space -nodecount=25 profiles/mem-baseline.prof) > profiles/5-alloc-baseline.txt
 	@echo "profiling creates across 1,000 plans (BenchmarkCreatesStoreTime, one pass)"
-	@$(GO) test -run='^$$' -bench='^BenchmarkCreatesStoreTime$$' -benchtime=1x -count=1 -timeout 30m \
-	  -o profiles/bench.test -outputdir profiles -cpuprofile cpu-creates.prof ./internal/bench
+	@PSAPI_CREATES_CPUPROFILE=$(CURDIR)/profiles/cpu-creates.prof $(GO) test -run='^$$' -bench='^BenchmarkCreatesStoreTime$$' -benchtime=1x -count=1 -timeout 30m \
+	  -o profiles/bench.test ./internal/bench
 	@(echo "# CPU, creates across 1,000 plans (service, no HTTP): pprof -top -cum"; $(GO) tool pprof -top -cum -nodecount=40 profiles/cpu-creates.prof) > profiles/6-cpu-creates-cum.txt
 	@cat profiles/1-cpu-graphql.txt profiles/3-alloc-graphql.txt
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -68,7 +70,8 @@ func (st *storeTimer) monitor() *event.CommandMonitor {
 // It reports creates/s and, per store command and collection, the milliseconds per
 // create from sending the command to its answer (units ms/create:<command>:<collection>;
 // they add up to more than the wall time, as 50 creates wait at once). Commands that
-// scan whole collections on FerretDB (queries other than one _id) stand out.
+// scan whole collections on FerretDB (queries other than one _id) stand out. With
+// PSAPI_CREATES_CPUPROFILE=<file> it writes a CPU profile of the creates (not the setup).
 func BenchmarkCreatesStoreTime(b *testing.B) {
 	ctx := context.Background()
 	timer := newStoreTimer()
@@ -110,6 +113,13 @@ func BenchmarkCreatesStoreTime(b *testing.B) {
 	var creates int
 	var wall time.Duration
 	timer.on.Store(true)
+	if path := os.Getenv("PSAPI_CREATES_CPUPROFILE"); path != "" {
+		// A CPU profile of the creates alone: -cpuprofile would be mostly the setup.
+		f, err := os.Create(path)
+		require.NoError(b, err)
+		require.NoError(b, pprof.StartCPUProfile(f))
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	for b.Loop() {
 		// As the server wires it (internal/app), on a fresh service: caches start cold.
 		svc := domain.NewService(cache.New(st, 30*time.Second, 30*time.Second), domain.Options{Now: now})

@@ -71,3 +71,10 @@ func TestIndexIDsMakesLookupsByIDUseAnIndex(t *testing.T) {
 	require.Len(t, specs, 1)
 	require.Equal(t, "_id_", specs[0].Name)
 }
+
+// The store's URI bounds the client's pool (see withMaxPoolSize), and keeps any other
+// part of the URI FerretDB gives.
+func TestURIBoundsThePool(t *testing.T) {
+	require.Equal(t, "mongodb://127.0.0.1:1234/?maxPoolSize=8", withMaxPoolSize("mongodb://127.0.0.1:1234/", 8))
+	require.Equal(t, "mongodb://127.0.0.1:1234/?directConnection=true&maxPoolSize=4", withMaxPoolSize("mongodb://127.0.0.1:1234/?directConnection=true", 4))
+}
