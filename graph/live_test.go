@@ -55,6 +55,14 @@ func subscribe(t *testing.T, e *testenv.Env, proto, token, tenant string, after 
 	}
 }
 
+// joined waits until the server's feed has n subscribers: a subscription with no cursor
+// receives what is sequenced after it joins, so a test that acts right after subscribing
+// waits for that first.
+func joined(t *testing.T, e *testenv.Env, n int) {
+	t.Helper()
+	testenv.WaitFor(t, 10*time.Second, "the subscription to join the feed", func() bool { return e.App.Feed.Subscribers() == n })
+}
+
 // nextFor reads events until one about the benefit arrives.
 func nextFor(t *testing.T, next func() (balanceEvent, []testenv.Error), benefit string) balanceEvent {
 	t.Helper()
@@ -72,6 +80,7 @@ func TestLive_SubscriberSeesCreateRefundActivationExpiryInCommitOrder(t *testing
 		t.Run(proto, func(t *testing.T) {
 			e := testenv.New(t)
 			_, next := subscribe(t, e, proto, e.Token(lee), "contoso", nil)
+			joined(t, e, 1)
 			c := activated(t, e, contosoExpanded) // ACTIVATE
 			require.Empty(t, link(t, e, e.Token(lee), c, "AZURE", false).UserErrors)
 			r := create(t, e, e.Token(lee), azureRequest("live-0001", contosoExpanded)) // CONSUME
@@ -194,6 +203,7 @@ func TestLive_OutsideUserSeesOnlyThePlanItLinked(t *testing.T) {
 	require.Empty(t, link(t, e, e.Token(sam), exp, "AZURE", false).UserErrors)
 	require.Empty(t, link(t, e, e.Token(lee), spd, "AZURE", false).UserErrors)
 	_, next := subscribe(t, e, testenv.TransportWS, e.Token(sam), "contoso", nil)
+	joined(t, e, 1)
 	create(t, e, e.Token(lee), azureRequest("other-plan-1", contosoSPDCloud))
 	create(t, e, e.Token(sam), azureRequest("sams-plan-01", contosoExpanded))
 	ev, errs := next()
@@ -269,6 +279,7 @@ func TestR19_RemindersArriveOnTheLiveFeed(t *testing.T) {
 	e, _ := linkedEnv(t, contosoExpanded, lee) // 5 incidents; low threshold 2
 	tok := e.Token(lee)
 	_, next := subscribe(t, e, testenv.TransportWS, tok, "contoso", nil)
+	joined(t, e, 1)
 	for i := range 3 {
 		create(t, e, tok, azureRequest(fmt.Sprintf("low-%06d", i), contosoExpanded))
 	}
