@@ -21,9 +21,9 @@ import (
 	coderws "github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnersupport/api/internal/bench/benchenv"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
-	"github.com/partnersupport/api/internal/fixture"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
 	"github.com/partnersupport/api/internal/testenv"
@@ -272,32 +272,16 @@ func (c *cluster) manyPlans(n int) (tokens, plans []string) {
 	st, err := mongodb.Open(ctx, c.uri, "partnersupport", mongodb.Options{})
 	require.NoError(c.t, err)
 	defer st.Close(ctx)
-	f := fixture.Demo()
-	var spd fixture.HeldOffer
-	for _, h := range f.Tenants[0].Offers {
-		if h.Offer == "SOLUTIONS_PARTNER_DESIGNATION" && h.RenewedAt != nil && h.RenewedAt.Year() == 2026 {
-			spd = h
-		}
-	}
-	f.Tenants, f.Accounts, f.Customers = nil, nil, nil
-	for i := range n {
-		id := fmt.Sprintf("bench%04d", i)
-		f.Tenants = append(f.Tenants, fixture.Tenant{ID: id, Name: "Bench " + id, EnrollmentAnniversary: time.Date(2023, 9, 1, 0, 0, 0, 0, time.UTC), Offers: []fixture.HeldOffer{spd}})
-		email := "admin@" + id + ".example"
-		f.Accounts = append(f.Accounts, fixture.Account{Email: email, Subject: email, Kind: "ENTRA_ID", Memberships: []fixture.Membership{{Tenant: id, Roles: []string{"PARTNER_ADMIN"}}}})
-	}
+	f, admins, plans := benchenv.ManyTenants(n)
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(c.t, err)
 	svc := domain.NewService(st, domain.Options{Now: func() time.Time { return testenv.DemoNow }})
 	for i := range n {
-		id := fmt.Sprintf("bench%04d", i)
-		acct, err := st.Account(ctx, domain.AccountID(config.DevIssuer, "admin@"+id+".example"))
+		acct, err := st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
 		require.NoError(c.t, err)
-		benefit := id + ".solutions_partner_designation.20260901.cloud_support"
-		_, err = svc.Activate(ctx, acct, benefit)
+		_, err = svc.Activate(ctx, acct, plans[i])
 		require.NoError(c.t, err)
-		plans = append(plans, benefit)
-		out, err := exec.Command(testenv.ServerBinary(c.t), "token", "--data-dir", c.keys, "--email", "admin@"+id+".example", "--kind", "ENTRA_ID").Output()
+		out, err := exec.Command(testenv.ServerBinary(c.t), "token", "--data-dir", c.keys, "--email", admins[i], "--kind", "ENTRA_ID").Output()
 		require.NoError(c.t, err)
 		tokens = append(tokens, strings.TrimSpace(string(out)))
 	}

@@ -15,10 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/event"
 
+	"github.com/partnersupport/api/internal/bench/benchenv"
 	"github.com/partnersupport/api/internal/cache"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
-	"github.com/partnersupport/api/internal/fixture"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
 	"github.com/partnersupport/api/internal/testenv"
@@ -81,31 +81,15 @@ func BenchmarkCreatesStoreTime(b *testing.B) {
 	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
 	testenv.IndexIDs(b, database)
 	const n = 1000
-	f := fixture.Demo()
-	var spd fixture.HeldOffer
-	for _, h := range f.Tenants[0].Offers {
-		if h.Offer == "SOLUTIONS_PARTNER_DESIGNATION" && h.RenewedAt != nil && h.RenewedAt.Year() == 2026 {
-			spd = h
-		}
-	}
-	f.Tenants, f.Accounts, f.Customers = nil, nil, nil
-	for i := range n {
-		id := fmt.Sprintf("bench%04d", i)
-		f.Tenants = append(f.Tenants, fixture.Tenant{ID: id, Name: "Bench " + id, EnrollmentAnniversary: time.Date(2023, 9, 1, 0, 0, 0, 0, time.UTC), Offers: []fixture.HeldOffer{spd}})
-		email := "admin@" + id + ".example"
-		f.Accounts = append(f.Accounts, fixture.Account{Email: email, Subject: email, Kind: "ENTRA_ID", Memberships: []fixture.Membership{{Tenant: id, Roles: []string{"PARTNER_ADMIN"}}}})
-	}
+	f, admins, plans := benchenv.ManyTenants(n)
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(b, err)
 	now := func() time.Time { return testenv.DemoNow }
 	svc := domain.NewService(st, domain.Options{Now: now})
 	accts := make([]domain.Account, n)
-	plans := make([]string, n)
 	for i := range n {
-		id := fmt.Sprintf("bench%04d", i)
-		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, "admin@"+id+".example"))
+		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
 		require.NoError(b, err)
-		plans[i] = id + ".solutions_partner_designation.20260901.cloud_support"
 		_, err = svc.Activate(ctx, accts[i], plans[i])
 		require.NoError(b, err)
 	}
