@@ -163,8 +163,7 @@ func (s *Service) appendEvents(ctx context.Context, head LedgerHead, events []Ev
 	}()
 	for i := 0; i < len(events); i++ {
 		e := events[i]
-		prev, had := head.Used[e.BenefitID]
-		applyBalance(&e, Event{Used: prev}, had)
+		applyBalance(&e, head.Used[e.BenefitID])
 		e.Seq = head.Seq + 1
 		switch err := s.store.AppendEvent(ctx, e); {
 		case err == ErrSeqTaken:
@@ -212,12 +211,9 @@ func (s *Service) remindLow(ctx context.Context, e Event) (Event, bool) {
 	return r, true
 }
 
-// applyBalance computes the balance after e from the benefit's previous event.
-func applyBalance(e *Event, prev Event, hasPrev bool) {
-	used := 0
-	if hasPrev {
-		used = prev.Used
-	}
+// applyBalance computes the balance after e from the benefit's used count before it (0
+// when the benefit has no event yet).
+func applyBalance(e *Event, used int) {
 	used -= e.Delta
 	if used < 0 {
 		used = 0
