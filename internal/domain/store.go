@@ -21,7 +21,6 @@ type Store interface {
 	// PutAccount inserts or replaces an account (fixtures).
 	PutAccount(ctx context.Context, a Account) error
 	Account(ctx context.Context, id string) (Account, error)
-	AccountByEmail(ctx context.Context, email string) (Account, error)
 	Accounts(ctx context.Context, ids []string) ([]Account, error)
 
 	PutTenant(ctx context.Context, t Tenant) error

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/partnersupport/api/internal/domain"
 )
@@ -56,19 +55,6 @@ func (s *Store) PutAccount(ctx context.Context, a domain.Account) error {
 func (s *Store) Account(ctx context.Context, id string) (domain.Account, error) {
 	d, err := findOne[accountDoc](ctx, s.db.Collection(colAccounts), "find account", bson.D{{Key: "_id", Value: id}})
 	return d.domain(), err
-}
-
-// AccountByEmail finds the oldest account with that email.
-func (s *Store) AccountByEmail(ctx context.Context, email string) (domain.Account, error) {
-	ds, err := findAll[accountDoc](ctx, s.db.Collection(colAccounts), "find account by email",
-		bson.D{{Key: "email", Value: email}}, options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}}).SetLimit(1))
-	if err != nil {
-		return domain.Account{}, err
-	}
-	if len(ds) == 0 {
-		return domain.Account{}, &domain.Error{Code: domain.ENOTFOUND, Message: "no account with that email"}
-	}
-	return ds[0].domain(), nil
 }
 
 // Accounts finds accounts by ID, in one round trip.

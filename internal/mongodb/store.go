@@ -116,9 +116,6 @@ func (s *Store) Database() *mongo.Database { return s.db }
 // (shared/STORE.md).
 func (s *Store) createIndexes(ctx context.Context) error {
 	idx := map[string][]mongo.IndexModel{
-		colAccounts: {
-			{Keys: bson.D{{Key: "email", Value: 1}}},
-		},
 		colMemberships: {
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "accountId", Value: 1}}, Options: options.Index().SetUnique(true)},
 			{Keys: bson.D{{Key: "accountId", Value: 1}}},
