@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -133,6 +134,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	defer ln.Close()
 
+	var debugLn net.Listener
+	if cfg.DebugListen != "" {
+		if debugLn, err = net.Listen("tcp", cfg.DebugListen); err != nil {
+			return fmt.Errorf("cannot listen on %s (--debug-listen): %w", cfg.DebugListen, err)
+		}
+		defer debugLn.Close()
+	}
+
 	a, err := app.Open(ctx, cfg, log, app.Options{})
 	if err != nil {
 		return err
@@ -160,6 +169,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if debugLn != nil {
+		// The profiler only: no API, no metrics (those are on the main listener).
+		dbg := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() { _ = dbg.Serve(debugLn) }()
+		defer dbg.Close()
+		fmt.Fprintf(stdout, "debug: http://%s/debug/pprof/\n", debugLn.Addr())
+		log.Warn("the profiler is served without authentication", "addr", debugLn.Addr().String())
+	}
 	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "GraphiQL: http://%s/   GraphQL: http://%s/query\n", addr, addr)
 	log.Info("server ready", "addr", addr, "startup", time.Since(started).String(), "devAuth", cfg.DevAuth)
@@ -250,4 +267,16 @@ func envOr(getenv func(string) string, k, def string) string {
 		return v
 	}
 	return def
+}
+
+// debugMux serves Go's profiler, as net/http/pprof registers it on the default mux, but
+// on a mux of its own so nothing else ever reaches the debug listener.
+func debugMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index) // also serves heap, goroutine, allocs, … (?gc=1 collects first)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
 }

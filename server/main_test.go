@@ -282,6 +282,8 @@ func TestServer_MisconfigurationFailsFastWithOneLine(t *testing.T) {
 		{"bad CORS origin", []string{"--cors-origins", "not a url"}, nil, "--cors-origins"},
 		{"bad env bool", nil, []string{"DEV_AUTH=maybe"}, "DEV_AUTH"},
 		{"missing seed file", []string{"--seed", "/no/such/file.yaml"}, nil, "--seed"},
+		{"bad debug address", []string{"--debug-listen", "localhost"}, nil, "--debug-listen"},
+		{"debug port in use", []string{"--debug-listen", busy.Addr().String()}, nil, "cannot listen on " + busy.Addr().String()},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -370,4 +372,31 @@ func BenchmarkStartToFirstAnswer(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "s/first-answer")
+}
+
+var debugRE = regexp.MustCompile(`debug: http://([0-9.:]+)/debug/pprof/`)
+
+// The profiler is served only on --debug-listen, never on the API's listener, and the
+// debug listener serves nothing else.
+func TestServer_ProfilerOnlyOnTheDebugListener(t *testing.T) {
+	dir := t.TempDir()
+	plain := startAPI(t, dir)
+	status := func(url string) int {
+		resp, err := http.Get(url)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusNotFound, status("http://"+plain.Addr+"/debug/pprof/"), "no profiler on the API listener")
+	assert.NotContains(t, plain.Output(), "debug: http://")
+
+	p := startAPI(t, t.TempDir(), "DEBUG_LISTEN=127.0.0.1:0")
+	dbg, err := p.WaitOutput(debugRE, 10*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, status("http://"+dbg+"/debug/pprof/heap?gc=1"))
+	assert.Equal(t, http.StatusOK, status("http://"+dbg+"/debug/pprof/goroutine?debug=1"))
+	assert.Equal(t, http.StatusNotFound, status("http://"+dbg+"/query"), "the debug listener serves no API")
+	assert.Equal(t, http.StatusNotFound, status("http://"+dbg+"/metrics"))
+	assert.Equal(t, http.StatusNotFound, status("http://"+p.Addr+"/debug/pprof/"))
 }

@@ -33,14 +33,14 @@ type cluster struct {
 	apis  []*testenv.Process
 }
 
-func newCluster(t testing.TB, apis int) *cluster {
+func newCluster(t testing.TB, apis int, env ...string) *cluster {
 	c := &cluster{t: t, keys: t.TempDir()}
 	c.store = testenv.Start(t, []string{"store", "--data-dir", t.TempDir(), "--store-addr", "127.0.0.1:0"})
 	uri, err := c.store.WaitOutput(storeURIRE, 60*time.Second)
 	require.NoError(t, err)
 	c.uri = uri
 	for range apis {
-		c.apis = append(c.apis, c.startAPI())
+		c.apis = append(c.apis, c.startAPI(env...))
 	}
 	return c
 }

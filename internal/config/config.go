@@ -21,6 +21,7 @@ import (
 // Config is the server's configuration.
 type Config struct {
 	Listen          string
+	DebugListen     string // empty: no debug listener
 	MongoURI        string
 	Database        string
 	DataDir         string
@@ -120,6 +121,7 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	b := &binder{fs: fs, getenv: getenv}
 	var cors, level, now string
 	b.str(&c.Listen, "listen", "LISTEN_ADDR", "127.0.0.1:8080", "HTTP listen address")
+	b.str(&c.DebugListen, "debug-listen", "DEBUG_LISTEN", "", "address of a separate listener serving Go's profiler (/debug/pprof/) for operators; empty: none. It has no authentication: bind it to loopback or a private network only")
 	b.str(&c.MongoURI, "mongodb-uri", "MONGODB_URI", "", "MongoDB URI; empty runs the embedded store in --data-dir")
 	b.str(&c.Database, "database", "MONGODB_DATABASE", "partnersupport", "database name")
 	b.str(&c.DataDir, "data-dir", "DATA_DIR", "./data", "data directory: the embedded store's files and the development signing key")
@@ -193,6 +195,11 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return c, fmt.Errorf("--listen: %q is not host:port", c.Listen)
+	}
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			return c, fmt.Errorf("--debug-listen: %q is not host:port", c.DebugListen)
+		}
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		return c, errors.New("MONGODB_URI: must start with mongodb:// or mongodb+srv://")
