@@ -2,13 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
+	"os"
 	"os/exec"
-	"regexp"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,12 +63,14 @@ func (c *cluster) setupUnlimited() string {
 
 // subscribers opens n idle websocket subscriptions to Fabrikam's balances on addr, from
 // the ledger cursor after (so a subscription whose resolver runs late still gets every
-// event after it); each delivered event's seq is passed to got.
-func subscribers(b *testing.B, addr, token, after string, n int, got func(seq int)) []*coderws.Conn {
-	conns := make([]*coderws.Conn, n)
+// event after it), perConn of them on each connection; each delivered event's seq is
+// passed to got, from the connection's reader goroutine. The readers are kept cheap
+// (no regular expression, no shared lock) because they share the CPUs with the server
+// they measure.
+func subscribers(b *testing.B, addr, token, after string, n, perConn int, got func(seq int64)) []*coderws.Conn {
+	conns := make([]*coderws.Conn, (n+perConn-1)/perConn)
 	var wg sync.WaitGroup
 	work := make(chan int)
-	seqRE := regexp.MustCompile(`"seq":(\d+)`)
 	for range 64 {
 		wg.Add(1)
 		go func() {
@@ -80,32 +85,47 @@ func subscribers(b *testing.B, addr, token, after string, n int, got func(seq in
 				}
 				conns[i] = c
 				init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
-				sub, _ := json.Marshal(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{
-					"query":     `subscription($after: String) { incidentBalanceChanged(tenantId: "fabrikam", after: $after) { seq } }`,
-					"variables": map[string]any{"after": after}}})
 				_ = c.Write(context.Background(), coderws.MessageText, init)
-				_ = c.Write(context.Background(), coderws.MessageText, sub)
+				for id := range min(perConn, n-i*perConn) {
+					sub, _ := json.Marshal(map[string]any{"type": "subscribe", "id": strconv.Itoa(id + 1), "payload": map[string]any{
+						"query":     `subscription($after: String) { incidentBalanceChanged(tenantId: "fabrikam", after: $after) { seq } }`,
+						"variables": map[string]any{"after": after}}})
+					_ = c.Write(context.Background(), coderws.MessageText, sub)
+				}
 				go func() {
 					for {
 						_, msg, err := c.Read(context.Background())
 						if err != nil {
 							return
 						}
-						if m := seqRE.FindSubmatch(msg); m != nil {
-							s, _ := strconv.Atoi(string(m[1]))
-							got(s)
+						if seq, ok := seqOf(msg); ok {
+							got(seq)
 						}
 					}
 				}()
 			}
 		}()
 	}
-	for i := range n {
+	for i := range conns {
 		work <- i
 	}
 	close(work)
 	wg.Wait()
 	return conns
+}
+
+// seqOf finds the first "seq":N in a message.
+func seqOf(msg []byte) (int64, bool) {
+	i := bytes.Index(msg, []byte(`"seq":`))
+	if i < 0 {
+		return 0, false
+	}
+	var v int64
+	j := i + len(`"seq":`)
+	for ; j < len(msg) && msg[j] >= '0' && msg[j] <= '9'; j++ {
+		v = v*10 + int64(msg[j]-'0')
+	}
+	return v, j > i+len(`"seq":`)
 }
 
 // metric reads one value of a server's /metrics.
@@ -123,6 +143,35 @@ func metric(b *testing.B, addr, name string) float64 {
 	}
 	b.Fatalf("metric %s not found", name)
 	return 0
+}
+
+// idleMemory is what a server holds: its Go heap in use plus goroutine stacks, and its
+// resident set, read right after a garbage collection (the profiler's heap endpoint
+// with gc=1 collects first), so garbage left by what came before is not counted.
+func idleMemory(b *testing.B, addr, debugAddr string) (heapStack, rss float64) {
+	b.Helper()
+	resp, err := http.Get("http://" + debugAddr + "/debug/pprof/heap?gc=1")
+	require.NoError(b, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	heapStack = metric(b, addr, "go_memstats_heap_inuse_bytes") + metric(b, addr, "go_memstats_stack_inuse_bytes")
+	return heapStack, metric(b, addr, "process_resident_memory_bytes")
+}
+
+// saveProfiles writes a server's heap (after a collection) and goroutine profiles into
+// dir, named after what was measured.
+func saveProfiles(b *testing.B, debugAddr, dir, name string) {
+	b.Helper()
+	require.NoError(b, os.MkdirAll(dir, 0o755))
+	for file, path := range map[string]string{name + "-heap.pb.gz": "heap?gc=1", name + "-goroutines.txt": "goroutine?debug=1"} {
+		resp, err := http.Get("http://" + debugAddr + "/debug/pprof/" + path)
+		require.NoError(b, err)
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(b, err)
+		require.NoError(b, os.WriteFile(filepath.Join(dir, file), body, 0o644))
+	}
 }
 
 func percentile(ds []time.Duration, p float64) float64 {
@@ -143,35 +192,44 @@ func benchFanout(b *testing.B, n int, cross bool) {
 	if cross {
 		apis = 2
 	}
-	c := newCluster(b, apis)
+	c := newCluster(b, apis, "DEBUG_LISTEN=127.0.0.1:0")
 	patti := c.setupUnlimited()
 	subAddr := c.apis[apis-1].Addr
-	heap0 := metric(b, subAddr, "go_memstats_heap_inuse_bytes") + metric(b, subAddr, "go_memstats_stack_inuse_bytes")
-	rss0 := metric(b, subAddr, "process_resident_memory_bytes")
+	debugAddr, err := c.apis[apis-1].WaitOutput(debugRE, 10*time.Second)
+	require.NoError(b, err)
+	heap0, rss0 := idleMemory(b, subAddr, debugAddr)
 
 	// The gauge of open subscriptions counts a subscription as soon as its operation
 	// starts, before its resolver has joined the feed: subscribing "from now" would let a
 	// late resolver start after the warm-up event and never see it. From the ledger
 	// cursor, a late one catches up instead.
-	var cur struct{ Tenant struct{ LedgerCursor string } }
-	testenv.Post(b, c.url(apis-1), patti, `{ tenant(id: "fabrikam") { ledgerCursor } }`, nil).MustData(b, &cur)
+	var cursor struct{ Tenant struct{ LedgerCursor string } }
+	testenv.Post(b, c.url(apis-1), patti, `{ tenant(id: "fabrikam") { ledgerCursor } }`, nil).MustData(b, &cursor)
 
-	var mu sync.Mutex
-	var want int
-	var start time.Time
-	var received atomic.Int64
-	var lat []time.Duration
-	done := make(chan struct{}, 1)
-	conns := subscribers(b, subAddr, patti, cur.Tenant.LedgerCursor, n, func(seq int) {
-		mu.Lock()
-		if seq != want {
-			mu.Unlock()
+	// One round: the seq every subscriber waits for, when its mutation was sent (since
+	// t0, monotonic), and each subscriber's latency, filled in without a shared lock.
+	type round struct {
+		want   int64
+		start  time.Duration
+		got    atomic.Int64 // subscribers that have the event: the next free slot of lat
+		filled atomic.Int64 // slots of lat written
+		lat    []time.Duration
+		done   chan struct{}
+	}
+	t0 := time.Now()
+	var cur atomic.Pointer[round]
+	cur.Store(&round{want: -1})
+	conns := subscribers(b, subAddr, patti, cursor.Tenant.LedgerCursor, n, 1, func(seq int64) {
+		r := cur.Load()
+		if seq != r.want {
 			return
 		}
-		lat = append(lat, time.Since(start))
-		mu.Unlock()
-		if received.Add(1) == int64(n) {
-			done <- struct{}{}
+		d := time.Since(t0) - r.start
+		if i := r.got.Add(1) - 1; i < int64(len(r.lat)) {
+			r.lat[i] = d
+			if r.filled.Add(1) == int64(n) { // every slot written: the round may be read
+				close(r.done)
+			}
 		}
 	})
 	defer func() {
@@ -184,43 +242,43 @@ func benchFanout(b *testing.B, n int, cross bool) {
 	testenv.WaitFor(b, 120*time.Second, "every subscription to open", func() bool {
 		return int(metric(b, subAddr, "graphql_subscriptions_open")) == n
 	})
-	heap1 := metric(b, subAddr, "go_memstats_heap_inuse_bytes") + metric(b, subAddr, "go_memstats_stack_inuse_bytes")
-	rss1 := metric(b, subAddr, "process_resident_memory_bytes")
 
 	db := c.db()
+	var lat []time.Duration
 	change := func(i int) {
 		// The next event's seq: one past the tenant's last.
 		var last struct {
-			Seq int `bson:"seq"`
+			Seq int64 `bson:"seq"`
 		}
 		_ = db.Collection("events").FindOne(context.Background(), map[string]any{"tenantId": "fabrikam"},
 			mongodbSortSeqDesc()).Decode(&last)
-		mu.Lock()
-		want, start = last.Seq+1, time.Now()
-		mu.Unlock()
-		received.Store(0)
-		var r createResult
-		testenv.Post(b, c.url(0), patti, createMutation, createInput(fmt.Sprintf("fanout-%d-%d", n, i), goldFabrikam)).MustData(b, &r)
-		require.NotNil(b, r.CreateSupportRequest.Request)
+		r := &round{want: last.Seq + 1, lat: make([]time.Duration, n), done: make(chan struct{})}
+		r.start = time.Since(t0)
+		cur.Store(r)
+		var res createResult
+		testenv.Post(b, c.url(0), patti, createMutation, createInput(fmt.Sprintf("fanout-%d-%d", n, i), goldFabrikam)).MustData(b, &res)
+		require.NotNil(b, res.CreateSupportRequest.Request)
 		select {
-		case <-done:
+		case <-r.done:
 		case <-time.After(60 * time.Second):
-			b.Fatalf("only %d of %d subscribers got event %d", received.Load(), n, want)
+			b.Fatalf("only %d of %d subscribers got event %d", r.got.Load(), n, r.want)
 		}
+		lat = append(lat, r.lat...)
 	}
 	// Warm up: one change every subscriber receives, so all have caught up and joined
 	// their tailer before anything is measured.
 	change(-1)
-	mu.Lock()
 	lat = lat[:0]
-	mu.Unlock()
+	// Every subscription is idle now: joined to its tailer, waiting for the next event.
+	heap1, rss1 := idleMemory(b, subAddr, debugAddr)
+	if dir := os.Getenv("PSAPI_FANOUT_PROFILES"); dir != "" {
+		saveProfiles(b, debugAddr, dir, fmt.Sprintf("fanout-%d", n))
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		change(i)
 	}
 	b.StopTimer()
-	mu.Lock()
-	defer mu.Unlock()
 	b.ReportMetric(percentile(lat, 50), "p50-ms")
 	b.ReportMetric(percentile(lat, 99), "p99-ms")
 	b.ReportMetric((heap1-heap0)/float64(n)/1024, "KiB/sub-heap+stack")
