@@ -4,13 +4,18 @@
 // once by events this instance sequences and polling for the others'. A subscriber first
 // catches up from the store from its cursor, then is handed over to the tailer at the
 // exact sequence number the tailer has reached: no gap, no duplicate. A subscriber that
-// cannot keep up is dropped, never waited for.
+// cannot keep up is dropped, never waited for. Catching up reads the tailer's ring of
+// recent events when it reaches back far enough, so a burst of subscribers from recent
+// cursors (a reconnect storm) does not become a burst of store reads; the rest read the
+// store, a few at a time, leaving the connection pool to the writes.
 package feed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,9 +43,12 @@ type Options struct {
 	// Stall is how long a subscriber may accept no event at all before it is dropped as
 	// too slow.
 	Stall time.Duration
-	// Ring is how many recent events a tailer keeps for hand-over.
-	Ring   int
-	Logger *slog.Logger
+	// Ring is how many recent events a tailer keeps in memory, so subscribers catch up
+	// from it instead of the store when their cursor is recent.
+	Ring int
+	// CatchUpReads bounds how many subscribers read the store at once to catch up.
+	CatchUpReads int
+	Logger       *slog.Logger
 }
 
 // Hub is this instance's set of tailers.
@@ -52,6 +60,8 @@ type Hub struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	// reads admits CatchUpReads store reads of catching-up subscribers at once.
+	reads chan struct{}
 	// dropped counts subscriptions dropped for being too slow.
 	dropped atomic.Int64
 }
@@ -68,7 +78,10 @@ func NewHub(src Source, o Options) *Hub {
 		o.Buffer = 4
 	}
 	if o.Ring <= 0 {
-		o.Ring = 1024
+		o.Ring = 256
+	}
+	if o.CatchUpReads <= 0 {
+		o.CatchUpReads = 2
 	}
 	if o.Stall <= 0 {
 		o.Stall = 10 * time.Second
@@ -77,7 +90,7 @@ func NewHub(src Source, o Options) *Hub {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{src: src, opt: o, tail: map[string]*tailer{}, ctx: ctx, stop: cancel}
+	return &Hub{src: src, opt: o, tail: map[string]*tailer{}, ctx: ctx, stop: cancel, reads: make(chan struct{}, o.CatchUpReads)}
 }
 
 // Close stops every tailer; open subscriptions end.
@@ -160,8 +173,9 @@ func (h *Hub) catchUpOrDrop(t *tailer, s *Subscription) {
 	}
 }
 
-// catchUp sends the events after s.last from the store (a slow reader slows only
-// itself), then registers s with the tailer once nothing is left between them.
+// catchUp sends the events after s.last from the tailer's ring or the store (a slow
+// reader slows only itself), then registers s with the tailer once nothing is left
+// between them.
 func (h *Hub) catchUp(t *tailer, s *Subscription) error {
 	stall := time.NewTimer(h.opt.Stall)
 	defer stall.Stop()
@@ -175,15 +189,20 @@ func (h *Hub) catchUp(t *tailer, s *Subscription) error {
 			return nil
 		}
 		target := t.last
+		recent := t.recentAfter(s.last)
 		t.mu.Unlock()
 		for s.last < target {
-			evs, err := h.src.Events(s.ctx, t.scope, s.last, target+1, 256, false)
-			if err != nil {
-				return err
+			evs := recent
+			if evs == nil {
+				var err error
+				if evs, err = h.readEvents(s.ctx, t.scope, s.last, target); err != nil {
+					return err
+				}
+				if len(evs) == 0 {
+					return errors.New("feed: events missing below the tailer's position")
+				}
 			}
-			if len(evs) == 0 {
-				return errors.New("feed: events missing below the tailer's position")
-			}
+			recent = nil
 			for _, e := range evs {
 				if s.filter(e) {
 					stall.Reset(h.opt.Stall)
@@ -203,6 +222,21 @@ func (h *Hub) catchUp(t *tailer, s *Subscription) error {
 	}
 }
 
+// readEvents reads the events in (after, upTo] from the store, waiting for one of the
+// hub's catch-up reads: a burst of subscribers queues here, not in the store client's
+// connection pool, where it would make every other command wait (and time out).
+func (h *Hub) readEvents(ctx context.Context, scope string, after, upTo int64) ([]domain.Event, error) {
+	select {
+	case h.reads <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-h.ctx.Done():
+		return nil, errors.New("feed: server shutting down")
+	}
+	defer func() { <-h.reads }()
+	return h.src.Events(ctx, scope, after, upTo+1, 256, false)
+}
+
 // tailer follows one scope's sequenced events.
 type tailer struct {
 	h     *Hub
@@ -212,6 +246,33 @@ type tailer struct {
 	last  int64
 	subs  map[*Subscription]struct{}
 	users int // subscriptions holding the tailer, registered or catching up
+	// ring holds every event of the scope after ringFrom up to last, in order: the
+	// events this tailer has read, at most 2×Ring of them.
+	ring     []domain.Event
+	ringFrom int64
+}
+
+// recentAfter returns the ring's events after seq (all of them up to t.last), or nil
+// when the ring does not reach back to seq. t.mu is held; the slice is the caller's.
+func (t *tailer) recentAfter(seq int64) []domain.Event {
+	if seq < t.ringFrom {
+		return nil
+	}
+	i, _ := slices.BinarySearchFunc(t.ring, seq, func(e domain.Event, seq int64) int { return cmp.Compare(e.Seq, seq) })
+	for i < len(t.ring) && t.ring[i].Seq <= seq {
+		i++
+	}
+	return slices.Clone(t.ring[i:])
+}
+
+// remember adds an event the tailer just read to the ring; t.mu is held.
+func (t *tailer) remember(e domain.Event) {
+	t.ring = append(t.ring, e)
+	if n := t.h.opt.Ring; len(t.ring) > 2*n {
+		drop := len(t.ring) - n
+		t.ringFrom = t.ring[drop-1].Seq
+		t.ring = slices.Clone(t.ring[drop:])
+	}
 }
 
 func (h *Hub) tailer(ctx context.Context, scope string) (*tailer, error) {
@@ -230,7 +291,7 @@ func (h *Hub) tailer(ctx context.Context, scope string) (*tailer, error) {
 	if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
 		return nil, err
 	}
-	t := &tailer{h: h, scope: scope, wake: make(chan struct{}, 1), last: last.Seq, subs: map[*Subscription]struct{}{}, users: 1}
+	t := &tailer{h: h, scope: scope, wake: make(chan struct{}, 1), last: last.Seq, ringFrom: last.Seq, subs: map[*Subscription]struct{}{}, users: 1}
 	h.tail[scope] = t
 	h.wg.Add(1)
 	go t.run()
@@ -294,6 +355,7 @@ func (t *tailer) poll() {
 				continue
 			}
 			t.last = e.Seq
+			t.remember(e)
 			for s := range t.subs {
 				if e.Seq <= s.last {
 					continue
