@@ -292,6 +292,69 @@ func BenchmarkFanout(b *testing.B) {
 	b.Run("cross-instance/subscribers=100", func(b *testing.B) { benchFanout(b, 100, true) })
 }
 
+// BenchmarkSubscriptionMemory splits the memory of idle subscriptions between what a
+// websocket connection holds and what one more subscription on it adds (graphql-ws
+// clients, the dashboard's among them, carry all of a page's subscriptions on one
+// connection). 1,000 connections each open one subscription, then nine more; each step
+// is measured once every subscription has received an event (so it has joined the feed
+// and waits), after a collection, on the subscriber instance (heap in use plus stacks).
+func BenchmarkSubscriptionMemory(b *testing.B) {
+	raiseFileLimit(b)
+	const conns, extra = 1000, 9
+	for range b.N {
+		c := newCluster(b, 1, "DEBUG_LISTEN=127.0.0.1:0")
+		patti := c.setupUnlimited()
+		addr := c.apis[0].Addr
+		debugAddr, err := c.apis[0].WaitOutput(debugRE, 10*time.Second)
+		require.NoError(b, err)
+		var cursor struct{ Tenant struct{ LedgerCursor string } }
+		testenv.Post(b, c.url(0), patti, `{ tenant(id: "fabrikam") { ledgerCursor } }`, nil).MustData(b, &cursor)
+		var want, got atomic.Int64
+		count := func(seq int64) {
+			if seq == want.Load() {
+				got.Add(1)
+			}
+		}
+		// settle sends one change and waits until all n subscriptions have it.
+		db := c.db()
+		settle := func(n int, key string) {
+			var last struct {
+				Seq int64 `bson:"seq"`
+			}
+			require.NoError(b, db.Collection("events").FindOne(context.Background(), map[string]any{"tenantId": "fabrikam"}, mongodbSortSeqDesc()).Decode(&last))
+			got.Store(0)
+			want.Store(last.Seq + 1)
+			var r createResult
+			testenv.Post(b, c.url(0), patti, createMutation, createInput(key, goldFabrikam)).MustData(b, &r)
+			require.NotNil(b, r.CreateSupportRequest.Request)
+			testenv.WaitFor(b, 60*time.Second, fmt.Sprintf("%d subscriptions to get the event", n), func() bool { return got.Load() == int64(n) })
+		}
+		b.Cleanup(func() { if b.Failed() { b.Log(c.apis[0].Output()) } })
+		base, _ := idleMemory(b, addr, debugAddr)
+		first := subscribers(b, addr, patti, cursor.Tenant.LedgerCursor, conns, 1, count)
+		settle(conns, "memory-first")
+		one, _ := idleMemory(b, addr, debugAddr)
+		for _, conn := range first {
+			for id := range extra {
+				sub, _ := json.Marshal(map[string]any{"type": "subscribe", "id": strconv.Itoa(id + 2), "payload": map[string]any{
+					"query":     `subscription($after: String) { incidentBalanceChanged(tenantId: "fabrikam", after: $after) { seq } }`,
+					"variables": map[string]any{"after": cursor.Tenant.LedgerCursor}}})
+				require.NoError(b, conn.Write(context.Background(), coderws.MessageText, sub))
+			}
+		}
+		settle(conns*(1+extra), "memory-extra")
+		many, _ := idleMemory(b, addr, debugAddr)
+		if dir := os.Getenv("PSAPI_FANOUT_PROFILES"); dir != "" {
+			saveProfiles(b, debugAddr, dir, "subscription-memory")
+		}
+		b.ReportMetric((one-base)/conns/1024, "KiB/connection+sub")
+		b.ReportMetric((many-one)/(conns*extra)/1024, "KiB/extra-sub")
+		for _, conn := range first {
+			_ = conn.CloseNow()
+		}
+	}
+}
+
 // BenchmarkContention500On50 sends 500 concurrent creates at one plan of 50 incidents
 // through one server process: wall time, and the exact number of successes (must be 50).
 func BenchmarkContention500On50(b *testing.B) {
