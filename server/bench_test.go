@@ -329,7 +329,6 @@ func BenchmarkSubscriptionMemory(b *testing.B) {
 			require.NotNil(b, r.CreateSupportRequest.Request)
 			testenv.WaitFor(b, 60*time.Second, fmt.Sprintf("%d subscriptions to get the event", n), func() bool { return got.Load() == int64(n) })
 		}
-		b.Cleanup(func() { if b.Failed() { b.Log(c.apis[0].Output()) } })
 		base, _ := idleMemory(b, addr, debugAddr)
 		first := subscribers(b, addr, patti, cursor.Tenant.LedgerCursor, conns, 1, count)
 		settle(conns, "memory-first")
