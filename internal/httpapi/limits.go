@@ -204,17 +204,14 @@ func guard(maxBody int64, addr clientAddress, next http.Handler) http.Handler {
 				writeLimitError(w, http.StatusBadRequest, LimitBatch, "batched requests are not accepted: send one operation per request")
 				return
 			}
-			// The shape is checked here because gqlgen's POST transport echoes the whole
-			// body when it cannot decode it; variables and extensions stay raw, as the
-			// transport decodes them once, after this.
-			var shape struct {
-				Query         string          `json:"query"`
-				OperationName string          `json:"operationName"`
-				Variables     json.RawMessage `json:"variables"`
-				Extensions    json.RawMessage `json:"extensions"`
-			}
-			if len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &shape) != nil ||
-				!rawIs(shape.Variables, '{') || !rawIs(shape.Extensions, '{') {
+			// gqlgen's POST transport echoes the whole body when it cannot decode it, so
+			// the body is decoded here first into the shape the transport decodes it
+			// into (paramsShape): a body that passes decodes there too. Every occurrence
+			// of a key is checked, as the transport's decoder checks every one: a
+			// duplicated key ("variables": 5, "variables": {}) is refused here, not echoed
+			// there.
+			var shape paramsShape
+			if len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &shape) != nil {
 				writeLimitError(w, http.StatusBadRequest, LimitBody,
 					`the request body must be one JSON object: {"query": "…", "variables": {…}, "operationName": "…"}`)
 				return
@@ -449,8 +446,14 @@ func (c complexityLimit) MutateOperationContext(ctx context.Context, oc *graphql
 	return nil
 }
 
-// rawIs reports whether a raw JSON value is absent, null, or starts with open.
-func rawIs(v json.RawMessage, open byte) bool {
-	t := bytes.TrimLeft(v, " \t\r\n")
-	return len(t) == 0 || t[0] == open || bytes.Equal(t, []byte("null"))
+// paramsShape is graphql.RawParams as JSON sees it, the type gqlgen's POST transport
+// decodes a body into (a test keeps the two alike): a body decodes into paramsShape exactly
+// when it decodes into graphql.RawParams. The values of variables and extensions stay raw,
+// which accepts any JSON value as the transport's map[string]any with json.Number does,
+// and leaves decoding them to the transport.
+type paramsShape struct {
+	Query         string                     `json:"query"`
+	OperationName string                     `json:"operationName"`
+	Variables     map[string]json.RawMessage `json:"variables"`
+	Extensions    map[string]json.RawMessage `json:"extensions"`
 }

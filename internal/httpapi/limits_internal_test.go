@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -220,6 +222,8 @@ func FuzzGuard(f *testing.F) {
 		{"application/json", ` [ ]`},
 		{"application/json", `{"query": 5}`},
 		{"application/json", `{"query": "x"} trailing`},
+		{"application/json", `{"query": "x", "variables": 5, "variables": {}}`},
+		{"application/json", `{"query": "x", "variables": {"n": 1e400}}`},
 		{"application/json", `"just a string"`},
 		{"application/json", strings.Repeat("{", 2000)},
 		{"application/json", ""},
@@ -252,6 +256,13 @@ func FuzzGuard(f *testing.F) {
 			if err := json.NewDecoder(bytes.NewReader(body)).Decode(&obj); err != nil {
 				t.Fatalf("passed on a body that is not a JSON object: %q", body)
 			}
+			// gqlgen's POST transport decodes it so, and echoes the body if it cannot.
+			var p graphql.RawParams
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.UseNumber()
+			if err := dec.Decode(&p); err != nil {
+				t.Fatalf("passed on a body that the POST transport cannot decode (%v): %q", err, body)
+			}
 			return
 		}
 		switch rec.Code {
@@ -271,4 +282,31 @@ func FuzzGuard(f *testing.F) {
 			t.Fatalf("the refusal echoes the body")
 		}
 	})
+}
+
+// TestGuardShapeIsTheTransportsParams: paramsShape must name the same JSON keys, with
+// values of the same kinds, as graphql.RawParams, the type gqlgen's POST transport decodes
+// a body into; otherwise a body could pass the guard and fail the transport's decode, which
+// echoes the body.
+func TestGuardShapeIsTheTransportsParams(t *testing.T) {
+	keys := func(typ reflect.Type) map[string]reflect.Kind {
+		out := map[string]reflect.Kind{}
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			out[name] = f.Type.Kind()
+		}
+		return out
+	}
+	assert.Equal(t, keys(reflect.TypeFor[graphql.RawParams]()), keys(reflect.TypeFor[paramsShape]()))
+	for f := range reflect.TypeFor[paramsShape]().Fields() {
+		if f.Type.Kind() == reflect.Map {
+			assert.Equal(t, reflect.TypeFor[json.RawMessage](), f.Type.Elem(), "%s: raw values accept any JSON value, as map[string]any does", f.Name)
+		}
+	}
 }

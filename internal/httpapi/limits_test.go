@@ -317,8 +317,12 @@ func TestLimits_BatchesAndMalformedBodiesAreRefusedWithoutEcho(t *testing.T) {
 		"batch with space": {" \n\t[{\"query\": \"{ __typename }\", \"operationName\": \"" + secret + "\"}]", httpapi.LimitBatch},
 		"not JSON":         {`{"query": "{ __typename }", "variables": {"x": "` + secret + `"`, httpapi.LimitBody},
 		"wrong types":      {`{"query": 5, "variables": {"x": "` + secret + `"}}`, httpapi.LimitBody},
-		"a string":         {`"` + secret + `"`, httpapi.LimitBody},
-		"empty":            {``, httpapi.LimitBody},
+		// The transport checks every occurrence of a key, so the guard must too.
+		"duplicated variables":  {`{"query": "{ __typename }", "variables": 5, "variables": {"x": "` + secret + `"}}`, httpapi.LimitBody},
+		"duplicated extensions": {`{"query": "{ __typename }", "extensions": [], "extensions": {}, "operationName": "` + secret + `"}`, httpapi.LimitBody},
+		"duplicated query":      {`{"query": {}, "query": "{ __typename }", "operationName": "` + secret + `"}`, httpapi.LimitBody},
+		"a string":              {`"` + secret + `"`, httpapi.LimitBody},
+		"empty":                 {``, httpapi.LimitBody},
 	} {
 		t.Run(name, func(t *testing.T) {
 			refusedBeforeSignIn(t, e, func(tok string) response {

@@ -2,14 +2,17 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/realclientip/realclientip-go"
+	"github.com/vektah/gqlparser/v2/ast"
 	"golang.org/x/time/rate"
 
 	"github.com/partnersupport/api/internal/domain"
@@ -21,7 +24,11 @@ import (
 // runs: nothing is read or changed.
 type RateLimit struct {
 	// Fields are the guarded fields as "Type.field", such as "Mutation.linkSupportPlan".
-	// Each field of an operation counts (aliases do not multiply the allowance).
+	// Each field of an operation counts (aliases do not multiply the allowance). Only
+	// fields of the query and mutation types can be guarded: the limit is checked once per
+	// root field of an operation, not around every field it selects (which would cost every
+	// field of every answer a call). New panics on any other field, or on a field the schema
+	// does not have, rather than leave it unguarded.
 	Fields []string
 	// PerAccount and PerAddress are the attempts allowed per minute, which is also the
 	// burst allowed at once; 0 turns that limit off. An IPv6 client is counted by its /64.
@@ -64,14 +71,40 @@ func newRateLimiter(c RateLimit) *rateLimiter {
 	return r
 }
 
-// middleware is the gqlgen field middleware.
-func (r *rateLimiter) middleware(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil || !r.fields[fc.Object+"."+fc.Field.Name] {
+// checkFields panics unless every guarded field is a field of the schema's query or
+// mutation type: those are the fields rootField sees.
+func (r *rateLimiter) checkFields(s *ast.Schema) {
+	for f := range r.fields {
+		typ, name, _ := strings.Cut(f, ".")
+		var root *ast.Definition
+		switch {
+		case s.Query != nil && typ == s.Query.Name:
+			root = s.Query
+		case s.Mutation != nil && typ == s.Mutation.Name:
+			root = s.Mutation
+		default:
+			panic(fmt.Sprintf("httpapi: rate limit on %q: only fields of the query and mutation types can be guarded", f))
+		}
+		if root.Fields.ForName(name) == nil {
+			panic(fmt.Sprintf("httpapi: rate limit on %q: the schema has no such field", f))
+		}
+	}
+}
+
+// rootField is the gqlgen root field middleware: it takes an attempt for each guarded root
+// field of an operation (each alias counts) before the field's arguments are read or its
+// resolver runs. A refusal is reported as a field middleware's error would be: on the
+// field's path, the field null.
+func (r *rateLimiter) rootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	rfc := graphql.GetRootFieldContext(ctx)
+	parent := graphql.GetFieldContext(ctx) // the operation's root type: Query or Mutation
+	if rfc == nil || rfc.Field.Field == nil || parent == nil || !r.fields[parent.Object+"."+rfc.Field.Name] {
 		return next(ctx)
 	}
 	if err := r.allow(ctx); err != nil {
-		return nil, err
+		ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: parent.Object, Field: rfc.Field})
+		graphql.AddError(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
 	}
 	return next(ctx)
 }

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/config"
+	"github.com/partnersupport/api/internal/httpapi"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -129,9 +132,11 @@ func TestRateLimit_AliasesDoNotMultiplyTheAllowance(t *testing.T) {
 	b.WriteString(" }")
 	r := postJSON(t, e, e.Token(sam), b.String(), nil)
 	require.Len(t, r.Errors, 3, r.Body)
-	for _, err := range r.Errors {
+	for i, err := range r.Errors {
 		assert.Equal(t, "RATE_LIMITED", err.Code())
+		assert.Equal(t, []any{fmt.Sprintf("l%d", 5+i)}, err.Path, "each refusal names its own field")
 	}
+	assert.Contains(t, r.Body, `"data":null`, "a refused field is null, and the mutation's fields are non-null")
 	requireRateLimited(t, linkAttempt(t, e, e.Token(sam), right, ""))
 }
 
@@ -165,4 +170,49 @@ func TestRateLimit_PerAddressAcrossAccounts(t *testing.T) {
 	r := linkAttempt(t, p, p.Token(accounts[3]), right, "198.51.100.2")
 	require.Empty(t, r.Errors, r.Body)
 	assert.Contains(t, r.Body, contosoSPDCloud)
+}
+
+// TestRateLimit_GuardsQueryFieldsToo: a guarded field of the query type is limited as a
+// mutation's is, each alias an attempt; an unguarded field beside it is not.
+func TestRateLimit_GuardsQueryFieldsToo(t *testing.T) {
+	e := testenv.New(t)
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{
+		Schema:    graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Service: e.App.Service}, Complexity: graph.Complexity()}),
+		Verifier:  e.App.Signer.Verifier(),
+		SignIn:    e.App.Service.SignIn,
+		RateLimit: httpapi.RateLimit{Fields: []string{"Query.supportPlans"}, PerAccount: 2},
+	}).Handler())
+	t.Cleanup(srv.Close)
+	tok := e.Token(lee)
+	r := testenv.Post(t, srv.URL+"/query", tok, `{ a: supportPlans(productId: "azure", portal: AZURE) { portal }
+		b: supportPlans(productId: "azure", portal: AZURE) { portal } }`, nil)
+	require.Empty(t, r.Errors)
+	assert.JSONEq(t, `{"a": {"portal": "AZURE"}, "b": {"portal": "AZURE"}}`, string(r.Data))
+	r = testenv.Post(t, srv.URL+"/query", tok, `{ viewer { email } supportPlans(productId: "azure", portal: AZURE) { portal } }`, nil)
+	require.Len(t, r.Errors, 1, string(r.Data))
+	assert.Equal(t, "RATE_LIMITED", r.Errors[0].Code())
+	assert.Equal(t, []any{"supportPlans"}, r.Errors[0].Path)
+	assert.Equal(t, "null", string(r.Data), "supportPlans is non-null: its refusal nulls the data, as any error of it does")
+	r = testenv.Post(t, srv.URL+"/query", tok, `{ viewer { email } }`, nil)
+	require.Empty(t, r.Errors, "viewer is not guarded")
+}
+
+// TestRateLimit_RefusesFieldsItCannotGuard: a guarded field must be a field of the query or
+// mutation type that the schema has; anything else stops the server from starting rather
+// than leave the field unguarded.
+func TestRateLimit_RefusesFieldsItCannotGuard(t *testing.T) {
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}, Complexity: graph.Complexity()})
+	for _, f := range []string{
+		"Mutation.linkSupportPlans",           // a typo
+		"SupportPlan.incidents",               // not a root field
+		"Subscription.incidentBalanceChanged", // subscriptions are not guarded
+		"linkSupportPlan",                     // no type
+	} {
+		assert.Panics(t, func() {
+			httpapi.New(httpapi.Config{Schema: schema, RateLimit: httpapi.RateLimit{Fields: []string{f}, PerAccount: 1}})
+		}, f)
+	}
+	assert.NotPanics(t, func() {
+		httpapi.New(httpapi.Config{Schema: schema, RateLimit: httpapi.RateLimit{Fields: []string{"Mutation.linkSupportPlan", "Query.supportPlans"}, PerAccount: 1}})
+	})
 }

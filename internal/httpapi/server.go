@@ -110,7 +110,10 @@ func New(c Config) *Server {
 	gql.Use(operationLimits{l: limits, facts: facts})
 	gql.Use(complexityLimit{limit: limits.MaxComplexity, facts: facts})
 	if rl := newRateLimiter(c.RateLimit); rl != nil {
-		gql.AroundFields(rl.middleware)
+		// Around root fields, not AroundFields: a field middleware runs for every field of
+		// every answer, guarded or not.
+		rl.checkFields(c.Schema.Schema())
+		gql.AroundRootFields(rl.rootField)
 	}
 	if c.Metrics != nil {
 		gql.Use(c.Metrics)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/internal/bench/baseline"
+	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/fixture"
 	"github.com/partnersupport/api/internal/testenv"
 )
@@ -55,7 +56,7 @@ func New(tb testing.TB, opts ...testenv.Option) *Env {
 	tb.Helper()
 	// The production activation delay (R4): the service caches a tenant's held offers and
 	// contracts for at most that long, as it does in production.
-	opts = append([]testenv.Option{testenv.WithActivationDelay(90 * time.Second)}, opts...)
+	opts = append([]testenv.Option{testenv.WithActivationDelay(90 * time.Second), serverRateLimits}, opts...)
 	e := testenv.New(tb, opts...)
 	admin := e.Token(Megan)
 	for _, id := range LinkedPlans {
@@ -96,6 +97,17 @@ func New(tb testing.TB, opts ...testenv.Option) *Env {
 	srv := httptest.NewServer(mux)
 	tb.Cleanup(srv.Close)
 	return &Env{Env: e, URL: srv.URL}
+}
+
+// serverRateLimits sets the rate limits a server started with default flags applies, which
+// testenv turns off: /query is measured with every limit a server runs with, the rate
+// limiter's root field middleware included.
+func serverRateLimits(c *config.Config) {
+	def, err := config.Parse("server", nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		panic(err)
+	}
+	c.LinkRateAccount, c.LinkRateAddress = def.LinkRateAccount, def.LinkRateAddress
 }
 
 // Query is one supportPlans question.
