@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -109,41 +108,34 @@ func (m *Metrics) ExtensionName() string { return "Metrics" }
 // Validate implements graphql.HandlerExtension.
 func (m *Metrics) Validate(graphql.ExecutableSchema) error { return nil }
 
-// InterceptOperation counts operations and keeps the open-subscriptions gauge.
+// InterceptOperation records each query and mutation's outcome and latency, and keeps
+// the open-subscriptions gauge. A subscription's handler is returned as it is: its
+// goroutine waits for the next event inside that handler for the subscription's whole
+// life, and every frame a wrapper adds stays on that goroutine's stack
+// (BenchmarkSubscriptionMemory). For the same reason Metrics is not a response
+// interceptor, whose frame would wait there too.
 func (m *Metrics) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+		m.subscriptions.Inc()
+		// Ended by its context, which the transport cancels when the subscription ends
+		// for any reason; no goroutine per subscription waits for it.
+		context.AfterFunc(ctx, m.subscriptions.Dec)
 		return next(ctx)
 	}
-	m.subscriptions.Inc()
-	var once sync.Once
-	done := func() { once.Do(m.subscriptions.Dec) }
-	// No goroutine per subscription waiting for its end: with thousands of idle
-	// subscriptions open, each would hold a stack for nothing.
-	context.AfterFunc(ctx, done)
 	h := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
-		r := h(ctx)
-		if r == nil {
-			done()
-		}
-		return r
+		resp := h(ctx)
+		m.observe(oc, resp)
+		return resp
 	}
 }
 
-// InterceptResponse records each query and mutation's outcome and latency.
-func (m *Metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	if !graphql.HasOperationContext(ctx) {
-		return resp
-	}
-	oc := graphql.GetOperationContext(ctx)
+// observe records a query or mutation's outcome and latency.
+func (m *Metrics) observe(oc *graphql.OperationContext, resp *graphql.Response) {
 	typ := "unknown"
 	if oc.Operation != nil {
 		typ = string(oc.Operation.Operation)
-	}
-	if typ == string(ast.Subscription) {
-		return resp
 	}
 	name := m.labels.of(oc.Operation)
 	outcome := "ok"
@@ -152,11 +144,9 @@ func (m *Metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	}
 	m.requests.WithLabelValues(name, typ, outcome).Inc()
 	m.latency.WithLabelValues(name, typ).Observe(time.Since(oc.Stats.OperationStart).Seconds())
-	return resp
 }
 
 var (
 	_ graphql.HandlerExtension     = (*Metrics)(nil)
 	_ graphql.OperationInterceptor = (*Metrics)(nil)
-	_ graphql.ResponseInterceptor  = (*Metrics)(nil)
 )
