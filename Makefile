@@ -44,8 +44,9 @@ bench:
 	$(GO) run ./internal/bench/report -in bench.out -out BENCHMARKS.md -cmd "$(BENCH_CMD)" $(if $(PROFILE),-profiles profiles)
 
 ## bench-profile: CPU and allocation profiles of supportPlans under 50 clients (GraphQL, and
-## the baseline to compare), and a CPU profile of creates across 1,000 plans, into
-## ./profiles, and their pprof -top into BENCHMARKS.md
+## the baseline to compare), a CPU profile of creates across 1,000 plans, and the heap and
+## goroutines of a server holding 10,000 idle subscriptions, into ./profiles, and their
+## pprof -top into BENCHMARKS.md
 bench-profile: bench-profiles
 	$(GO) run ./internal/bench/report -profiles profiles -out BENCHMARKS.md
 
@@ -65,6 +66,10 @@ bench-profiles:
 	@PSAPI_CREATES_CPUPROFILE=$(CURDIR)/profiles/cpu-creates.prof $(GO) test -run='^$$' -bench='^BenchmarkCreatesStoreTime$$' -benchtime=1x -count=1 -timeout 30m \
 	  -o profiles/bench.test ./internal/bench
 	@(echo "# CPU, creates across 1,000 plans (service, no HTTP): pprof -top -cum"; $(GO) tool pprof -top -cum -nodecount=40 profiles/cpu-creates.prof) > profiles/6-cpu-creates-cum.txt
+	@echo "profiling idle subscriptions (BenchmarkSubscriptionMemory, one pass)"
+	@PSAPI_FANOUT_PROFILES=$(CURDIR)/profiles $(GO) test -run='^$$' -bench='^BenchmarkSubscriptionMemory$$' -benchtime=1x -count=1 -timeout 30m ./server
+	@(echo "# Heap in use of a server holding 1,000 websockets with 10 idle subscriptions each, after a collection: pprof -top -sample_index=inuse_space"; $(GO) tool pprof -top -sample_index=inuse_space -nodecount=30 profiles/subscription-memory-heap.pb.gz) > profiles/7-heap-subscriptions.txt
+	@(echo "# Goroutines of that server, by the function they wait in: pprof -top"; $(GO) tool pprof -top -nodecount=15 profiles/subscription-memory-goroutines.pb.gz) > profiles/8-goroutines-subscriptions.txt
 	@cat profiles/1-cpu-graphql.txt profiles/3-alloc-graphql.txt
 
 ## fuzz: every fuzz target for $(FUZZTIME) each

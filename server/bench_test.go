@@ -164,7 +164,7 @@ func idleMemory(b *testing.B, addr, debugAddr string) (heapStack, rss float64) {
 func saveProfiles(b *testing.B, debugAddr, dir, name string) {
 	b.Helper()
 	require.NoError(b, os.MkdirAll(dir, 0o755))
-	for file, path := range map[string]string{name + "-heap.pb.gz": "heap?gc=1", name + "-goroutines.txt": "goroutine?debug=1"} {
+	for file, path := range map[string]string{name + "-heap.pb.gz": "heap?gc=1", name + "-goroutines.pb.gz": "goroutine"} {
 		resp, err := http.Get("http://" + debugAddr + "/debug/pprof/" + path)
 		require.NoError(b, err)
 		body, err := io.ReadAll(resp.Body)
