@@ -345,21 +345,27 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 	if err != nil {
 		return SupportRequest{}, err
 	}
-	plan, found := findPlan(plans, in.PlanID)
-	prior, err := s.store.Claim(ctx, id)
-	switch {
-	case err == nil:
-		// An earlier attempt of this request took the incident (then crashed, or is racing
-		// with this one): complete it, without a second claim, whatever the balance is now.
-		if !found || plan.Benefit == nil || prior.BenefitID != plan.Benefit.ID {
-			return SupportRequest{}, keyReused()
-		}
-	case ErrorCode(err) == ENOTFOUND:
-		if plan, err = choosePlan(plans, in.PlanID); err != nil {
+	plan, refusal := choosePlan(plans, in.PlanID)
+	if refusal != nil || !plan.consume || in.Type.Free() {
+		// An earlier attempt of this request may have claimed an incident (when the plan
+		// was available; then it crashed, or it is racing with this one): its claim
+		// completes this create, whatever the plan's state is now, with no second claim.
+		// A create that claims below meets that claim on its insert, whose key is the
+		// request's ID; any other looks it up here.
+		prior, err := s.store.Claim(ctx, id)
+		switch {
+		case err == nil:
+			p, found := findPlan(plans, in.PlanID)
+			if !found || p.Benefit == nil || prior.BenefitID != p.Benefit.ID {
+				return SupportRequest{}, keyReused()
+			}
+			plan, refusal = p, nil
+		case ErrorCode(err) != ENOTFOUND:
 			return SupportRequest{}, err
 		}
-	default:
-		return SupportRequest{}, err
+		if refusal != nil {
+			return SupportRequest{}, refusal
+		}
 	}
 	req.PlanKind, req.TenantID = plan.Kind, plan.TenantID
 	if plan.Kind == PlanCSP {
@@ -370,11 +376,16 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 	consume := plan.consume && !in.Type.Free() // R17
 	if consume {
 		req.BenefitID, req.Consumed = plan.Benefit.ID, true
-		_, err := s.store.ClaimIncident(ctx, Claim{RequestID: id, TenantID: plan.TenantID, BenefitID: plan.Benefit.ID, AccountID: caller.ID, At: now}, plan.quota, plan.unlim)
+		// A claim an earlier attempt of this request made is under the same ID: the
+		// insert collides on it and ClaimIncident returns it, so no read looks for it first.
+		c, err := s.store.ClaimIncident(ctx, Claim{RequestID: id, TenantID: plan.TenantID, BenefitID: plan.Benefit.ID, AccountID: caller.ID, At: now}, plan.quota, plan.unlim)
 		if ErrorCode(err) == EEXHAUSTED {
 			return SupportRequest{}, s.exhausted(ctx, caller, in, plan)
 		} else if err != nil {
 			return SupportRequest{}, err
+		}
+		if c.BenefitID != plan.Benefit.ID {
+			return SupportRequest{}, keyReused() // the key's earlier attempt claimed on another plan
 		}
 	}
 	r, err := s.insertRequest(ctx, req, fp)

@@ -35,8 +35,9 @@ func (d claimDoc) domain() domain.Claim {
 func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, unlimited bool) (domain.Claim, error) {
 	col := s.db.Collection(colClaims)
 	for attempt := 0; ; attempt++ {
-		// A claim under the request's ID makes the insert collide; only then look for it
-		// (the caller has just looked, so the first attempt does not).
+		// A claim under the request's ID (an earlier attempt of the same request) makes the
+		// insert collide; only then look for it. Creates do not look first: this insert
+		// answers whether one exists.
 		if attempt > 0 {
 			if existing, err := s.Claim(ctx, c.RequestID); err == nil {
 				return existing, nil
