@@ -49,6 +49,19 @@ const codeNamespaceExists = 48
 type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
+	// The writes of a create, each sent with the concurrent ones of its kind (batch.go).
+	claims, requests, outbox, events, unbox, heads *batcher
+}
+
+func newStore(client *mongo.Client, db *mongo.Database) *Store {
+	return &Store{client: client, db: db,
+		claims:   insertBatcher(db.Collection(colClaims), "claim incident"),
+		requests: insertBatcher(db.Collection(colRequests), "insert request"),
+		outbox:   insertBatcher(db.Collection(colOutbox), "record event"),
+		events:   insertBatcher(db.Collection(colEvents), "append event"),
+		unbox:    deleteBatcher(db.Collection(colOutbox), "drop pending event"),
+		heads:    replaceBatcher(db.Collection(colLedgerHeads), "save ledger head"),
+	}
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -89,7 +102,7 @@ func Open(ctx context.Context, uri, database string, o Options) (*Store, error) 
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongodb: cannot reach the store at %s: %w", redactURI(uri), err)
 	}
-	s := &Store{client: client, db: client.Database(database)}
+	s := newStore(client, client.Database(database))
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
