@@ -402,7 +402,8 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 // plansForCreate lists the plans a create chooses from, without incident counts: just the
 // plan it names when that is a tenant's benefit the caller sees (benefitPlan), read with
 // lookups by key only; otherwise every plan, as SupportPlans lists them. Both answer
-// alike for every plan (TestCreatePlanIsTheListedPlan); the first spares reading all of
+// alike for every plan (TestCreatePlanIsTheListedPlan; the first may not know whether a
+// member linked a plan that needs no link, see benefitPlanByID); the first spares reading all of
 // the caller's links, memberships, and tenants' offers and contracts, which the embedded
 // store answers by scanning whole collections.
 func (s *Service) plansForCreate(ctx context.Context, caller Account, in CreateRequestInput) (Plans, error) {
@@ -439,16 +440,6 @@ func (s *Service) benefitPlanByID(ctx context.Context, caller Account, productID
 	if i < 0 {
 		return Plan{}, false, nil
 	}
-	_, err = s.store.Membership(ctx, h.TenantID, caller.ID)
-	isMember := err == nil
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return Plan{}, false, err
-	}
-	_, err = s.store.Link(ctx, caller.ID, id)
-	linked := err == nil
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return Plan{}, false, err
-	}
 	st := &tenantState{held: []HeldOffer{h}, contracts: map[string]Contract{}}
 	if ct, err := s.store.Contract(ctx, id); err == nil {
 		st.contracts[id] = ct
@@ -456,6 +447,44 @@ func (s *Service) benefitPlanByID(ctx context.Context, caller Account, productID
 		return Plan{}, false, err
 	}
 	c := planContext{now: s.Now(), account: caller, product: product, version: version, portal: portal}
+	// Whether the caller is a member of the tenant and whether it linked the plan: either
+	// can settle benefitPlan's answer alone. A linked plan is listed and asks for no link,
+	// member or not; a member's activated, current plan of a product that needs no link
+	// (R10) is listed and asks for none, linked or not. So the one likelier to settle it
+	// is read first, and the other only when it did not. (A member's plan of such a
+	// product then says Linked false whether linked or not: nothing a create does reads
+	// Linked.)
+	var isMember, linked bool
+	readMember := func() (err error) {
+		_, err = s.store.Membership(ctx, h.TenantID, caller.ID)
+		isMember = err == nil
+		if ErrorCode(err) == ENOTFOUND {
+			err = nil
+		}
+		return err
+	}
+	readLink := func() (err error) {
+		_, err = s.store.Link(ctx, caller.ID, id)
+		linked = err == nil
+		if ErrorCode(err) == ENOTFOUND {
+			err = nil
+		}
+		return err
+	}
+	first, then := readLink, readMember
+	if !product.NeedsLink {
+		first, then = readMember, readLink
+	}
+	if err := first(); err != nil {
+		return Plan{}, false, err
+	}
+	_, activated := st.contracts[id]
+	settled := linked || (!product.NeedsLink && isMember && activated && !h.Benefits[i].Expired(c.now))
+	if !settled {
+		if err := then(); err != nil {
+			return Plan{}, false, err
+		}
+	}
 	if p, ok = c.benefitPlan(st, h.TenantID, h, h.Benefits[i], linked, isMember); !ok {
 		return Plan{}, false, nil
 	}
