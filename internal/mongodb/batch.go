@@ -41,6 +41,9 @@ type write struct {
 type batcher struct {
 	max  int
 	send func(ctx context.Context, ws []*write)
+	// lane, when set, is held while a command is sent: the batchers that share it take
+	// turns (see writeLane).
+	lane *sync.Mutex
 
 	mu    sync.Mutex
 	queue []*write
@@ -114,12 +117,33 @@ func (b *batcher) sendLive(ws []*write) {
 			}
 		})
 	}
+	if b.lane != nil {
+		b.lane.Lock()
+	}
 	b.send(ctx, live)
+	if b.lane != nil {
+		b.lane.Unlock()
+	}
 	for i, w := range live {
 		stops[i]()
 		close(w.done)
 	}
 	cancel()
+}
+
+// writeLane makes the batchers of a store on FerretDB take turns. SQLite admits one
+// writer at a time, and FerretDB runs each write command in SQLite transactions: a second
+// command that writes while one does waits in SQLite's busy handler, which sleeps 1, 2,
+// 5... ms whatever the first one's remaining time (the modernc build has usleep). Taking
+// turns in the client instead hands the store to the next batch as soon as one is done,
+// and lets more writes gather in each batch meanwhile. MongoDB writes concurrently: no lane.
+// (Writes of other processes, and this process's writes that are not batched, still meet
+// in the busy handler.)
+func writeLane(ferretDB bool) *sync.Mutex {
+	if !ferretDB {
+		return nil
+	}
+	return new(sync.Mutex)
 }
 
 // Batch sizes: an insert command of FerretDB inserts its documents in one transaction;
@@ -132,8 +156,8 @@ const (
 )
 
 // insertBatcher inserts documents into col, each as InsertOne would.
-func insertBatcher(col *mongo.Collection, op string) *batcher {
-	return &batcher{max: maxInsertBatch, send: func(ctx context.Context, ws []*write) {
+func insertBatcher(col *mongo.Collection, op string, lane *sync.Mutex) *batcher {
+	return &batcher{max: maxInsertBatch, lane: lane, send: func(ctx context.Context, ws []*write) {
 		if len(ws) == 1 {
 			_, err := col.InsertOne(ctx, ws[0].doc)
 			ws[0].err = mapErr(op, err)
@@ -149,8 +173,8 @@ func insertBatcher(col *mongo.Collection, op string) *batcher {
 }
 
 // deleteBatcher deletes documents of col by _id, each as DeleteOne would.
-func deleteBatcher(col *mongo.Collection, op string) *batcher {
-	return &batcher{max: maxDeleteBatch, send: func(ctx context.Context, ws []*write) {
+func deleteBatcher(col *mongo.Collection, op string, lane *sync.Mutex) *batcher {
+	return &batcher{max: maxDeleteBatch, lane: lane, send: func(ctx context.Context, ws []*write) {
 		if len(ws) == 1 {
 			_, err := col.DeleteOne(ctx, bson.D{{Key: "_id", Value: ws[0].doc}})
 			ws[0].err = mapErr(op, err)
@@ -168,8 +192,8 @@ func deleteBatcher(col *mongo.Collection, op string) *batcher {
 // replaceBatcher upserts whole documents of col by _id, each as replace does. The
 // embedded store answers an update command with one error for all its statements, so
 // when a batch fails each write is retried on its own.
-func replaceBatcher(col *mongo.Collection, op string) *batcher {
-	return &batcher{max: maxReplaceBatch, send: func(ctx context.Context, ws []*write) {
+func replaceBatcher(col *mongo.Collection, op string, lane *sync.Mutex) *batcher {
+	return &batcher{max: maxReplaceBatch, lane: lane, send: func(ctx context.Context, ws []*write) {
 		if len(ws) > 1 {
 			models := make([]mongo.WriteModel, len(ws))
 			for i, w := range ws {

@@ -23,19 +23,46 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-// commands counts the commands sent, by name and collection ("insert:claims").
+// commands counts the commands sent, by name and collection ("insert:claims"), and the
+// most write commands that were in flight at once.
 type commands struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu       sync.Mutex
+	n        map[string]int
+	writing  map[int64]bool
+	inFlight int
+	maxWrite int
 }
 
 func (c *commands) monitor() *event.CommandMonitor {
-	return &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		col, _ := e.Command.Lookup(e.CommandName).StringValueOK()
+	done := func(id int64) {
 		c.mu.Lock()
-		c.n[e.CommandName+":"+col]++
-		c.mu.Unlock()
-	}}
+		defer c.mu.Unlock()
+		if c.writing[id] {
+			delete(c.writing, id)
+			c.inFlight--
+		}
+	}
+	return &event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			col, _ := e.Command.Lookup(e.CommandName).StringValueOK()
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.n[e.CommandName+":"+col]++
+			if e.CommandName == "insert" || e.CommandName == "update" || e.CommandName == "delete" {
+				c.writing[e.RequestID] = true
+				c.inFlight++
+				c.maxWrite = max(c.maxWrite, c.inFlight)
+			}
+		},
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { done(e.RequestID) },
+		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { done(e.RequestID) },
+	}
+}
+
+func (c *commands) maxWritesInFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxWrite
 }
 
 func (c *commands) get(k string) int {
@@ -47,7 +74,7 @@ func (c *commands) get(k string) int {
 // openStore opens a fresh database of the shared test store, counting its commands.
 func openStore(t *testing.T) (*mongodb.Store, *commands) {
 	t.Helper()
-	cmds := &commands{n: map[string]int{}}
+	cmds := &commands{n: map[string]int{}, writing: map[int64]bool{}}
 	db := testenv.NewDatabaseName()
 	st, err := mongodb.Open(t.Context(), testenv.StoreURI(t), db, mongodb.Options{Monitor: cmds.monitor()})
 	require.NoError(t, err)
@@ -155,7 +182,8 @@ func TestBatch_R15_ConcurrentClaimsOnOnePlanNeverOverdraw(t *testing.T) {
 // ledger is dense (1..n), each event in it once, its used count rising by one per event
 // in sequence order, the outbox empty, and the saved head the ledger's last (R15, R16:
 // balances come from the ledger; live subscribers read it in sequence order). A batch
-// that lost, duplicated or reordered a write fails it.
+// that lost, duplicated or reordered a write fails it. On the embedded store the batches
+// of the different collections take turns (writeLane): never two write commands at once.
 func TestBatch_R15_R16_SequencingManyTenantsAtOnceKeepsEachLedgerDense(t *testing.T) {
 	st, cmds := openStore(t)
 	svc := domain.NewService(st, domain.Options{Now: func() time.Time { return testenv.DemoNow }})
@@ -197,4 +225,8 @@ func TestBatch_R15_R16_SequencingManyTenantsAtOnceKeepsEachLedgerDense(t *testin
 	t.Logf("commands: %d inserts of events, %d of the outbox, %d deletes, %d updates of heads for %d events",
 		cmds.get("insert:events"), cmds.get("insert:outbox"), cmds.get("delete:outbox"), cmds.get("update:ledgerHeads"), tenants*perTenant)
 	assert.Less(t, cmds.get("insert:events"), tenants*perTenant, "concurrent appends share commands")
+	if os.Getenv("TEST_MONGODB_URI") == "" {
+		// The embedded store (SQLite) has one writer at a time: the batchers take turns.
+		assert.Equal(t, 1, cmds.maxWritesInFlight(), "write commands in flight at once on FerretDB")
+	}
 }
