@@ -345,21 +345,27 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 	if err != nil {
 		return SupportRequest{}, err
 	}
-	plan, found := findPlan(plans, in.PlanID)
-	prior, err := s.store.Claim(ctx, id)
-	switch {
-	case err == nil:
-		// An earlier attempt of this request took the incident (then crashed, or is racing
-		// with this one): complete it, without a second claim, whatever the balance is now.
-		if !found || plan.Benefit == nil || prior.BenefitID != plan.Benefit.ID {
-			return SupportRequest{}, keyReused()
-		}
-	case ErrorCode(err) == ENOTFOUND:
-		if plan, err = choosePlan(plans, in.PlanID); err != nil {
+	plan, refusal := choosePlan(plans, in.PlanID)
+	if refusal != nil || !plan.consume || in.Type.Free() {
+		// An earlier attempt of this request may have claimed an incident (when the plan
+		// was available; then it crashed, or it is racing with this one): its claim
+		// completes this create, whatever the plan's state is now, with no second claim.
+		// A create that claims below meets that claim on its insert, whose key is the
+		// request's ID; any other looks it up here.
+		prior, err := s.store.Claim(ctx, id)
+		switch {
+		case err == nil:
+			p, found := findPlan(plans, in.PlanID)
+			if !found || p.Benefit == nil || prior.BenefitID != p.Benefit.ID {
+				return SupportRequest{}, keyReused()
+			}
+			plan, refusal = p, nil
+		case ErrorCode(err) != ENOTFOUND:
 			return SupportRequest{}, err
 		}
-	default:
-		return SupportRequest{}, err
+		if refusal != nil {
+			return SupportRequest{}, refusal
+		}
 	}
 	req.PlanKind, req.TenantID = plan.Kind, plan.TenantID
 	if plan.Kind == PlanCSP {
@@ -370,11 +376,16 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 	consume := plan.consume && !in.Type.Free() // R17
 	if consume {
 		req.BenefitID, req.Consumed = plan.Benefit.ID, true
-		_, err := s.store.ClaimIncident(ctx, Claim{RequestID: id, TenantID: plan.TenantID, BenefitID: plan.Benefit.ID, AccountID: caller.ID, At: now}, plan.quota, plan.unlim)
+		// A claim an earlier attempt of this request made is under the same ID: the
+		// insert collides on it and ClaimIncident returns it, so no read looks for it first.
+		c, err := s.store.ClaimIncident(ctx, Claim{RequestID: id, TenantID: plan.TenantID, BenefitID: plan.Benefit.ID, AccountID: caller.ID, At: now}, plan.quota, plan.unlim)
 		if ErrorCode(err) == EEXHAUSTED {
 			return SupportRequest{}, s.exhausted(ctx, caller, in, plan)
 		} else if err != nil {
 			return SupportRequest{}, err
+		}
+		if c.BenefitID != plan.Benefit.ID {
+			return SupportRequest{}, keyReused() // the key's earlier attempt claimed on another plan
 		}
 	}
 	r, err := s.insertRequest(ctx, req, fp)
@@ -391,7 +402,8 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 // plansForCreate lists the plans a create chooses from, without incident counts: just the
 // plan it names when that is a tenant's benefit the caller sees (benefitPlan), read with
 // lookups by key only; otherwise every plan, as SupportPlans lists them. Both answer
-// alike for every plan (TestCreatePlanIsTheListedPlan); the first spares reading all of
+// alike for every plan (TestCreatePlanIsTheListedPlan; the first may not know whether a
+// member linked a plan that needs no link, see benefitPlanByID); the first spares reading all of
 // the caller's links, memberships, and tenants' offers and contracts, which the embedded
 // store answers by scanning whole collections.
 func (s *Service) plansForCreate(ctx context.Context, caller Account, in CreateRequestInput) (Plans, error) {
@@ -428,16 +440,6 @@ func (s *Service) benefitPlanByID(ctx context.Context, caller Account, productID
 	if i < 0 {
 		return Plan{}, false, nil
 	}
-	_, err = s.store.Membership(ctx, h.TenantID, caller.ID)
-	isMember := err == nil
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return Plan{}, false, err
-	}
-	_, err = s.store.Link(ctx, caller.ID, id)
-	linked := err == nil
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return Plan{}, false, err
-	}
 	st := &tenantState{held: []HeldOffer{h}, contracts: map[string]Contract{}}
 	if ct, err := s.store.Contract(ctx, id); err == nil {
 		st.contracts[id] = ct
@@ -445,6 +447,44 @@ func (s *Service) benefitPlanByID(ctx context.Context, caller Account, productID
 		return Plan{}, false, err
 	}
 	c := planContext{now: s.Now(), account: caller, product: product, version: version, portal: portal}
+	// Whether the caller is a member of the tenant and whether it linked the plan: either
+	// can settle benefitPlan's answer alone. A linked plan is listed and asks for no link,
+	// member or not; a member's activated, current plan of a product that needs no link
+	// (R10) is listed and asks for none, linked or not. So the one likelier to settle it
+	// is read first, and the other only when it did not. (A member's plan of such a
+	// product then says Linked false whether linked or not: nothing a create does reads
+	// Linked.)
+	var isMember, linked bool
+	readMember := func() (err error) {
+		_, err = s.store.Membership(ctx, h.TenantID, caller.ID)
+		isMember = err == nil
+		if ErrorCode(err) == ENOTFOUND {
+			err = nil
+		}
+		return err
+	}
+	readLink := func() (err error) {
+		_, err = s.store.Link(ctx, caller.ID, id)
+		linked = err == nil
+		if ErrorCode(err) == ENOTFOUND {
+			err = nil
+		}
+		return err
+	}
+	first, then := readLink, readMember
+	if !product.NeedsLink {
+		first, then = readMember, readLink
+	}
+	if err := first(); err != nil {
+		return Plan{}, false, err
+	}
+	_, activated := st.contracts[id]
+	settled := linked || (!product.NeedsLink && isMember && activated && !h.Benefits[i].Expired(c.now))
+	if !settled {
+		if err := then(); err != nil {
+			return Plan{}, false, err
+		}
+	}
 	if p, ok = c.benefitPlan(st, h.TenantID, h, h.Benefits[i], linked, isMember); !ok {
 		return Plan{}, false, nil
 	}

@@ -47,11 +47,10 @@ func (d eventDoc) domain() domain.Event {
 // RecordEvent puts an event in the outbox; the same ID twice is a no-op.
 func (s *Store) RecordEvent(ctx context.Context, e domain.Event) error {
 	e.Seq = 0
-	_, err := s.db.Collection(colOutbox).InsertOne(ctx, toEventDoc(e))
-	if err = mapErr("record event", err); domain.ErrorCode(err) == domain.ECONFLICT {
-		return nil
+	if err := s.outbox.do(ctx, &write{doc: toEventDoc(e)}); domain.ErrorCode(err) != domain.ECONFLICT {
+		return err
 	}
-	return err
+	return nil
 }
 
 // PendingEvents lists a scope's outbox, oldest first.
@@ -96,8 +95,7 @@ func (s *Store) ScopesWithPendingEvents(ctx context.Context) ([]string, error) {
 // being sequenced twice; the unique (tenantId, seq) key keeps two events from one number.
 func (s *Store) AppendEvent(ctx context.Context, e domain.Event) error {
 	d := toEventDoc(e)
-	_, err := s.db.Collection(colEvents).InsertOne(ctx, d)
-	if err = mapErr("append event", err); domain.ErrorCode(err) != domain.ECONFLICT {
+	if err := s.events.do(ctx, &write{doc: d}); domain.ErrorCode(err) != domain.ECONFLICT {
 		return err
 	}
 	if _, ferr := findOne[eventDoc](ctx, s.db.Collection(colEvents), "find event", bson.D{{Key: "_id", Value: d.ID}}); ferr == nil {
@@ -119,8 +117,7 @@ func (s *Store) EventSequenced(ctx context.Context, scope, id string) (bool, err
 
 // DropPending removes an event from the outbox.
 func (s *Store) DropPending(ctx context.Context, scope, id string) error {
-	_, err := s.db.Collection(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: scope + "/" + id}})
-	return mapErr("drop pending event", err)
+	return s.unbox.do(ctx, &write{doc: scope + "/" + id})
 }
 
 // LastEvent is the scope's highest-sequenced event.
@@ -170,7 +167,7 @@ func (s *Store) SaveLedgerHead(ctx context.Context, h domain.LedgerHead) error {
 	for _, b := range slices.Sorted(maps.Keys(h.Used)) {
 		d.Used = append(d.Used, usedDoc{BenefitID: b, Used: h.Used[b]})
 	}
-	err := replace(ctx, s.db.Collection(colLedgerHeads), "save ledger head", d.ID, d)
+	err := s.heads.do(ctx, &write{id: d.ID, doc: d})
 	if domain.ErrorCode(err) == domain.ECONFLICT {
 		return nil
 	}

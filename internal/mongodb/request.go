@@ -33,10 +33,10 @@ func (d claimDoc) domain() domain.Claim {
 // (a retry) is returned unchanged. The guarantee rests on the unique index alone, never on
 // the read, so it holds across processes on FerretDB and on MongoDB.
 func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, unlimited bool) (domain.Claim, error) {
-	col := s.db.Collection(colClaims)
 	for attempt := 0; ; attempt++ {
-		// A claim under the request's ID makes the insert collide; only then look for it
-		// (the caller has just looked, so the first attempt does not).
+		// A claim under the request's ID (an earlier attempt of the same request) makes the
+		// insert collide; only then look for it. Creates do not look first: this insert
+		// answers whether one exists.
 		if attempt > 0 {
 			if existing, err := s.Claim(ctx, c.RequestID); err == nil {
 				return existing, nil
@@ -61,11 +61,11 @@ func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, un
 			}
 			c.Slot = strconv.Itoa(free[rand.IntN(len(free))])
 		}
-		_, err := col.InsertOne(ctx, claimDoc{ID: c.RequestID, TenantID: c.TenantID, BenefitID: c.BenefitID, Slot: c.Slot, AccountID: c.AccountID, At: c.At})
+		err := s.claims.do(ctx, &write{doc: claimDoc{ID: c.RequestID, TenantID: c.TenantID, BenefitID: c.BenefitID, Slot: c.Slot, AccountID: c.AccountID, At: c.At}})
 		if err == nil {
 			return c, nil
 		}
-		if err = mapErr("claim incident", err); domain.ErrorCode(err) != domain.ECONFLICT {
+		if domain.ErrorCode(err) != domain.ECONFLICT {
 			return domain.Claim{}, err
 		}
 		if attempt > 10*quota+10 {
@@ -138,10 +138,9 @@ func (d requestDoc) domain() domain.SupportRequest {
 
 // InsertRequest inserts a request; ECONFLICT when its ID exists.
 func (s *Store) InsertRequest(ctx context.Context, r domain.SupportRequest) error {
-	_, err := s.db.Collection(colRequests).InsertOne(ctx, requestDoc{ID: r.ID, AccountID: r.AccountID, TenantID: r.TenantID, PlanID: r.PlanID,
+	return s.requests.do(ctx, &write{doc: requestDoc{ID: r.ID, AccountID: r.AccountID, TenantID: r.TenantID, PlanID: r.PlanID,
 		PlanKind: string(r.PlanKind), BenefitID: r.BenefitID, Portal: string(r.Portal), ProductID: r.ProductID, Version: r.Version, Type: string(r.Type),
-		Title: r.Title, CustomerID: r.CustomerID, IdempotencyKey: r.IdempotencyKey, Fingerprint: r.Fingerprint, Consumed: r.Consumed, CreatedAt: r.CreatedAt})
-	return mapErr("insert request", err)
+		Title: r.Title, CustomerID: r.CustomerID, IdempotencyKey: r.IdempotencyKey, Fingerprint: r.Fingerprint, Consumed: r.Consumed, CreatedAt: r.CreatedAt}})
 }
 
 // Request finds a request with its closure and refund.

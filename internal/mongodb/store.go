@@ -49,6 +49,30 @@ const codeNamespaceExists = 48
 type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
+	// The writes of a create, each sent with the concurrent ones of its kind (batch.go).
+	claims, requests, outbox, events, unbox, heads *batcher
+}
+
+func newStore(client *mongo.Client, db *mongo.Database, ferretDB bool) *Store {
+	lane := writeLane(ferretDB)
+	return &Store{client: client, db: db,
+		claims:   insertBatcher(db.Collection(colClaims), "claim incident", lane),
+		requests: insertBatcher(db.Collection(colRequests), "insert request", lane),
+		outbox:   insertBatcher(db.Collection(colOutbox), "record event", lane),
+		events:   insertBatcher(db.Collection(colEvents), "append event", lane),
+		unbox:    deleteBatcher(db.Collection(colOutbox), "drop pending event", lane),
+		heads:    replaceBatcher(db.Collection(colLedgerHeads), "save ledger head", lane),
+	}
+}
+
+// isFerretDB reports whether the server is FerretDB, whose buildInfo names its version.
+func isFerretDB(ctx context.Context, client *mongo.Client) (bool, error) {
+	var info bson.M
+	if err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, fmt.Errorf("mongodb: buildInfo: %w", err)
+	}
+	_, ok := info["ferretdbVersion"]
+	return ok, nil
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -89,7 +113,12 @@ func Open(ctx context.Context, uri, database string, o Options) (*Store, error) 
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongodb: cannot reach the store at %s: %w", redactURI(uri), err)
 	}
-	s := &Store{client: client, db: client.Database(database)}
+	ferretDB, err := isFerretDB(pctx, client)
+	if err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	s := newStore(client, client.Database(database), ferretDB)
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err

@@ -1,0 +1,232 @@
+package mongodb_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+
+	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/mongodb"
+	"github.com/partnersupport/api/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// commands counts the commands sent, by name and collection ("insert:claims"), and the
+// most write commands that were in flight at once.
+type commands struct {
+	mu       sync.Mutex
+	n        map[string]int
+	writing  map[int64]bool
+	inFlight int
+	maxWrite int
+}
+
+func (c *commands) monitor() *event.CommandMonitor {
+	done := func(id int64) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.writing[id] {
+			delete(c.writing, id)
+			c.inFlight--
+		}
+	}
+	return &event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			col, _ := e.Command.Lookup(e.CommandName).StringValueOK()
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.n[e.CommandName+":"+col]++
+			if e.CommandName == "insert" || e.CommandName == "update" || e.CommandName == "delete" {
+				c.writing[e.RequestID] = true
+				c.inFlight++
+				c.maxWrite = max(c.maxWrite, c.inFlight)
+			}
+		},
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { done(e.RequestID) },
+		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { done(e.RequestID) },
+	}
+}
+
+func (c *commands) maxWritesInFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxWrite
+}
+
+func (c *commands) get(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[k]
+}
+
+// openStore opens a fresh database of the shared test store, counting its commands.
+func openStore(t *testing.T) (*mongodb.Store, *commands) {
+	t.Helper()
+	cmds := &commands{n: map[string]int{}, writing: map[int64]bool{}}
+	db := testenv.NewDatabaseName()
+	st, err := mongodb.Open(t.Context(), testenv.StoreURI(t), db, mongodb.Options{Monitor: cmds.monitor()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
+	testenv.IndexIDs(t, db)
+	return st, cmds
+}
+
+// race runs f(i) for i in 0..n-1 on n goroutines released at once, each under a deadline:
+// a write the batching lost would leave its caller waiting, and fail the test.
+func race(t *testing.T, n int, f func(ctx context.Context, i int)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(ctx, i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// Concurrent inserts into one collection go to the store in shared commands, and each
+// caller still gets its own document's outcome: 200 goroutines insert 100 requests, each
+// ID twice at once. Each ID must be stored once, its content the one of the insert that
+// was told it won, and the other told ECONFLICT (the idempotency of creates rests on
+// that); a lost, duplicated or misattributed write fails it.
+func TestBatch_R15_ConcurrentInsertsEachGetTheirOwnOutcome(t *testing.T) {
+	st, cmds := openStore(t)
+	const ids = 100
+	won := make([]atomic.Int64, ids)
+	var failed atomic.Int64
+	race(t, 2*ids, func(ctx context.Context, i int) {
+		id := fmt.Sprintf("req_%03d", i%ids)
+		err := st.InsertRequest(ctx, domain.SupportRequest{ID: id, AccountID: "acc", Title: strconv.Itoa(i), CreatedAt: testenv.DemoNow})
+		switch domain.ErrorCode(err) {
+		case "":
+			won[i%ids].Add(int64(i) + 1)
+		case domain.ECONFLICT:
+		default:
+			t.Errorf("insert %d: %v", i, err)
+			failed.Add(1)
+		}
+	})
+	require.Zero(t, failed.Load())
+	for k := range ids {
+		id := fmt.Sprintf("req_%03d", k)
+		winner := won[k].Load() - 1
+		require.Contains(t, []int64{int64(k), int64(k + ids)}, winner, "exactly one insert of %s was told it won", id)
+		r, err := st.Request(t.Context(), id)
+		require.NoError(t, err)
+		assert.Equal(t, strconv.Itoa(int(winner)), r.Title, "%s holds the document of the insert told it won", id)
+	}
+	n, err := st.Database().Collection("requests").CountDocuments(t.Context(), bson.D{})
+	require.NoError(t, err)
+	assert.EqualValues(t, ids, n)
+	t.Logf("%d inserts in %d commands", 2*ids, cmds.get("insert:requests"))
+	assert.Less(t, cmds.get("insert:requests"), 2*ids, "concurrent inserts share commands")
+}
+
+// 400 concurrent claims on a plan of 50 incidents, their slot inserts sent in shared
+// commands that collide inside themselves: exactly 50 claims, 50 distinct slots, each
+// told to the request that owns it, and every other claim refused (R15: no overdraft).
+func TestBatch_R15_ConcurrentClaimsOnOnePlanNeverOverdraw(t *testing.T) {
+	st, cmds := openStore(t)
+	var got sync.Map
+	var ok, exhausted atomic.Int64
+	race(t, 400, func(ctx context.Context, i int) {
+		c, err := st.ClaimIncident(ctx, domain.Claim{RequestID: fmt.Sprintf("req_%03d", i), TenantID: "t", BenefitID: "t.plan", AccountID: "acc", At: testenv.DemoNow}, 50, false)
+		switch domain.ErrorCode(err) {
+		case "":
+			ok.Add(1)
+			got.Store(c.RequestID, c.Slot)
+		case domain.EEXHAUSTED:
+			exhausted.Add(1)
+		default:
+			t.Errorf("claim %d: %v", i, err)
+		}
+	})
+	assert.EqualValues(t, 50, ok.Load())
+	assert.EqualValues(t, 350, exhausted.Load())
+	slots := map[string]bool{}
+	got.Range(func(k, v any) bool {
+		c, err := st.Claim(t.Context(), k.(string))
+		require.NoError(t, err)
+		assert.Equal(t, v, c.Slot, "the claim stored for %s is the one it was told", k)
+		assert.False(t, slots[c.Slot], "slot %s claimed twice", c.Slot)
+		slots[c.Slot] = true
+		return true
+	})
+	n, err := st.Database().Collection("claims").CountDocuments(t.Context(), bson.D{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 50, n)
+	t.Logf("claim inserts in %d commands", cmds.get("insert:claims"))
+}
+
+// The sequencer's writes (outbox entries, ledger events, outbox removals, ledger heads)
+// of many tenants at once, several events per tenant racing in each: every tenant's
+// ledger is dense (1..n), each event in it once, its used count rising by one per event
+// in sequence order, the outbox empty, and the saved head the ledger's last (R15, R16:
+// balances come from the ledger; live subscribers read it in sequence order). A batch
+// that lost, duplicated or reordered a write fails it. On the embedded store the batches
+// of the different collections take turns (writeLane): never two write commands at once.
+func TestBatch_R15_R16_SequencingManyTenantsAtOnceKeepsEachLedgerDense(t *testing.T) {
+	st, cmds := openStore(t)
+	svc := domain.NewService(st, domain.Options{Now: func() time.Time { return testenv.DemoNow }})
+	const tenants, perTenant = 40, 6
+	race(t, tenants*perTenant, func(ctx context.Context, i int) {
+		tenant := fmt.Sprintf("t%02d", i%tenants)
+		e := domain.Event{ID: fmt.Sprintf("consume/%03d", i), TenantID: tenant, Kind: domain.EventConsume, BenefitID: tenant + ".plan",
+			At: testenv.DemoNow, Delta: -1, Quota: 1000}
+		if err := st.RecordEvent(ctx, e); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := svc.Sequence(ctx, tenant, e); err != nil {
+			t.Error(err)
+		}
+	})
+	for k := range tenants {
+		tenant := fmt.Sprintf("t%02d", k)
+		es, err := st.Events(t.Context(), tenant, 0, 0, 1000, false)
+		require.NoError(t, err)
+		require.Len(t, es, perTenant, tenant)
+		var ids []string
+		for i, e := range es {
+			require.EqualValues(t, i+1, e.Seq, "%s: sequence numbers are dense", tenant)
+			require.Equal(t, i+1, e.Used, "%s: event %s (seq %d) counts every earlier one", tenant, e.ID, e.Seq)
+			require.Equal(t, 1000-(i+1), e.Remaining)
+			ids = append(ids, e.ID)
+		}
+		slices.Sort(ids)
+		require.Len(t, slices.Compact(ids), perTenant, "%s: each event once", tenant)
+		h, err := st.LedgerHead(t.Context(), tenant)
+		require.NoError(t, err)
+		assert.EqualValues(t, perTenant, h.Seq, "%s: the saved head is the ledger's last", tenant)
+		assert.Equal(t, perTenant, h.Used[tenant+".plan"])
+		pending, err := st.PendingEvents(t.Context(), tenant, 10)
+		require.NoError(t, err)
+		assert.Empty(t, pending, "%s: the outbox is empty", tenant)
+	}
+	t.Logf("commands: %d inserts of events, %d of the outbox, %d deletes, %d updates of heads for %d events",
+		cmds.get("insert:events"), cmds.get("insert:outbox"), cmds.get("delete:outbox"), cmds.get("update:ledgerHeads"), tenants*perTenant)
+	assert.Less(t, cmds.get("insert:events"), tenants*perTenant, "concurrent appends share commands")
+	if os.Getenv("TEST_MONGODB_URI") == "" {
+		// The embedded store (SQLite) has one writer at a time: the batchers take turns.
+		assert.Equal(t, 1, cmds.maxWritesInFlight(), "write commands in flight at once on FerretDB")
+	}
+}
