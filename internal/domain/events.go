@@ -70,10 +70,18 @@ func (q *sequencer) forget(scope string) {
 // maxHeads bounds the ledger heads a process keeps.
 const maxHeads = 100_000
 
+// recordTimeout bounds recording and sequencing one change's event.
+const recordTimeout = 15 * time.Second
+
 // record puts an event in the outbox and sequences it. Recording is best effort for the
 // caller: the change itself is already written, and the start-up repair and the periodic
-// sweep record and sequence whatever a failure here left behind.
+// sweep record and sequence whatever a failure here left behind. It does not stop when
+// the caller goes away (a client that disconnects cancels its request's context): the
+// change is made, so its event belongs in the ledger and on the live feed now, not at
+// the next start-up. recordTimeout bounds it instead.
 func (s *Service) record(ctx context.Context, e Event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	if err := s.store.RecordEvent(ctx, e); err != nil {
 		s.log.WarnContext(ctx, "recording an event failed; repair will record it", "event", e.ID, "err", err)
 		return

@@ -11,3 +11,6 @@ func (s *Service) PlansForCreate(ctx context.Context, caller Account, in CreateR
 func (s *Service) SupportPlansUncounted(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error) {
 	return s.supportPlans(ctx, caller, productID, version, portal, false)
 }
+
+// Record exposes record (an event's outbox entry and sequencing) to the external tests.
+func (s *Service) Record(ctx context.Context, e Event) { s.record(ctx, e) }
