@@ -258,9 +258,9 @@ func (t *tailer) recentAfter(seq int64) []domain.Event {
 	if seq < t.ringFrom {
 		return nil
 	}
-	i, _ := slices.BinarySearchFunc(t.ring, seq, func(e domain.Event, seq int64) int { return cmp.Compare(e.Seq, seq) })
-	for i < len(t.ring) && t.ring[i].Seq <= seq {
-		i++
+	i, found := slices.BinarySearchFunc(t.ring, seq, func(e domain.Event, seq int64) int { return cmp.Compare(e.Seq, seq) })
+	if found {
+		i++ // seqs are unique: the one event at seq is not after it
 	}
 	return slices.Clone(t.ring[i:])
 }
