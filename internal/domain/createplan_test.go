@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // newest), activated, and linked to a third of the
 // contracts each (R6, R8–R13, R23); a plan SupportPlans does not list for the caller must not be
 // found either.
-func TestCreatePlanIsTheListedPlan(t *testing.T) {
+func TestR23_CreatePlanIsTheListedPlan(t *testing.T) {
 	e := testenv.New(t)
 	ctx, svc, st := t.Context(), e.App.Service, e.App.Store
 	f := fixture.Demo()

@@ -402,7 +402,7 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 // plansForCreate lists the plans a create chooses from, without incident counts: just the
 // plan it names when that is a tenant's benefit the caller sees (benefitPlan), read with
 // lookups by key only; otherwise every plan, as SupportPlans lists them. Both answer
-// alike for every plan (TestCreatePlanIsTheListedPlan; the first may not know whether a
+// alike for every plan (TestR23_CreatePlanIsTheListedPlan; the first may not know whether a
 // member linked a plan that needs no link, see benefitPlanByID); the first spares reading all of
 // the caller's links, memberships, and tenants' offers and contracts, which the embedded
 // store answers by scanning whole collections.
