@@ -18,7 +18,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	coderws "github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/partnersupport/api/internal/auth"
 	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/graphiql"
 )
 
 // Config is what the HTTP layer needs.
@@ -131,7 +131,10 @@ func New(c Config) *Server {
 
 	mux := http.NewServeMux()
 	mux.Handle("/query", corsMW.Handler(guard(c.MaxBodyBytes, newClientAddress(c.TrustedProxies), authn.middleware(withConnRef(gql)))))
-	mux.Handle("GET /{$}", playground.Handler("Partner Support Benefits API", "/query"))
+	// GraphiQL, embedded (web/graphiql): the page at /, its assets under /graphiql/.
+	gi := graphiql.Handler()
+	mux.Handle("GET /{$}", gi)
+	mux.Handle("GET /graphiql/", gi)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
