@@ -199,7 +199,7 @@ func authzCases() map[string]authzCase {
 				return nil
 			},
 			run: func(t *testing.T, e *testenv.Env, tok, _ string, _ map[string]string) answer {
-				return ask(t, e, tok, `{ supportPlans(productId: "azure", portal: AZURE) { available { id } unavailable { id } } }`, nil)
+				return ask(t, e, tok, `{ supportPlans(productId: "azure", portal: AZURE) { available { id } unavailable { plan { id } } } }`, nil)
 			},
 			want: same(row{U, A, A, A, A, A, A}),
 			check: func(t *testing.T, who, _ string, a answer, _ map[string]string) {

@@ -57,19 +57,19 @@ type ComplexityRoot struct {
 	}
 
 	BalanceEvent struct {
-		ActorID   func(childComplexity int) int
-		At        func(childComplexity int) int
-		BenefitID func(childComplexity int) int
-		Cause     func(childComplexity int) int
-		Cursor    func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		PlanName  func(childComplexity int) int
-		Remaining func(childComplexity int) int
-		RequestID func(childComplexity int) int
-		Seq       func(childComplexity int) int
-		Total     func(childComplexity int) int
-		Unlimited func(childComplexity int) int
-		Used      func(childComplexity int) int
+		ActorIDOrNil   func(childComplexity int) int
+		At             func(childComplexity int) int
+		BenefitIDOrNil func(childComplexity int) int
+		Cause          func(childComplexity int) int
+		Cursor         func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PlanNameOrNil  func(childComplexity int) int
+		Remaining      func(childComplexity int) int
+		RequestIDOrNil func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		Total          func(childComplexity int) int
+		Unlimited      func(childComplexity int) int
+		Used           func(childComplexity int) int
 	}
 
 	Benefit struct {
@@ -118,13 +118,13 @@ type ComplexityRoot struct {
 	}
 
 	HeldOffer struct {
-		ID          func(childComplexity int) int
-		Offer       func(childComplexity int) int
-		PeriodEnd   func(childComplexity int) int
-		PeriodStart func(childComplexity int) int
-		PurchasedAt func(childComplexity int) int
-		RenewalOf   func(childComplexity int) int
-		RenewedAt   func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Offer          func(childComplexity int) int
+		PeriodEnd      func(childComplexity int) int
+		PeriodStart    func(childComplexity int) int
+		PurchasedAt    func(childComplexity int) int
+		RenewalOfOrNil func(childComplexity int) int
+		RenewedAt      func(childComplexity int) int
 	}
 
 	Incidents struct {
@@ -145,16 +145,16 @@ type ComplexityRoot struct {
 	}
 
 	LedgerEntry struct {
-		ActorID   func(childComplexity int) int
-		At        func(childComplexity int) int
-		BenefitID func(childComplexity int) int
-		Delta     func(childComplexity int) int
-		Incidents func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		PlanName  func(childComplexity int) int
-		Reason    func(childComplexity int) int
-		RequestID func(childComplexity int) int
-		Seq       func(childComplexity int) int
+		ActorIDOrNil   func(childComplexity int) int
+		At             func(childComplexity int) int
+		BenefitIDOrNil func(childComplexity int) int
+		Delta          func(childComplexity int) int
+		Incidents      func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PlanNameOrNil  func(childComplexity int) int
+		ReasonOrNil    func(childComplexity int) int
+		RequestIDOrNil func(childComplexity int) int
+		Seq            func(childComplexity int) int
 	}
 
 	LinkSupportPlanPayload struct {
@@ -204,9 +204,9 @@ type ComplexityRoot struct {
 	}
 
 	PlanReason struct {
-		Code    func(childComplexity int) int
-		Message func(childComplexity int) int
-		Rule    func(childComplexity int) int
+		Code      func(childComplexity int) int
+		Message   func(childComplexity int) int
+		RuleOrNil func(childComplexity int) int
 	}
 
 	PortalHint struct {
@@ -215,14 +215,14 @@ type ComplexityRoot struct {
 	}
 
 	Product struct {
-		Deployment      func(childComplexity int) int
-		Family          func(childComplexity int) int
-		ID              func(childComplexity int) int
-		LifecyclePolicy func(childComplexity int) int
-		Name            func(childComplexity int) int
-		NeedsLink       func(childComplexity int) int
-		Portal          func(childComplexity int) int
-		Versions        func(childComplexity int) int
+		Deployment           func(childComplexity int) int
+		FamilyOrNil          func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		LifecyclePolicyOrNil func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		NeedsLink            func(childComplexity int) int
+		Portal               func(childComplexity int) int
+		Versions             func(childComplexity int) int
 	}
 
 	ProductVersion struct {
@@ -281,15 +281,14 @@ type ComplexityRoot struct {
 		Kind      func(childComplexity int) int
 		Linked    func(childComplexity int) int
 		Name      func(childComplexity int) int
-		Reasons   func(childComplexity int) int
 	}
 
 	SupportPlans struct {
-		Available   func(childComplexity int) int
-		Portal      func(childComplexity int) int
-		PortalHint  func(childComplexity int) int
-		Product     func(childComplexity int) int
-		Unavailable func(childComplexity int) int
+		Available        func(childComplexity int) int
+		Portal           func(childComplexity int) int
+		PortalHint       func(childComplexity int) int
+		Product          func(childComplexity int) int
+		UnavailablePlans func(childComplexity int) int
 	}
 
 	SupportRequest struct {
@@ -297,17 +296,17 @@ type ComplexityRoot struct {
 		ClosedAt         func(childComplexity int) int
 		ConsumedIncident func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
-		CustomerID       func(childComplexity int) int
+		CustomerIDOrNil  func(childComplexity int) int
 		ID               func(childComplexity int) int
-		PlanID           func(childComplexity int) int
-		PlanKind         func(childComplexity int) int
+		PlanIDOrNil      func(childComplexity int) int
+		PlanKindOrNil    func(childComplexity int) int
 		Portal           func(childComplexity int) int
 		ProductID        func(childComplexity int) int
 		Refunded         func(childComplexity int) int
 		Status           func(childComplexity int) int
 		Title            func(childComplexity int) int
 		Type             func(childComplexity int) int
-		Version          func(childComplexity int) int
+		VersionOrNil     func(childComplexity int) int
 	}
 
 	SupportRequestConnection struct {
@@ -339,11 +338,16 @@ type ComplexityRoot struct {
 		Roles func(childComplexity int) int
 	}
 
+	UnavailablePlan struct {
+		Plan    func(childComplexity int) int
+		Reasons func(childComplexity int) int
+	}
+
 	UserError struct {
-		Code    func(childComplexity int) int
-		Field   func(childComplexity int) int
-		Message func(childComplexity int) int
-		Rule    func(childComplexity int) int
+		Code      func(childComplexity int) int
+		Field     func(childComplexity int) int
+		Message   func(childComplexity int) int
+		RuleOrNil func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -483,11 +487,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.ActivateBenefitPayload.UserErrors(childComplexity), true
 
 	case "BalanceEvent.actorId":
-		if e.ComplexityRoot.BalanceEvent.ActorID == nil {
+		if e.ComplexityRoot.BalanceEvent.ActorIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.ActorID(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.ActorIDOrNil(childComplexity), true
 	case "BalanceEvent.at":
 		if e.ComplexityRoot.BalanceEvent.At == nil {
 			break
@@ -495,11 +499,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.At(childComplexity), true
 	case "BalanceEvent.benefitId":
-		if e.ComplexityRoot.BalanceEvent.BenefitID == nil {
+		if e.ComplexityRoot.BalanceEvent.BenefitIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.BenefitID(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.BenefitIDOrNil(childComplexity), true
 	case "BalanceEvent.cause":
 		if e.ComplexityRoot.BalanceEvent.Cause == nil {
 			break
@@ -519,11 +523,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.Kind(childComplexity), true
 	case "BalanceEvent.planName":
-		if e.ComplexityRoot.BalanceEvent.PlanName == nil {
+		if e.ComplexityRoot.BalanceEvent.PlanNameOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.PlanName(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.PlanNameOrNil(childComplexity), true
 	case "BalanceEvent.remaining":
 		if e.ComplexityRoot.BalanceEvent.Remaining == nil {
 			break
@@ -531,11 +535,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.Remaining(childComplexity), true
 	case "BalanceEvent.requestId":
-		if e.ComplexityRoot.BalanceEvent.RequestID == nil {
+		if e.ComplexityRoot.BalanceEvent.RequestIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.RequestID(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.RequestIDOrNil(childComplexity), true
 	case "BalanceEvent.seq":
 		if e.ComplexityRoot.BalanceEvent.Seq == nil {
 			break
@@ -760,11 +764,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HeldOffer.PurchasedAt(childComplexity), true
 	case "HeldOffer.renewalOf":
-		if e.ComplexityRoot.HeldOffer.RenewalOf == nil {
+		if e.ComplexityRoot.HeldOffer.RenewalOfOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.HeldOffer.RenewalOf(childComplexity), true
+		return e.ComplexityRoot.HeldOffer.RenewalOfOrNil(childComplexity), true
 	case "HeldOffer.renewedAt":
 		if e.ComplexityRoot.HeldOffer.RenewedAt == nil {
 			break
@@ -824,11 +828,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.LedgerEdge.Node(childComplexity), true
 
 	case "LedgerEntry.actorId":
-		if e.ComplexityRoot.LedgerEntry.ActorID == nil {
+		if e.ComplexityRoot.LedgerEntry.ActorIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.ActorID(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.ActorIDOrNil(childComplexity), true
 	case "LedgerEntry.at":
 		if e.ComplexityRoot.LedgerEntry.At == nil {
 			break
@@ -836,11 +840,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.At(childComplexity), true
 	case "LedgerEntry.benefitId":
-		if e.ComplexityRoot.LedgerEntry.BenefitID == nil {
+		if e.ComplexityRoot.LedgerEntry.BenefitIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.BenefitID(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.BenefitIDOrNil(childComplexity), true
 	case "LedgerEntry.delta":
 		if e.ComplexityRoot.LedgerEntry.Delta == nil {
 			break
@@ -860,23 +864,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.Kind(childComplexity), true
 	case "LedgerEntry.planName":
-		if e.ComplexityRoot.LedgerEntry.PlanName == nil {
+		if e.ComplexityRoot.LedgerEntry.PlanNameOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.PlanName(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.PlanNameOrNil(childComplexity), true
 	case "LedgerEntry.reason":
-		if e.ComplexityRoot.LedgerEntry.Reason == nil {
+		if e.ComplexityRoot.LedgerEntry.ReasonOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.Reason(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.ReasonOrNil(childComplexity), true
 	case "LedgerEntry.requestId":
-		if e.ComplexityRoot.LedgerEntry.RequestID == nil {
+		if e.ComplexityRoot.LedgerEntry.RequestIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.RequestID(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.RequestIDOrNil(childComplexity), true
 	case "LedgerEntry.seq":
 		if e.ComplexityRoot.LedgerEntry.Seq == nil {
 			break
@@ -1106,11 +1110,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PlanReason.Message(childComplexity), true
 	case "PlanReason.rule":
-		if e.ComplexityRoot.PlanReason.Rule == nil {
+		if e.ComplexityRoot.PlanReason.RuleOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.PlanReason.Rule(childComplexity), true
+		return e.ComplexityRoot.PlanReason.RuleOrNil(childComplexity), true
 
 	case "PortalHint.message":
 		if e.ComplexityRoot.PortalHint.Message == nil {
@@ -1132,11 +1136,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Deployment(childComplexity), true
 	case "Product.family":
-		if e.ComplexityRoot.Product.Family == nil {
+		if e.ComplexityRoot.Product.FamilyOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Product.Family(childComplexity), true
+		return e.ComplexityRoot.Product.FamilyOrNil(childComplexity), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -1144,11 +1148,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.ID(childComplexity), true
 	case "Product.lifecyclePolicy":
-		if e.ComplexityRoot.Product.LifecyclePolicy == nil {
+		if e.ComplexityRoot.Product.LifecyclePolicyOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Product.LifecyclePolicy(childComplexity), true
+		return e.ComplexityRoot.Product.LifecyclePolicyOrNil(childComplexity), true
 	case "Product.name":
 		if e.ComplexityRoot.Product.Name == nil {
 			break
@@ -1411,12 +1415,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SupportPlan.Name(childComplexity), true
-	case "SupportPlan.reasons":
-		if e.ComplexityRoot.SupportPlan.Reasons == nil {
-			break
-		}
-
-		return e.ComplexityRoot.SupportPlan.Reasons(childComplexity), true
 
 	case "SupportPlans.available":
 		if e.ComplexityRoot.SupportPlans.Available == nil {
@@ -1443,11 +1441,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportPlans.Product(childComplexity), true
 	case "SupportPlans.unavailable":
-		if e.ComplexityRoot.SupportPlans.Unavailable == nil {
+		if e.ComplexityRoot.SupportPlans.UnavailablePlans == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportPlans.Unavailable(childComplexity), true
+		return e.ComplexityRoot.SupportPlans.UnavailablePlans(childComplexity), true
 
 	case "SupportRequest.closeReason":
 		if e.ComplexityRoot.SupportRequest.CloseReason == nil {
@@ -1474,11 +1472,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.CreatedAt(childComplexity), true
 	case "SupportRequest.customerId":
-		if e.ComplexityRoot.SupportRequest.CustomerID == nil {
+		if e.ComplexityRoot.SupportRequest.CustomerIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.CustomerID(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.CustomerIDOrNil(childComplexity), true
 	case "SupportRequest.id":
 		if e.ComplexityRoot.SupportRequest.ID == nil {
 			break
@@ -1486,17 +1484,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.ID(childComplexity), true
 	case "SupportRequest.planId":
-		if e.ComplexityRoot.SupportRequest.PlanID == nil {
+		if e.ComplexityRoot.SupportRequest.PlanIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.PlanID(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.PlanIDOrNil(childComplexity), true
 	case "SupportRequest.planKind":
-		if e.ComplexityRoot.SupportRequest.PlanKind == nil {
+		if e.ComplexityRoot.SupportRequest.PlanKindOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.PlanKind(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.PlanKindOrNil(childComplexity), true
 	case "SupportRequest.portal":
 		if e.ComplexityRoot.SupportRequest.Portal == nil {
 			break
@@ -1534,11 +1532,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.Type(childComplexity), true
 	case "SupportRequest.version":
-		if e.ComplexityRoot.SupportRequest.Version == nil {
+		if e.ComplexityRoot.SupportRequest.VersionOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.Version(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.VersionOrNil(childComplexity), true
 
 	case "SupportRequestConnection.edges":
 		if e.ComplexityRoot.SupportRequestConnection.Edges == nil {
@@ -1646,6 +1644,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TenantUser.Roles(childComplexity), true
 
+	case "UnavailablePlan.plan":
+		if e.ComplexityRoot.UnavailablePlan.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnavailablePlan.Plan(childComplexity), true
+	case "UnavailablePlan.reasons":
+		if e.ComplexityRoot.UnavailablePlan.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnavailablePlan.Reasons(childComplexity), true
+
 	case "UserError.code":
 		if e.ComplexityRoot.UserError.Code == nil {
 			break
@@ -1665,11 +1676,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserError.Message(childComplexity), true
 	case "UserError.rule":
-		if e.ComplexityRoot.UserError.Rule == nil {
+		if e.ComplexityRoot.UserError.RuleOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.UserError.Rule(childComplexity), true
+		return e.ComplexityRoot.UserError.RuleOrNil(childComplexity), true
 
 	case "Viewer.email":
 		if e.ComplexityRoot.Viewer.Email == nil {
@@ -1966,7 +1977,13 @@ type SupportPlans {
   product: Product!
   portal: Portal!
   available: [SupportPlan!]!
-  unavailable: [SupportPlan!]!
+  """
+  The plans that cannot be chosen for this product, version and portal, each with its
+  reasons. The reasons belong to the question, not to the plan, so they sit on this
+  object (which has no id) and not on the plan: a normalized client cache keeps a plan's
+  reasons for one product from showing under another.
+  """
+  unavailable: [UnavailablePlan!]!
   "Where to go instead, when the product's requests are opened in another portal."
   portalHint: PortalHint
 }
@@ -1984,7 +2001,12 @@ type SupportPlan {
   endsAt: Time
   "Whether the viewer's account has linked this plan (R6)."
   linked: Boolean!
-  "Empty when the plan is available."
+}
+
+"A plan that cannot be chosen for the product, version and portal asked about (R23)."
+type UnavailablePlan {
+  plan: SupportPlan!
+  "Why it cannot be chosen for this question; never empty."
   reasons: [PlanReason!]!
 }
 
@@ -2796,8 +2818,6 @@ func (ec *executionContext) childFields_SupportPlan(ctx context.Context, field g
 		return ec.fieldContext_SupportPlan_endsAt(ctx, field)
 	case "linked":
 		return ec.fieldContext_SupportPlan_linked(ctx, field)
-	case "reasons":
-		return ec.fieldContext_SupportPlan_reasons(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SupportPlan", field.Name)
 }
@@ -2910,6 +2930,16 @@ func (ec *executionContext) childFields_TenantUser(ctx context.Context, field gr
 		return ec.fieldContext_TenantUser_roles(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TenantUser", field.Name)
+}
+
+func (ec *executionContext) childFields_UnavailablePlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "plan":
+		return ec.fieldContext_UnavailablePlan_plan(ctx, field)
+	case "reasons":
+		return ec.fieldContext_UnavailablePlan_reasons(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnavailablePlan", field.Name)
 }
 
 func (ec *executionContext) childFields_UserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3536,18 +3566,18 @@ func (ec *executionContext) _BalanceEvent_benefitId(ctx context.Context, field g
 			return ec.fieldContext_BalanceEvent_benefitId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BenefitID, nil
+			return obj.BenefitIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_benefitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_planName(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -3559,18 +3589,18 @@ func (ec *executionContext) _BalanceEvent_planName(ctx context.Context, field gr
 			return ec.fieldContext_BalanceEvent_planName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanName, nil
+			return obj.PlanNameOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_planName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "String")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "String")
 }
 
 func (ec *executionContext) _BalanceEvent_remaining(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -3697,18 +3727,18 @@ func (ec *executionContext) _BalanceEvent_requestId(ctx context.Context, field g
 			return ec.fieldContext_BalanceEvent_requestId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestID, nil
+			return obj.RequestIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -3720,18 +3750,18 @@ func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field gra
 			return ec.fieldContext_BalanceEvent_actorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ActorID, nil
+			return obj.ActorIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4597,18 +4627,18 @@ func (ec *executionContext) _HeldOffer_renewalOf(ctx context.Context, field grap
 			return ec.fieldContext_HeldOffer_renewalOf(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RenewalOf, nil
+			return obj.RenewalOfOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_HeldOffer_renewalOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("HeldOffer", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("HeldOffer", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Incidents_total(ctx context.Context, field graphql.CollectedField, obj *domain.Incidents) (ret graphql.Marshaler) {
@@ -4877,18 +4907,18 @@ func (ec *executionContext) _LedgerEntry_benefitId(ctx context.Context, field gr
 			return ec.fieldContext_LedgerEntry_benefitId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BenefitID, nil
+			return obj.BenefitIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_benefitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_planName(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4900,18 +4930,18 @@ func (ec *executionContext) _LedgerEntry_planName(ctx context.Context, field gra
 			return ec.fieldContext_LedgerEntry_planName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanName, nil
+			return obj.PlanNameOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_planName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "String")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "String")
 }
 
 func (ec *executionContext) _LedgerEntry_requestId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4923,18 +4953,18 @@ func (ec *executionContext) _LedgerEntry_requestId(ctx context.Context, field gr
 			return ec.fieldContext_LedgerEntry_requestId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestID, nil
+			return obj.RequestIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_actorId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4946,18 +4976,18 @@ func (ec *executionContext) _LedgerEntry_actorId(ctx context.Context, field grap
 			return ec.fieldContext_LedgerEntry_actorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ActorID, nil
+			return obj.ActorIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_reason(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4969,18 +4999,18 @@ func (ec *executionContext) _LedgerEntry_reason(ctx context.Context, field graph
 			return ec.fieldContext_LedgerEntry_reason(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Reason, nil
+			return obj.ReasonOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "String")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "String")
 }
 
 func (ec *executionContext) _LedgerEntry_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -5929,18 +5959,18 @@ func (ec *executionContext) _PlanReason_rule(ctx context.Context, field graphql.
 			return ec.fieldContext_PlanReason_rule(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Rule, nil
+			return obj.RuleOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_PlanReason_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlanReason", field, false, false, "String")
+	return graphql.NewScalarFieldContext("PlanReason", field, true, false, "String")
 }
 
 func (ec *executionContext) _PlanReason_message(ctx context.Context, field graphql.CollectedField, obj *domain.Reason) (ret graphql.Marshaler) {
@@ -6090,18 +6120,18 @@ func (ec *executionContext) _Product_family(ctx context.Context, field graphql.C
 			return ec.fieldContext_Product_family(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Family, nil
+			return obj.FamilyOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Product_family(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
 }
 
 func (ec *executionContext) _Product_portal(ctx context.Context, field graphql.CollectedField, obj *domain.Product) (ret graphql.Marshaler) {
@@ -6136,18 +6166,18 @@ func (ec *executionContext) _Product_lifecyclePolicy(ctx context.Context, field 
 			return ec.fieldContext_Product_lifecyclePolicy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.LifecyclePolicy, nil
+			return obj.LifecyclePolicyOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Product_lifecyclePolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
 }
 
 func (ec *executionContext) _Product_needsLink(ctx context.Context, field graphql.CollectedField, obj *domain.Product) (ret graphql.Marshaler) {
@@ -7276,38 +7306,6 @@ func (ec *executionContext) fieldContext_SupportPlan_linked(_ context.Context, f
 	return graphql.NewScalarFieldContext("SupportPlan", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _SupportPlan_reasons(ctx context.Context, field graphql.CollectedField, obj *domain.Plan) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_SupportPlan_reasons(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Reasons, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []domain.Reason) graphql.Marshaler {
-			return ec.marshalNPlanReason2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐReasonᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_SupportPlan_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "SupportPlan",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PlanReason(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _SupportPlans_product(ctx context.Context, field graphql.CollectedField, obj *domain.Plans) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7404,11 +7402,11 @@ func (ec *executionContext) _SupportPlans_unavailable(ctx context.Context, field
 			return ec.fieldContext_SupportPlans_unavailable(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Unavailable, nil
+			return obj.UnavailablePlans(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []domain.Plan) graphql.Marshaler {
-			return ec.marshalNSupportPlan2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.UnavailablePlan) graphql.Marshaler {
+			return ec.marshalNUnavailablePlan2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐUnavailablePlanᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7418,10 +7416,10 @@ func (ec *executionContext) fieldContext_SupportPlans_unavailable(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "SupportPlans",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SupportPlan(ctx, field)
+			return ec.childFields_UnavailablePlan(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7491,18 +7489,18 @@ func (ec *executionContext) _SupportRequest_planId(ctx context.Context, field gr
 			return ec.fieldContext_SupportRequest_planId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanID, nil
+			return obj.PlanIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_planId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_planKind(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -7514,18 +7512,18 @@ func (ec *executionContext) _SupportRequest_planKind(ctx context.Context, field 
 			return ec.fieldContext_SupportRequest_planKind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanKind, nil
+			return obj.PlanKindOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v domain.PlanKind) graphql.Marshaler {
-			return ec.marshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PlanKind) graphql.Marshaler {
+			return ec.marshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_planKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "PlanKind")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "PlanKind")
 }
 
 func (ec *executionContext) _SupportRequest_portal(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -7583,18 +7581,18 @@ func (ec *executionContext) _SupportRequest_version(ctx context.Context, field g
 			return ec.fieldContext_SupportRequest_version(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Version, nil
+			return obj.VersionOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "String")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "String")
 }
 
 func (ec *executionContext) _SupportRequest_type(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -7652,18 +7650,18 @@ func (ec *executionContext) _SupportRequest_customerId(ctx context.Context, fiel
 			return ec.fieldContext_SupportRequest_customerId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CustomerID, nil
+			return obj.CustomerIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_customerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_consumedIncident(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -8267,6 +8265,70 @@ func (ec *executionContext) fieldContext_TenantUser_roles(_ context.Context, fie
 	return graphql.NewScalarFieldContext("TenantUser", field, false, false, "Role")
 }
 
+func (ec *executionContext) _UnavailablePlan_plan(ctx context.Context, field graphql.CollectedField, obj *domain.UnavailablePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnavailablePlan_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Plan) graphql.Marshaler {
+			return ec.marshalNSupportPlan2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnavailablePlan_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnavailablePlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SupportPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UnavailablePlan_reasons(ctx context.Context, field graphql.CollectedField, obj *domain.UnavailablePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnavailablePlan_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.Reason) graphql.Marshaler {
+			return ec.marshalNPlanReason2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐReasonᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnavailablePlan_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnavailablePlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlanReason(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.CollectedField, obj *domain.Error) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8299,18 +8361,18 @@ func (ec *executionContext) _UserError_rule(ctx context.Context, field graphql.C
 			return ec.fieldContext_UserError_rule(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Rule, nil
+			return obj.RuleOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_UserError_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserError", field, false, false, "String")
+	return graphql.NewScalarFieldContext("UserError", field, true, false, "String")
 }
 
 func (ec *executionContext) _UserError_field(ctx context.Context, field graphql.CollectedField, obj *domain.Error) (ret graphql.Marshaler) {
@@ -11332,11 +11394,6 @@ func (ec *executionContext) _SupportPlan(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "reasons":
-			out.Values[i] = ec._SupportPlan_reasons(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11703,6 +11760,44 @@ func (ec *executionContext) _TenantUser(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._TenantUser_roles(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var unavailablePlanImplementors = []string{"UnavailablePlan"}
+
+func (ec *executionContext) _UnavailablePlan(ctx context.Context, sel ast.SelectionSet, obj *domain.UnavailablePlan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, unavailablePlanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UnavailablePlan")
+		case "plan":
+			out.Values[i] = ec._UnavailablePlan_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasons":
+			out.Values[i] = ec._UnavailablePlan_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12891,6 +12986,26 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) marshalNUnavailablePlan2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐUnavailablePlan(ctx context.Context, sel ast.SelectionSet, v domain.UnavailablePlan) graphql.Marshaler {
+	return ec._UnavailablePlan(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNUnavailablePlan2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐUnavailablePlanᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.UnavailablePlan) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUnavailablePlan2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐUnavailablePlan(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNUserError2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐError(ctx context.Context, sel ast.SelectionSet, v domain.Error) graphql.Marshaler {
 	return ec._UserError(ctx, sel, &v)
 }
@@ -13134,18 +13249,6 @@ func (ec *executionContext) marshalOHeldOffer2ᚖgithubᚗcomᚋpartnersupport�
 	return ec._HeldOffer(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalID(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOID2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalID(v)
-	return res
-}
-
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -13189,16 +13292,22 @@ func (ec *executionContext) marshalOLinkedPlan2ᚖgithubᚗcomᚋpartnersupport�
 	return ec._LinkedPlan(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, v any) (domain.PlanKind, error) {
+func (ec *executionContext) unmarshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, v any) (*domain.PlanKind, error) {
+	if v == nil {
+		return nil, nil
+	}
 	tmp, err := graphql.UnmarshalString(v)
 	res := domain.PlanKind(tmp)
-	return res, graphql.ErrorOnPath(ctx, err)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, sel ast.SelectionSet, v domain.PlanKind) graphql.Marshaler {
+func (ec *executionContext) marshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, sel ast.SelectionSet, v *domain.PlanKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(v))
+	res := graphql.MarshalString(string(*v))
 	return res
 }
 
@@ -13207,18 +13316,6 @@ func (ec *executionContext) marshalOPortalHint2ᚖgithubᚗcomᚋpartnersupport�
 		return graphql.Null
 	}
 	return ec._PortalHint(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(v)
-	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -31,11 +31,13 @@ type plan struct {
 	Name      string
 	Linked    bool
 	Incidents incidents
-	Reasons   []struct {
-		Code    string
-		Rule    *string
-		Message string
-	}
+	Reasons   []reason // of an unavailable plan, from UnavailablePlan.reasons
+}
+
+type reason struct {
+	Code    string
+	Rule    *string
+	Message string
 }
 
 func (p plan) codes() []string {
@@ -70,12 +72,27 @@ func (ps plans) find(t *testing.T, id string) (plan, bool) {
 
 func supportPlans(t *testing.T, e *testenv.Env, who, product, version, portal string) plans {
 	t.Helper()
-	var out struct{ SupportPlans plans }
+	var out struct {
+		SupportPlans struct {
+			Available   []plan
+			Unavailable []struct {
+				Plan    plan
+				Reasons []reason
+			}
+			PortalHint *struct{ Portal, Message string }
+		}
+	}
 	e.Do(e.Token(who), `query($p: ID!, $v: String, $portal: Portal!) { supportPlans(productId: $p, version: $v, portal: $portal) {
-		available { id kind name linked incidents { total used remaining unlimited } reasons { code rule message } }
-		unavailable { id kind name linked incidents { total used remaining unlimited } reasons { code rule message } }
+		available { id kind name linked incidents { total used remaining unlimited } }
+		unavailable { plan { id kind name linked incidents { total used remaining unlimited } } reasons { code rule message } }
 		portalHint { portal message } } }`, map[string]any{"p": product, "v": version, "portal": portal}).MustData(t, &out)
-	return out.SupportPlans
+	ps := plans{Available: out.SupportPlans.Available, PortalHint: out.SupportPlans.PortalHint}
+	for _, u := range out.SupportPlans.Unavailable {
+		require.NotEmpty(t, u.Reasons, "an unavailable plan says why: %s", u.Plan.ID)
+		u.Plan.Reasons = u.Reasons
+		ps.Unavailable = append(ps.Unavailable, u.Plan)
+	}
+	return ps
 }
 
 type request struct {

@@ -36,13 +36,13 @@ func RequireChromium(t *testing.T) {
 // Browser is a tab of a fresh headless Chromium, with what the page logged and every URL
 // it asked for.
 type Browser struct {
-	Ctx     context.Context
-	mu      sync.Mutex
-	msgs    []string
-	errs    []string
-	urls    []string
-	outMu   sync.Mutex
-	out     strings.Builder
+	Ctx   context.Context
+	mu    sync.Mutex
+	msgs  []string
+	errs  []string
+	urls  []string
+	outMu sync.Mutex
+	out   strings.Builder
 }
 
 // New starts Chromium with a fresh profile and the flags that keep it off the network:

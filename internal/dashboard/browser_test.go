@@ -19,9 +19,9 @@ import (
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 const (
-	megan        = "megan@contoso.com" // contoso PARTNER_ADMIN
-	lee          = "lee@contoso.com"   // contoso USER
-	expanded     = "contoso.partner_success_expanded.20260901.cloud_support"
+	megan    = "megan@contoso.com" // contoso PARTNER_ADMIN
+	lee      = "lee@contoso.com"   // contoso USER
+	expanded = "contoso.partner_success_expanded.20260901.cloud_support"
 
 	// How long the page may take to show a change.
 	pageTimeout = browsertest.Timeout

@@ -523,7 +523,7 @@ func TestLimits_EverydayQueriesPass(t *testing.T) {
 		`{ incidentLedger(tenantId: "contoso", first: 100) { edges { cursor node { seq kind benefitId planName requestId actorId reason at delta
 			incidents { total used remaining unlimited } } } pageInfo { hasNextPage endCursor } } }`,
 		`{ supportPlans(productId: "azure", portal: AZURE) { available { id kind name incidents { remaining } }
-			unavailable { id name reasons { code rule message } } portalHint { portal message } } }`,
+			unavailable { plan { id name } reasons { code rule message } } portalHint { portal message } } }`,
 		`{ viewer { id email kind linkedPlans { benefitId name legacyName kind status incidents { total used remaining unlimited } endsAt linkedFrom linkedAt }
 			memberships { roles tenant { id name hasActiveOffer benefitsNotice
 				offers { id periodStart periodEnd purchasedAt renewedAt renewalOf offer { id name legacy retiredAt grants { kind incidents unlimited name legacyName } } }
