@@ -168,7 +168,9 @@ func TestResponsesMatchTheSchemaTypes(t *testing.T) {
 	run(leeTok, "Mutation", "createSupportRequest", `(input: $in)`, map[string]any{"in": map[string]any{
 		"idempotencyKey": "schema-values-free", "productId": "azure", "portal": "AZURE", "type": "PARTNER_PROGRAM", "title": "Program question"}})
 	paid := run(leeTok, "Mutation", "createSupportRequest", `(input: $in)`, map[string]any{"in": azureRequest("schema-values-paid", contosoExpanded)})
-	var created struct{ CreateSupportRequest struct{ Request struct{ ID string } } }
+	var created struct {
+		CreateSupportRequest struct{ Request struct{ ID string } }
+	}
 	require.NoError(t, json.Unmarshal(paid, &created))
 	run(leeTok, "Mutation", "closeSupportRequest", `(id: $id, reason: DUPLICATE)`, map[string]any{"id": created.CreateSupportRequest.Request.ID})
 	run(leeTok, "Mutation", "createSupportRequest", `(input: $in)`, map[string]any{"in": azureRequest("schema-values-none", "no-such-plan")})
@@ -199,12 +201,18 @@ func TestTimestampsHaveOnePrecision(t *testing.T) {
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok := e.Token(lee)
 	var created struct {
-		CreateSupportRequest struct{ Request struct{ ID, CreatedAt string } }
+		CreateSupportRequest struct {
+			Request struct{ ID, CreatedAt string }
+		}
 	}
 	e.Do(tok, `mutation($in: CreateSupportRequestInput!) { createSupportRequest(input: $in) { request { id createdAt } } }`,
 		map[string]any{"in": azureRequest("one-precision-0001", contosoExpanded)}).MustData(t, &created)
 	var listed struct {
-		SupportRequests struct{ Edges []struct{ Node struct{ ID, CreatedAt string } } }
+		SupportRequests struct {
+			Edges []struct {
+				Node struct{ ID, CreatedAt string }
+			}
+		}
 	}
 	e.Do(tok, `{ supportRequests(portal: AZURE) { edges { node { id createdAt } } } }`, nil).MustData(t, &listed)
 	require.Len(t, listed.SupportRequests.Edges, 1)
