@@ -16,9 +16,11 @@ build:
 	$(GO) build -trimpath -o bin/server ./server
 
 ## test: every test, with the race detector (see README "Testing" for why -race is on). The
-## dashboard's browser test needs Debian's Chromium, installed here when missing.
+## browser tests need Debian's Chromium, and the client tests (internal/clients) Node.js
+## and their npm packages, installed here when missing.
 test:
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-node-deps.sh
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	./scripts/fuzz-all.sh 5s
