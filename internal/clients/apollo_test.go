@@ -14,20 +14,30 @@ import (
 // Azure answer still shows the plan as available, without Windows Server's reasons.
 func TestApolloCacheKeepsEachProductsAnswer(t *testing.T) {
 	e := testenv.New(t)
-	const plan = "contoso.solutions_partner_designation.20260901.cloud_support"
+	lee := linkedLee(t, e)
+	node(t, "apollo-cache.mjs", "API="+e.Server.URL+"/query", "TOKEN="+lee, "PLAN="+spdCloud)
+}
+
+// spdCloud is Contoso's Partner Cloud Support benefit.
+const spdCloud = "contoso.solutions_partner_designation.20260901.cloud_support"
+
+// linkedLee activates spdCloud as megan and links it for lee; it returns lee's token.
+func linkedLee(t *testing.T, e *testenv.Env) string {
+	t.Helper()
 	var activated struct {
 		ActivateBenefit struct {
-			Benefit struct{ Contract struct{ AccessID, ContractID string } }
+			Benefit struct {
+				Contract struct{ AccessID, ContractID string }
+			}
 		}
 	}
 	e.Do(e.Token("megan@contoso.com"), `mutation($id: ID!) { activateBenefit(benefitId: $id) { benefit { contract { accessId contractId } } } }`,
-		map[string]any{"id": plan}).MustData(t, &activated)
+		map[string]any{"id": spdCloud}).MustData(t, &activated)
 	lee := e.Token("lee@contoso.com")
 	c := activated.ActivateBenefit.Benefit.Contract
 	var linked struct{ LinkSupportPlan struct{ UserErrors []any } }
 	e.Do(lee, `mutation($a: String!, $c: String!) { linkSupportPlan(input: {accessId: $a, contractId: $c, portal: AZURE}) { userErrors { code } } }`,
 		map[string]any{"a": c.AccessID, "c": c.ContractID}).MustData(t, &linked)
 	require.Empty(t, linked.LinkSupportPlan.UserErrors)
-
-	node(t, "apollo-cache.mjs", "API="+e.Server.URL+"/query", "TOKEN="+lee, "PLAN="+plan)
+	return lee
 }

@@ -94,14 +94,17 @@ func New(c Config) *Server {
 		PayloadReadLimit:      &c.MaxWSMessageBytes,
 	})
 	gql.AddTransport(transport.SSE{})
-	gql.AddTransport(transport.GET{})
-	gql.AddTransport(transport.POST{})
+	// GET and POST as the GraphQL-over-HTTP spec says (transport.go).
+	gql.AddTransport(httpTransport{})
 	// No form or multipart transports: a GraphQL body must be JSON, which a browser sends
 	// cross-origin only after a CORS preflight (CSRF).
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	if c.Introspection {
 		gql.Use(extension.Introspection{})
+	} else {
+		// Without introspection, "Did you mean …?" would rebuild the schema name by name.
+		gql.SetDisableSuggestion(true)
 	}
 	// Hostile input (limits.go): every limit refuses before a resolver runs.
 	limits := c.Limits.withDefaults()
@@ -118,7 +121,7 @@ func New(c Config) *Server {
 	if c.Metrics != nil {
 		gql.Use(c.Metrics)
 	}
-	gql.SetErrorPresenter(presentError(c.Logger))
+	gql.SetErrorPresenter(presentError(c.Logger, c.Introspection))
 	gql.SetRecoverFunc(recoverPanic(c.Logger))
 
 	corsMW := cors.New(cors.Options{
