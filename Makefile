@@ -5,7 +5,7 @@ LISTEN    ?= 127.0.0.1:8080
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: run test generate lint build bench bench-profile bench-profiles fuzz tidy clean
+.PHONY: run test generate lint build token bench bench-profile bench-profiles fuzz tidy clean
 
 ## run: the server on the embedded store in $(DATA_DIR), with the demo data and the dev signer
 run: build
@@ -14,6 +14,14 @@ run: build
 ## build: the server binary in ./bin
 build:
 	$(GO) build -trimpath -o bin/server ./server
+
+## token: a development token for EMAIL (KIND=ENTRA_ID or MSA for an account outside the
+## fixtures), signed with the key of the server `make run` started on $(DATA_DIR). Only the
+## token is printed: TOKEN=$$(make token EMAIL=megan@contoso.com)
+token:
+	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=megan@contoso.com" >&2; exit 2; }
+	@$(GO) build -trimpath -o bin/server ./server
+	@./bin/server token --data-dir $(DATA_DIR) --email $(EMAIL) $(if $(KIND),--kind $(KIND))
 
 ## test: every test, with the race detector (see README "Testing" for why -race is on). The
 ## browser tests need Debian's Chromium, and the client tests (internal/clients) Node.js
