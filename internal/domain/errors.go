@@ -34,7 +34,7 @@ const (
 )
 
 // Error is an expected, explainable refusal. Rule names the business rule from
-// shared/DOMAIN.md that it applies (for example "R9"), when one does. Field is the
+// docs/rules.md that it applies (for example "R9"), when one does. Field is the
 // input path the error is about, when there is one.
 type Error struct {
 	Code    Code
