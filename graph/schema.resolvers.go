@@ -317,6 +317,14 @@ func (r *queryResolver) IncidentLedger(ctx context.Context, tenantID string, fir
 	return conn, nil
 }
 
+// Rules is the resolver for the rules field.
+func (r *queryResolver) Rules(ctx context.Context, ids []string) ([]domain.Rule, error) {
+	if ids != nil && len(ids) == 0 {
+		return []domain.Rule{}, nil // rules(ids: []): none asked for
+	}
+	return domain.Rules(ids...), nil
+}
+
 // BenefitID is the resolver for the benefitId field.
 func (r *reminderResolver) BenefitID(ctx context.Context, obj *domain.Reminder) (string, error) {
 	return obj.Benefit.ID, nil

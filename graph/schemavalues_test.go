@@ -218,3 +218,25 @@ func TestTimestampsHaveOnePrecision(t *testing.T) {
 	require.Len(t, listed.SupportRequests.Edges, 1)
 	require.Equal(t, created.CreateSupportRequest.Request, listed.SupportRequests.Edges[0].Node)
 }
+
+// TestRulesExplainARefusal: a client resolves the rule a refusal cites to its title and
+// text with the rules query, as docs/rules.md states it.
+func TestRulesExplainARefusal(t *testing.T) {
+	e := testenv.New(t)
+	refused := activate(t, e, e.Token(lee), contosoSPDCloud)
+	require.Len(t, refused.UserErrors, 1)
+	rule := refused.UserErrors[0].Rule
+	require.NotNil(t, rule)
+	var out struct {
+		Rules []struct{ ID, Title, Text string }
+	}
+	e.Do("", `query($ids: [ID!]) { rules(ids: $ids) { id title text } }`, map[string]any{"ids": []string{*rule}}).MustData(t, &out)
+	require.Len(t, out.Rules, 1)
+	require.Equal(t, "R3", out.Rules[0].ID)
+	require.Equal(t, "Who activates", out.Rules[0].Title)
+	require.Contains(t, out.Rules[0].Text, "only by a `PARTNER_ADMIN` or `GLOBAL_ADMIN`")
+
+	e.Do("", `{ rules { id } }`, nil).MustData(t, &out)
+	require.GreaterOrEqual(t, len(out.Rules), 25, "every rule")
+	require.Equal(t, "R1", out.Rules[0].ID)
+}
