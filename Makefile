@@ -5,7 +5,7 @@ LISTEN    ?= 127.0.0.1:8080
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: run test generate lint build token bench bench-profile bench-profiles fuzz tidy clean
+.PHONY: run test example generate lint build token bench bench-profile bench-profiles fuzz tidy clean
 
 ## run: the server on the embedded store in $(DATA_DIR), with the demo data and the dev signer
 run: build
@@ -32,6 +32,12 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	./scripts/fuzz-all.sh 5s
+	$(MAKE) --no-print-directory example
+
+## example: the typed Go client of examples/genqlient (a module of its own), generated
+## from the current schema and built: a schema change that breaks it fails here
+example:
+	cd examples/genqlient && $(GO) tool genqlient && $(GO) vet ./... && $(GO) build -o /dev/null .
 
 ## generate: regenerate the GraphQL code from schema.graphqls (must leave no diff)
 generate:
