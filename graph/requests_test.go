@@ -419,15 +419,27 @@ func TestR18_EachPortalListsTheAccountsOwnRequests(t *testing.T) {
 	list := func(who, portal string, first int, after *string) ([]request, *string, bool) {
 		var out struct {
 			SupportRequests struct {
-				Edges    []struct{ Node request }
+				Edges []struct {
+					Cursor string
+					Node   request
+				}
 				PageInfo struct {
-					HasNextPage bool
-					EndCursor   *string
+					HasNextPage, HasPreviousPage bool
+					StartCursor, EndCursor       *string
 				}
 			}
 		}
 		e.Do(e.Token(who), `query($p: Portal!, $f: Int, $a: String) { supportRequests(portal: $p, first: $f, after: $a) {
-			edges { node { `+requestFields+` } } pageInfo { hasNextPage endCursor } } }`, map[string]any{"p": portal, "f": first, "a": after}).MustData(t, &out)
+			edges { cursor node { `+requestFields+` } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, map[string]any{"p": portal, "f": first, "a": after}).MustData(t, &out)
+		pi, edges := out.SupportRequests.PageInfo, out.SupportRequests.Edges
+		assert.Equal(t, after != nil, pi.HasPreviousPage, "a page after a cursor has a previous page")
+		if len(edges) > 0 {
+			require.NotNil(t, pi.StartCursor)
+			assert.Equal(t, edges[0].Cursor, *pi.StartCursor)
+			assert.Equal(t, edges[len(edges)-1].Cursor, *pi.EndCursor)
+		} else {
+			assert.Nil(t, pi.StartCursor)
+		}
 		var rs []request
 		for _, e := range out.SupportRequests.Edges {
 			rs = append(rs, e.Node)

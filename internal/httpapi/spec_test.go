@@ -42,3 +42,12 @@ func TestNoFieldSuggestionsWithoutIntrospection(t *testing.T) {
 		assert.NotContains(t, r.Body, "Did you mean", q)
 	}
 }
+
+// TestTimeIsSpecifiedByRFC3339: generated clients (genqlient, graphql-codegen) learn from
+// introspection what Time is.
+func TestTimeIsSpecifiedByRFC3339(t *testing.T) {
+	e := testenv.New(t)
+	r := postJSON(t, e, "", `{ __type(name: "Time") { kind specifiedByURL } }`, nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	assert.JSONEq(t, `{"data":{"__type":{"kind":"SCALAR","specifiedByURL":"https://www.rfc-editor.org/rfc/rfc3339"}}}`, r.Body)
+}
