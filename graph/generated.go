@@ -1878,6 +1878,7 @@ var sources = []*ast.Source{
 "An RFC 3339 date-time, always UTC."
 scalar Time @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")
 
+"The entry points for reading. Every field but offers, products and rules needs a signed-in account (Authorization: Bearer <token>)."
 type Query {
   "The signed-in account."
   viewer: Viewer!
@@ -1885,7 +1886,7 @@ type Query {
   A tenant the viewer belongs to. Anyone else gets a FORBIDDEN error that does not tell
   whether the tenant exists.
   """
-  tenant(id: ID!): Tenant!
+  tenant("The tenant's ID, such as contoso (see viewer.memberships)." id: ID!): Tenant!
   "The offer catalog (R1)."
   offers: [Offer!]!
   "The product catalog, with partner support coverage of each version today (R8)."
@@ -1895,90 +1896,118 @@ type Query {
   available and unavailable, each unavailable one with its reasons (R8, R10, R12, R13,
   R14, R21, R23). Evaluated at request time.
   """
-  supportPlans(productId: ID!, version: String, portal: Portal!): SupportPlans!
+  supportPlans("The product's ID, from products." productId: ID!, "The product version, for an on-premises product (R8), such as Windows Server 2025." version: String, "The portal the request would be opened in." portal: Portal!): SupportPlans!
   """
   The viewer's support requests in a portal, newest first (R18). In SERVICES_HUB (the
   on-premises portal) every request of the account is listed. first: 1..100.
   """
-  supportRequests(portal: Portal!, first: Int = 20, after: String): SupportRequestConnection!
+  supportRequests("The portal whose list to read." portal: Portal!, "How many requests, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): SupportRequestConnection!
   """
   The tenant's incident ledger, newest first, for its admins: every grant, consumption,
   refund, expiry and cap, with who, when, which request and why. first: 1..100.
   """
-  incidentLedger(tenantId: ID!, first: Int = 20, after: String): LedgerConnection!
+  incidentLedger("The tenant's ID." tenantId: ID!, "How many entries, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): LedgerConnection!
   """
   The business rules this API applies, as docs/rules.md states them, in ID order: resolve
   UserError.rule, PlanReason.rule or an error's extensions.rule (such as R9) to its title
   and text, to explain a refusal. With ids, only those rules (an unknown ID is left out).
   Needs no sign-in.
   """
-  rules(ids: [ID!]): [Rule!]!
+  rules("The rule IDs to read, such as [\"R9\"]; none for every rule." ids: [ID!]): [Rule!]!
 }
 
+"The changes an account can make. An expected refusal comes back in the payload's userErrors, with nothing changed; a top-level error means the request itself failed."
 type Mutation {
   """
   Activate a benefit (R3, R4). Only a PARTNER_ADMIN or GLOBAL_ADMIN of the tenant may.
   The Access ID and Contract ID show once activation completes; activating again returns
   the same IDs. Activating an ISV consultation benefit submits its request (R22).
   """
-  activateBenefit(benefitId: ID!): ActivateBenefitPayload!
+  activateBenefit("The benefit's ID, from tenant.benefits." benefitId: ID!): ActivateBenefitPayload!
   """
   Link a support plan to the viewer's account with the tenant's Access ID and Contract ID
   (R6, R9, R11). Once linked, the plan serves every portal.
   """
-  linkSupportPlan(input: LinkSupportPlanInput!): LinkSupportPlanPayload!
+  linkSupportPlan("The pair of IDs and the portal." input: LinkSupportPlanInput!): LinkSupportPlanPayload!
   "Buy an offer for the tenant's current enrollment year (R20). Admins only."
-  purchaseOffer(tenantId: ID!, offer: ID!): PurchaseOfferPayload!
+  purchaseOffer("The tenant that buys." tenantId: ID!, "The offer's ID, from offers." offer: ID!): PurchaseOfferPayload!
   "Buy the next enrollment year of a held offer (R7, R20, R24). Admins only."
-  renewOffer(heldOfferId: ID!): RenewOfferPayload!
+  renewOffer("The held offer to renew, from tenant.offers." heldOfferId: ID!): RenewOfferPayload!
   """
   Open a support request (R15, R17, R14). A request on a partner plan takes one incident
   at creation; the same idempotencyKey again returns the same request and takes nothing.
   """
-  createSupportRequest(input: CreateSupportRequestInput!): CreateSupportRequestPayload!
+  createSupportRequest("What the request is about and the plan that pays for it." input: CreateSupportRequestInput!): CreateSupportRequestPayload!
   """
   Close a request (R16). DUPLICATE and BUG refund its incident; on a Partner Cloud Support
   plan billing, quota and subscription requests are refunded too. At most one refund.
   """
-  closeSupportRequest(id: ID!, reason: CloseReason!): CloseSupportRequestPayload!
+  closeSupportRequest("The request's ID." id: ID!, "Why it is closed; DUPLICATE and BUG refund its incident." reason: CloseReason!): CloseSupportRequestPayload!
   "Buy one incident for an on-premises product under the fixed lifecycle policy (R21). MSA accounts only."
-  purchasePayPerIncident(productId: ID!, version: String!): PurchasePayPerIncidentPayload!
+  purchasePayPerIncident("The on-premises product, from products." productId: ID!, "The product version the incident is for." version: String!): PurchasePayPerIncidentPayload!
 }
 
+"Where a product runs, which decides the plans that serve it (R8)."
 enum Deployment {
+  "A cloud service, such as Azure or Microsoft 365."
   CLOUD
+  "Software the customer runs, such as Windows Server or SQL Server."
   ON_PREMISES
 }
 
+"What kind of plan a support plan is."
 enum PlanKind {
+  "A Partner Cloud Support benefit: cloud products only (R8)."
   PARTNER_CLOUD_SUPPORT
+  "A Partner On-premises Support benefit: on-premises products only (R8)."
   PARTNER_ON_PREMISES_SUPPORT
+  "The partner's own CSP support plan, for requests opened for its customers (R14)."
   CSP
+  "One incident bought for one on-premises product (R21)."
   PAY_PER_INCIDENT
 }
 
 "Why a plan cannot be chosen (R23)."
 enum PlanReasonCode {
+  "The plan's enrollment year has ended."
   EXPIRED
+  "Every incident of the plan is used."
   NO_INCIDENTS_LEFT
+  "The benefit is not activated, or its activation has not completed (R3, R4)."
   NOT_ACTIVE
+  "A Partner Cloud Support plan, asked about an on-premises product (R8)."
   CLOUD_PRODUCTS_ONLY
+  "A Partner On-premises Support plan, asked about a cloud product (R8)."
   ON_PREMISES_ONLY
+  "The version is neither the current one nor the one before, or is out of mainstream support (R8)."
   VERSION_NOT_COVERED
+  "The account has Premier or Advanced support linked, which serves this product instead (R12)."
   PREMIER_LINKED
+  "Action Pack incidents serve on-premises products only, not Azure (R13)."
   ACTION_PACK_IN_AZURE
+  "The account has not linked this plan (R6, R10)."
   NOT_LINKED
+  "The product's requests are opened in another portal (see portalHint)."
   WRONG_PORTAL
+  "An indirect reseller cannot use CSP support for Azure (R14)."
   CSP_INDIRECT_RESELLER
+  "CSP support here serves Azure only (R14)."
   CSP_AZURE_ONLY
+  "Opening a request for a customer needs the ADMIN_AGENT role (R14)."
   CSP_ADMIN_AGENT_REQUIRED
+  "The pay-per-incident purchase is for another product or version (R21)."
   PPI_OTHER_PRODUCT
 }
 
+"What a support request is about; it decides whether the request takes an incident (R15, R17)."
 enum RequestType {
+  "A technical problem: takes one incident on a partner plan (R15)."
   TECHNICAL
+  "A billing question; refunded after closing on a Partner Cloud Support plan (R16)."
   BILLING
+  "A quota increase; refunded after closing on a Partner Cloud Support plan (R16)."
   QUOTA
+  "A subscription question; refunded after closing on a Partner Cloud Support plan (R16)."
   SUBSCRIPTION
   "Partner program requests: free and unlimited (R17)."
   PARTNER_PROGRAM
@@ -1986,45 +2015,73 @@ enum RequestType {
   FRONT_LINE
 }
 
+"Why a support request was closed; DUPLICATE and BUG refund its incident (R16)."
 enum CloseReason {
+  "The problem is solved."
   RESOLVED
+  "The request repeats another one: its incident is refunded (R16)."
   DUPLICATE
+  "The problem was a product bug: its incident is refunded (R16)."
   BUG
+  "The requester withdrew the request."
   CANCELLED
 }
 
+"Whether a support request is still open."
 enum RequestStatus {
+  "Still being worked on."
   OPEN
+  "Closed, with a closeReason."
   CLOSED
 }
 
+"What changed a benefit's balance, or which reminder was recorded."
 enum LedgerEntryKind {
+  "Incidents granted for an enrollment year."
   GRANT
+  "The benefit was activated (R3)."
   ACTIVATE
+  "A request took an incident (R15)."
   CONSUME
+  "A request's incident was given back (R16)."
   REFUND
+  "The enrollment year ended with incidents unused."
   EXPIRE
+  "An unlimited balance became capped at the renewal anniversary (R2, R24)."
   CAP
+  "A reminder that the benefit ends soon was recorded (R19)."
   REMINDER_ENDING_SOON
+  "A reminder that few incidents are left was recorded (R19)."
   REMINDER_LOW_BALANCE
 }
 
+"A product that support requests can be opened for, from the product catalog."
 type Product {
+  "The product's ID, such as azure."
   id: ID!
+  "The product's name."
   name: String!
+  "Cloud or on-premises (R8)."
   deployment: Deployment!
+  "The family its versions belong to, for an on-premises product; null otherwise."
   family: String
   "The portal where requests for it are opened."
   portal: Portal!
+  "FIXED or MODERN, for an on-premises product (R21); null otherwise."
   lifecyclePolicy: String
   "False for Microsoft 365: tenant members need no linked IDs (R10)."
   needsLink: Boolean!
+  "The released versions, for an on-premises product; empty for a cloud product."
   versions: [ProductVersion!]!
 }
 
+"A released version of an on-premises product, with its support lifecycle."
 type ProductVersion {
+  "The version's name, such as Windows Server 2025."
   name: String!
+  "When it was released."
   releasedAt: Time!
+  "When its mainstream support ends."
   mainstreamEndsAt: Time!
   "Whether Partner On-premises Support covers it today: N or N-1, in mainstream support (R8)."
   partnerSupportCovered: Boolean!
@@ -2032,9 +2089,13 @@ type ProductVersion {
   coverageNote: String
 }
 
+"The answer to: which plans may the viewer use for this product, version and portal, now (R23)?"
 type SupportPlans {
+  "The product asked about."
   product: Product!
+  "The portal asked about."
   portal: Portal!
+  "The plans that can be chosen now."
   available: [SupportPlan!]!
   """
   The plans that cannot be chosen for this product, version and portal, each with its
@@ -2047,16 +2108,25 @@ type SupportPlans {
   portalHint: PortalHint
 }
 
+"Where to open requests for a product when the portal asked about is not the right one."
 type PortalHint {
+  "The portal where the product's requests are opened."
   portal: Portal!
+  "A sentence to show the user."
   message: String!
 }
 
+"A plan a support request can be opened on: a benefit of a tenant, the partner's CSP plan or a pay-per-incident purchase. It holds no answer to a particular question: whether it can be chosen for a product is in SupportPlans."
 type SupportPlan {
+  "The plan's ID: what CreateSupportRequestInput.planId takes."
   id: ID!
+  "What kind of plan it is."
   kind: PlanKind!
+  "The plan's name, such as Partner Cloud Support 5."
   name: String!
+  "The plan's balance now."
   incidents: Incidents!
+  "When the plan ends; null when it does not."
   endsAt: Time
   "Whether the viewer's account has linked this plan (R6)."
   linked: Boolean!
@@ -2064,79 +2134,123 @@ type SupportPlan {
 
 "A plan that cannot be chosen for the product, version and portal asked about (R23)."
 type UnavailablePlan {
+  "The plan."
   plan: SupportPlan!
   "Why it cannot be chosen for this question; never empty."
   reasons: [PlanReason!]!
 }
 
+"One reason a plan cannot be chosen."
 type PlanReason {
+  "Why, as a code to branch on."
   code: PlanReasonCode!
+  "The rule that decides it, such as R8 (see the rules query); null when no single rule does."
   rule: String
+  "Why, as a sentence to show the user."
   message: String!
 }
 
+"What a new support request is about and which plan pays for it."
 input CreateSupportRequestInput {
   "Chosen by the client, 8 to 128 of [A-Za-z0-9._:-]; sending it again returns the same request."
   idempotencyKey: String!
   "Required unless the type is PARTNER_PROGRAM or FRONT_LINE."
   planId: ID
+  "The product, from products."
   productId: ID!
+  "The product version, for an on-premises product."
   version: String
+  "The portal the request is opened in."
   portal: Portal!
+  "What the request is about."
   type: RequestType!
+  "A short summary of the problem."
   title: String!
+  "The details of the problem."
   description: String
   "For a CSP request, the customer it is for (R14)."
   customerId: ID
 }
 
+"A support request the viewer opened."
 type SupportRequest {
+  "The request's ID."
   id: ID!
+  "The plan it was opened on; null for a free request with no plan (R17)."
   planId: ID
+  "The kind of that plan; null when there is none."
   planKind: PlanKind
+  "The portal it was opened in."
   portal: Portal!
+  "The product it is about."
   productId: ID!
+  "The product version; null when none was given."
   version: String
+  "What it is about."
   type: RequestType!
+  "Its summary."
   title: String!
+  "The CSP customer it is for (R14); null when it is for none."
   customerId: ID
   "Whether the request took an incident at creation (R15)."
   consumedIncident: Boolean!
+  "Open or closed."
   status: RequestStatus!
+  "Why it was closed; null while open."
   closeReason: CloseReason
   "Whether its incident was given back (R16)."
   refunded: Boolean!
+  "When it was opened."
   createdAt: Time!
+  "When it was closed; null while open."
   closedAt: Time
 }
 
+"Where a page of a connection sits: pass endCursor as after to read the next page."
 type PageInfo {
+  "Whether more items follow this page."
   hasNextPage: Boolean!
+  "Whether items come before this page (true when it was read with after)."
   hasPreviousPage: Boolean!
+  "The cursor of the page's first item; null when the page is empty."
   startCursor: String
+  "The cursor of the page's last item: pass it as after for the next page; null when the page is empty."
   endCursor: String
 }
 
+"One support request of a page, with its cursor."
 type SupportRequestEdge {
+  "The request's position, for after."
   cursor: String!
+  "The request."
   node: SupportRequest!
 }
 
+"A page of support requests, newest first."
 type SupportRequestConnection {
+  "The requests of this page."
   edges: [SupportRequestEdge!]!
+  "Where this page sits."
   pageInfo: PageInfo!
 }
 
+"One change of a benefit's balance (or a reminder), as recorded in the tenant's incident ledger."
 type LedgerEntry {
   "The tenant's sequence number of the change: the ledger's order."
   seq: Int!
+  "What happened."
   kind: LedgerEntryKind!
+  "The benefit whose balance changed; null when none."
   benefitId: ID
+  "The plan's name at the time; null when not recorded."
   planName: String
+  "The request that caused it; null when none did."
   requestId: ID
   "The account that caused it, when one did."
   actorId: ID
+  "Why it happened, such as the request type or close reason; null when not recorded."
   reason: String
+  "When it happened."
   at: Time!
   "The change of remaining incidents: -1, +1 or 0."
   delta: Int!
@@ -2144,33 +2258,49 @@ type LedgerEntry {
   incidents: Incidents!
 }
 
+"One ledger entry of a page, with its cursor."
 type LedgerEdge {
+  "The entry's position, for after."
   cursor: String!
+  "The entry."
   node: LedgerEntry!
 }
 
+"A page of the incident ledger, newest first."
 type LedgerConnection {
+  "The entries of this page."
   edges: [LedgerEdge!]!
+  "Where this page sits."
   pageInfo: PageInfo!
 }
 
+"The result of createSupportRequest."
 type CreateSupportRequestPayload {
+  "The request opened (or the one opened before with the same idempotencyKey); null when refused."
   request: SupportRequest
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of closeSupportRequest."
 type CloseSupportRequestPayload {
+  "The request as closed; null when refused."
   request: SupportRequest
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of purchasePayPerIncident."
 type PurchasePayPerIncidentPayload {
   "The plan bought: choose it in supportPlans for the product."
   planId: ID
+  "When the purchased incident expires; null when refused."
   endsAt: Time
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"Live updates, over a websocket (graphql-transport-ws or the legacy graphql-ws) or SSE."
 type Subscription {
   """
   Every change of the tenant's incident balances, as it is committed, from any server
@@ -2181,30 +2311,40 @@ type Subscription {
   no gap and no duplicate across a reconnect or a server restart. Without it, only new
   events are sent.
   """
-  incidentBalanceChanged(tenantId: ID!, after: String): BalanceEvent!
+  incidentBalanceChanged("The tenant whose balances to follow." tenantId: ID!, "The cursor of the last event received (or Tenant.ledgerCursor): every later event is replayed first." after: String): BalanceEvent!
 }
 
 "One committed change of a balance (or a reminder), in the tenant's commit order."
 type BalanceEvent {
   "Resume from here with incidentBalanceChanged(after: cursor)."
   cursor: String!
+  "The tenant's sequence number of the change: events come in this order."
   seq: Int!
+  "What happened."
   kind: LedgerEntryKind!
+  "The benefit whose balance changed; null when none."
   benefitId: ID
+  "The plan's name at the time; null when not recorded."
   planName: String
   "Null when unlimited."
   remaining: Int
   "Null when unlimited."
   total: Int
+  "Incidents used after the change."
   used: Int!
+  "Whether the balance is unlimited."
   unlimited: Boolean!
   "Why it changed: the request type, the close reason, the rule."
   cause: String
+  "The request that caused it; null when none did, or for a viewer who is not a tenant admin."
   requestId: ID
+  "The account that caused it; null when none did, or for a viewer who is not a tenant admin."
   actorId: ID
+  "When it happened."
   at: Time!
 }
 
+"The kind of account a person signs in with."
 enum AccountKind {
   "A work account."
   ENTRA_ID
@@ -2212,22 +2352,33 @@ enum AccountKind {
   MSA
 }
 
+"A role of an account in a tenant."
 enum Role {
+  "Manages the tenant's partner program membership: activates, buys and renews (R3, R20)."
   PARTNER_ADMIN
+  "Administers the whole tenant; may also activate, buy and renew."
   GLOBAL_ADMIN
+  "Acts for the partner's customers, as needed for CSP requests (R14)."
   ADMIN_AGENT
+  "A member with no administrative role."
   USER
 }
 
 "A support portal (R11)."
 enum Portal {
+  "The Azure portal."
   AZURE
+  "The Dynamics 365 portal."
   DYNAMICS
+  "The Dynamics 365 Finance and Operations portal (Lifecycle Services)."
   DYNAMICS_FINANCE_OPERATIONS
+  "The on-premises support portal (Services Hub)."
   SERVICES_HUB
+  "The Microsoft 365 admin center."
   MICROSOFT_365
 }
 
+"What a benefit grants."
 enum BenefitKind {
   "Partner Cloud Support incidents (formerly Signature Cloud Support)."
   CLOUD_SUPPORT
@@ -2239,74 +2390,117 @@ enum BenefitKind {
 
 "The state of a benefit, computed at read time (R19)."
 enum BenefitStatus {
+  "Not activated yet: a tenant admin must activate it (R3)."
   NOT_ACTIVATED
+  "Activation is under way; the IDs show when it completes (R4)."
   ACTIVATING
+  "Activated, within its enrollment year, with incidents left."
   ACTIVE
+  "Its enrollment year has ended."
   EXPIRED
+  "Every incident is used."
   EXHAUSTED
 }
 
+"Why the tenant is reminded about a benefit (R19)."
 enum ReminderKind {
+  "The benefit ends within the reminder window."
   ENDING_SOON
+  "Few incidents are left."
   LOW_BALANCE
 }
 
 "Machine-readable error codes."
 enum ErrorCode {
+  "The input is malformed or out of range; field says which input."
   INVALID
+  "No valid bearer token was sent."
   UNAUTHENTICATED
+  "The account may not do this, or the thing does not exist for it (the two are not told apart)."
   FORBIDDEN
+  "Nothing has this ID."
   NOT_FOUND
+  "A concurrent change got there first; read again and retry."
   CONFLICT
+  "The server failed; nothing more is said. Retrying may help."
   INTERNAL
+  "Too many attempts; wait before trying again."
   RATE_LIMITED
+  "The store does not answer; retry later."
   UNAVAILABLE
+  "A role the account lacks is needed; the message names the roles (R3)."
   ROLE_REQUIRED
+  "The offer is already held for that enrollment year (R20)."
   ALREADY_PURCHASED
+  "The offer can no longer be bought (R20)."
   OFFER_RETIRED
+  "The benefit or contract has expired."
   EXPIRED
+  "The plan has no incident left (R15)."
   NO_INCIDENTS_LEFT
+  "The Access ID and Contract ID do not match a linkable contract; which half is wrong is not said (R9)."
   INVALID_CONTRACT
+  "A plan cannot be linked from this portal or flow (R11)."
   LINK_NOT_ALLOWED_HERE
+  "The chosen plan cannot serve this request; supportPlans says why (R23)."
   PLAN_UNAVAILABLE
+  "The idempotency key was used before for a different request."
   IDEMPOTENCY_KEY_REUSED
+  "The partner may not open CSP requests here (R14)."
   CSP_NOT_ALLOWED
+  "Pay per incident is not available to this account or product (R21)."
   PPI_NOT_ALLOWED
+  "The request is already closed."
   ALREADY_CLOSED
 }
 
 "An expected refusal of a mutation: nothing was changed."
 type UserError {
+  "What went wrong, as a code to branch on."
   code: ErrorCode!
   "The rule (docs/rules.md) that refused it, such as R9."
   rule: String
   "The input path the error is about."
   field: [String!]
+  "What went wrong, as a sentence to show the user."
   message: String!
 }
 
+"The signed-in account."
 type Viewer {
+  "The account's ID."
   id: ID!
+  "The account's email address."
   email: String!
+  "A work account (Entra ID) or a personal one (MSA)."
   kind: AccountKind!
+  "The tenants the account belongs to, with its roles in each."
   memberships: [Membership!]!
   "Support plans linked to this account (R6). They never show the IDs."
   linkedPlans: [LinkedPlan!]!
 }
 
+"The viewer's membership of a tenant, with its roles there."
 type Membership {
+  "The tenant."
   tenant: Tenant!
+  "The viewer's roles in it."
   roles: [Role!]!
 }
 
+"A partner organisation enrolled in the partner program, as its members see it."
 type Tenant {
+  "The tenant's ID, such as contoso."
   id: ID!
+  "The tenant's name."
   name: String!
   "Whether the tenant holds an offer for the current enrollment year. Without one it has no benefits (R5)."
   hasActiveOffer: Boolean!
   "A plain statement when the tenant has no benefits (R5); null otherwise."
   benefitsNotice: String
+  "The offers the tenant holds, one per enrollment year (R20)."
   offers: [HeldOffer!]!
+  "The benefits of those offers (R1)."
   benefits: [Benefit!]!
   "The users who may activate benefits (R3)."
   admins: [TenantUser!]!
@@ -2322,56 +2516,85 @@ type Tenant {
   ledgerCursor: String!
 }
 
+"A member of a tenant."
 type TenantUser {
+  "The account's ID."
   id: ID!
+  "The account's email address."
   email: String!
+  "Its roles in the tenant."
   roles: [Role!]!
 }
 
+"A membership offer of the catalog, and what it grants each enrollment year (R1)."
 type Offer {
+  "The offer's ID."
   id: ID!
+  "The offer's name."
   name: String!
+  "Whether it is a legacy offer (such as Gold or Silver competency, or Action Pack)."
   legacy: Boolean!
   "An offer retired on this date can no longer be bought (R20)."
   retiredAt: Time
+  "What it grants each enrollment year."
   grants: [Grant!]!
 }
 
+"What an offer grants each enrollment year: one kind of benefit and how much of it (R1, R2)."
 type Grant {
+  "The kind of benefit."
   kind: BenefitKind!
   "Incidents (or consultations) per enrollment year; null when unlimited."
   incidents: Int
+  "Whether the benefit is unlimited."
   unlimited: Boolean!
   "Years starting before this date are unlimited (R2)."
   unlimitedIfPeriodStartsBefore: Time
+  "The benefit's current name."
   name: String!
+  "The benefit's former name; null when it had none."
   legacyName: String
 }
 
 "An offer held for one enrollment year (R20)."
 type HeldOffer {
+  "The held offer's ID."
   id: ID!
+  "The offer held."
   offer: Offer!
+  "When its enrollment year starts."
   periodStart: Time!
+  "When its enrollment year ends."
   periodEnd: Time!
+  "When it was bought."
   purchasedAt: Time!
+  "When it was renewed; null when it was not."
   renewedAt: Time
   "The held offer of the year before, for a renewal (R7)."
   renewalOf: ID
 }
 
+"A benefit of a tenant for one enrollment year: incidents (or consultations) to use, activated once (R3, R4)."
 type Benefit {
+  "The benefit's ID: what activateBenefit takes."
   id: ID!
+  "The held offer it comes from."
   heldOfferId: ID!
+  "The offer it comes from."
   offerId: ID!
+  "What it grants."
   kind: BenefitKind!
   "The current name, such as Partner Cloud Support 5."
   name: String!
   "The legacy name, such as Partner Signature 5pack."
   legacyName: String
+  "Its state now (R19)."
   status: BenefitStatus!
+  "Its balance now."
   incidents: Incidents!
+  "When it was activated; null until it is."
   activatedAt: Time
+  "When its enrollment year starts."
   startsAt: Time!
   "When the offer's enrollment year ends (R19)."
   endsAt: Time!
@@ -2384,50 +2607,77 @@ type Benefit {
   consultation: Consultation
 }
 
+"A balance of incidents."
 type Incidents {
   "Null when unlimited."
   total: Int
+  "Incidents used."
   used: Int!
   "Null when unlimited."
   remaining: Int
+  "Whether the balance is unlimited (total and remaining are then null)."
   unlimited: Boolean!
 }
 
+"The shared pair of IDs that links a benefit to an account (R4, R6)."
 type Contract {
+  "The Access ID: give it, with the Contract ID, to whoever should link the plan."
   accessId: String!
+  "The Contract ID."
   contractId: String!
 }
 
+"An ISV Success technical consultation a benefit requested (R22)."
 type Consultation {
+  "What the consultation is about."
   topic: String!
+  "When it was requested."
   requestedAt: Time!
 }
 
+"A reminder about a benefit that ends soon or runs low (R19)."
 type Reminder {
+  "Why the reminder is given."
   kind: ReminderKind!
+  "The benefit it is about."
   benefitId: ID!
+  "The benefit's name."
   benefitName: String!
+  "When the benefit ends."
   endsAt: Time!
+  "The benefit's balance now."
   incidents: Incidents!
+  "The reminder, as a sentence to show the user."
   message: String!
 }
 
 "A support plan linked to the viewer's account (R6)."
 type LinkedPlan {
+  "The benefit linked."
   benefitId: ID!
+  "The benefit's current name."
   name: String!
+  "The benefit's former name; null when it had none."
   legacyName: String
+  "What it grants."
   kind: BenefitKind!
+  "Its state now."
   status: BenefitStatus!
+  "Its balance now."
   incidents: Incidents!
+  "When it ends."
   endsAt: Time!
   "The portal it was linked from; the link serves every portal."
   linkedFrom: Portal!
+  "When the account linked it."
   linkedAt: Time!
 }
 
+"The pair of IDs to link and where the link is entered from (R6, R11)."
 input LinkSupportPlanInput {
+  "The Access ID the tenant shared (R4)."
   accessId: String!
+  "The Contract ID the tenant shared (R4)."
   contractId: String!
   "The portal the account links from (R11)."
   portal: Portal!
@@ -2435,27 +2685,41 @@ input LinkSupportPlanInput {
   inRequestFlow: Boolean = false
 }
 
+"The result of activateBenefit."
 type ActivateBenefitPayload {
+  "The benefit, activated or activating; null when refused."
   benefit: Benefit
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of linkSupportPlan."
 type LinkSupportPlanPayload {
+  "The plan linked; null when refused."
   plan: LinkedPlan
   "True when this account had already linked the plan: nothing changed (R9)."
   alreadyLinked: Boolean!
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of purchaseOffer."
 type PurchaseOfferPayload {
+  "The offer bought; null when refused."
   heldOffer: HeldOffer
+  "The benefits it grants, to activate."
   benefits: [Benefit!]!
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of renewOffer."
 type RenewOfferPayload {
+  "The held offer of the new enrollment year; null when refused."
   heldOffer: HeldOffer
+  "The benefits of the new year, to activate (their IDs are new, R7)."
   benefits: [Benefit!]!
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // node runs a script of testdata with the environment and fails the test, with what it
 // printed, when it exits with an error. It fails (not skips) without Node or the packages.
-func node(t *testing.T, script string, env ...string) string {
+func node(t *testing.T, script string, argsAndEnv ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("this test needs Node.js 20.19 or later on PATH: %v", err)
@@ -30,9 +31,18 @@ func node(t *testing.T, script string, env ...string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script)
+	// Arguments first; NAME=value entries go to the environment.
+	args, env := []string{script}, os.Environ()
+	for _, a := range argsAndEnv {
+		if k, _, ok := strings.Cut(a, "="); ok && k != "" && !strings.HasPrefix(k, "-") && strings.ToUpper(k) == k {
+			env = append(env, a)
+		} else {
+			args = append(args, a)
+		}
+	}
+	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = "testdata"
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node %s: %v\n%s", script, err, out)

@@ -28,3 +28,17 @@ func TestGraphQLWSClient(t *testing.T) {
 	require.Contains(t, out, "received CONSUME")
 	require.Contains(t, out, "closed with 4403")
 }
+
+// schemaLintRules are graphql-schema-linter's rules but the ordering ones (fields, enum
+// values and input fields in alphabetical order): the schema orders them for readers.
+const schemaLintRules = "arguments-have-descriptions,defined-types-are-used,deprecations-have-a-reason," +
+	"descriptions-are-capitalized,enum-values-all-caps,enum-values-have-descriptions,fields-are-camel-cased," +
+	"fields-have-descriptions,input-object-values-are-camel-cased,input-object-values-have-descriptions," +
+	"relay-connection-types-spec,relay-connection-arguments-spec,relay-page-info-spec,types-are-capitalized," +
+	"types-have-descriptions"
+
+// TestSchemaLinter: graphql-schema-linter finds nothing in schema.graphqls: every type,
+// field, argument and enum value is described, and connections follow Relay's spec.
+func TestSchemaLinter(t *testing.T) {
+	node(t, "node_modules/graphql-schema-linter/lib/cli.js", "--format", "compact", "--rules", schemaLintRules, "../../../schema.graphqls")
+}
