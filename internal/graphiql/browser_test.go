@@ -53,5 +53,17 @@ func TestBrowserGraphiQLRunsAQueryOffline(t *testing.T) {
 	page.WaitJS("the schema to load", `!document.querySelector('.graphiql-toolbar-icon.graphiql-spin')`)
 	require.Empty(t, strings.TrimSpace(page.Eval(`[...document.querySelectorAll('.graphiql-warning-text')].map((e) => e.textContent).join('\n')`)),
 		"no schema warning")
+
+	// A subscription runs over a websocket to the same server, with the headers pane's
+	// token in connection_init: an event appears in the result pane.
+	page.Eval(editor(".graphiql-query-editor") + `.setValue('subscription { incidentBalanceChanged(tenantId: "contoso") { kind benefitId remaining } }')`)
+	page.Do("run the subscription", chromedp.Click(chromedp.CSS(".graphiql-execute-button")))
+	testenv.WaitFor(t, browsertest.Timeout, "GraphiQL's subscription to register", func() bool { return e.App.Feed.Subscribers() == 1 })
+	var activated struct {
+		ActivateBenefit struct{ UserErrors []any }
+	}
+	e.Do(token, `mutation { activateBenefit(benefitId: "contoso.partner_success_expanded.20260901.cloud_support") { userErrors { code } } }`, nil).MustData(t, &activated)
+	require.Empty(t, activated.ActivateBenefit.UserErrors)
+	page.WaitJS("the event in the result pane", `(`+result+`?.getValue() ?? '').includes('"kind": "ACTIVATE"')`)
 	b.RequireClean(t)
 }
