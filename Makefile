@@ -5,7 +5,7 @@ LISTEN    ?= 127.0.0.1:8080
 PKGS      := ./...
 FUZZTIME  ?= 30s
 
-.PHONY: run test generate lint build bench bench-profile bench-profiles fuzz tidy clean
+.PHONY: run test example generate lint build token bench bench-profile bench-profiles fuzz tidy clean
 
 ## run: the server on the embedded store in $(DATA_DIR), with the demo data and the dev signer
 run: build
@@ -15,13 +15,29 @@ run: build
 build:
 	$(GO) build -trimpath -o bin/server ./server
 
+## token: a development token for EMAIL (KIND=ENTRA_ID or MSA for an account outside the
+## fixtures), signed with the key of the server `make run` started on $(DATA_DIR). Only the
+## token is printed: TOKEN=$$(make token EMAIL=megan@contoso.com)
+token:
+	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=megan@contoso.com" >&2; exit 2; }
+	@$(GO) build -trimpath -o bin/server ./server
+	@./bin/server token --data-dir $(DATA_DIR) --email $(EMAIL) $(if $(KIND),--kind $(KIND))
+
 ## test: every test, with the race detector (see README "Testing" for why -race is on). The
-## dashboard's browser test needs Debian's Chromium, installed here when missing.
+## browser tests need Debian's Chromium, and the client tests (internal/clients) Node.js
+## and their npm packages, installed here when missing.
 test:
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-node-deps.sh
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	./scripts/fuzz-all.sh 5s
+	$(MAKE) --no-print-directory example
+
+## example: the typed Go client of examples/genqlient (a module of its own), generated
+## from the current schema and built: a schema change that breaks it fails here
+example:
+	cd examples/genqlient && $(GO) tool genqlient && $(GO) vet ./... && $(GO) build -o /dev/null .
 
 ## generate: regenerate the GraphQL code from schema.graphqls (must leave no diff)
 generate:

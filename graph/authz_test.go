@@ -23,7 +23,7 @@ import (
 // does not. The domain service decides (internal/domain: membership and role checks); this
 // proves from the outside that it allows exactly what docs/rules.md says:
 //
-//   - the catalog (offers, products) is public (R1, R8);
+//   - the catalog (offers, products) and the rules are public (R1, R8, docs/rules.md);
 //   - any signed-in account reads its own identity, plans and requests (R6, R18, R23), links
 //     a plan with the pair (R6, R9), opens requests (R15), and buys pay per incident only
 //     with a personal account (R21);
@@ -193,13 +193,22 @@ func authzCases() map[string]authzCase {
 			},
 			want: same(row{A, A, A, A, A, A, A}), // the catalog is public (R8)
 		},
+		"Query.rules": {
+			run: func(t *testing.T, e *testenv.Env, tok, _ string, _ map[string]string) answer {
+				return ask(t, e, tok, `{ rules(ids: ["R9"]) { id title text } }`, nil)
+			},
+			want: same(row{A, A, A, A, A, A, A}), // the rules are public (docs/rules.md)
+			check: func(t *testing.T, _, _ string, a answer, _ map[string]string) {
+				assert.Contains(t, string(a.Data), `"id":"R9","title":"What cannot be linked"`)
+			},
+		},
 		"Query.supportPlans": {
 			setup: func(t *testing.T, e *testenv.Env) map[string]string {
 				activated(t, e, contosoSPDCloud)
 				return nil
 			},
 			run: func(t *testing.T, e *testenv.Env, tok, _ string, _ map[string]string) answer {
-				return ask(t, e, tok, `{ supportPlans(productId: "azure", portal: AZURE) { available { id } unavailable { id } } }`, nil)
+				return ask(t, e, tok, `{ supportPlans(productId: "azure", portal: AZURE) { available { id } unavailable { plan { id } } } }`, nil)
 			},
 			want: same(row{U, A, A, A, A, A, A}),
 			check: func(t *testing.T, who, _ string, a answer, _ map[string]string) {

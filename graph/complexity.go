@@ -15,7 +15,7 @@ import (
 const (
 	storeRead     = 10
 	catalogLength = 10 // offers, products, a product's versions
-	shortLength   = 5  // an offer's grants, a viewer's memberships, a plan's reasons, a payload's benefits
+	shortLength   = 5  // an offer's grants, a viewer's memberships, an unavailable plan's reasons, a payload's benefits
 	tenantLength  = 20 // a tenant's benefits, held offers, reminders, admins, consultations; plans; linked plans
 	defaultPage   = 20 // first's default in the schema
 )
@@ -52,8 +52,8 @@ func Complexity() ComplexityRoot {
 	c.Offer.Grants = list(shortLength)
 	c.Product.Versions = list(catalogLength)
 	c.SupportPlans.Available = list(tenantLength)
-	c.SupportPlans.Unavailable = list(tenantLength)
-	c.SupportPlan.Reasons = list(shortLength)
+	c.SupportPlans.UnavailablePlans = list(tenantLength)
+	c.UnavailablePlan.Reasons = list(shortLength)
 	c.PurchaseOfferPayload.Benefits = list(shortLength)
 	c.RenewOfferPayload.Benefits = list(shortLength)
 	// Mutations.

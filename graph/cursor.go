@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnersupport/api/graph/model"
 	"github.com/partnersupport/api/internal/domain"
 )
 
@@ -38,4 +39,15 @@ func pageSize(first *int) int {
 		return 20
 	}
 	return *first
+}
+
+// pageInfo is the PageInfo of a forward page (first/after) with these edge cursors. An
+// after cursor comes from an earlier page, so there is a previous page; without one, the
+// page is the first.
+func pageInfo(cursors []string, hasMore bool, after *string) *model.PageInfo {
+	p := &model.PageInfo{HasNextPage: hasMore, HasPreviousPage: after != nil}
+	if n := len(cursors); n > 0 {
+		p.StartCursor, p.EndCursor = &cursors[0], &cursors[n-1]
+	}
+	return p
 }

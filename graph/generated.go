@@ -57,19 +57,19 @@ type ComplexityRoot struct {
 	}
 
 	BalanceEvent struct {
-		ActorID   func(childComplexity int) int
-		At        func(childComplexity int) int
-		BenefitID func(childComplexity int) int
-		Cause     func(childComplexity int) int
-		Cursor    func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		PlanName  func(childComplexity int) int
-		Remaining func(childComplexity int) int
-		RequestID func(childComplexity int) int
-		Seq       func(childComplexity int) int
-		Total     func(childComplexity int) int
-		Unlimited func(childComplexity int) int
-		Used      func(childComplexity int) int
+		ActorIDOrNil   func(childComplexity int) int
+		At             func(childComplexity int) int
+		BenefitIDOrNil func(childComplexity int) int
+		Cause          func(childComplexity int) int
+		Cursor         func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PlanNameOrNil  func(childComplexity int) int
+		Remaining      func(childComplexity int) int
+		RequestIDOrNil func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		Total          func(childComplexity int) int
+		Unlimited      func(childComplexity int) int
+		Used           func(childComplexity int) int
 	}
 
 	Benefit struct {
@@ -118,13 +118,13 @@ type ComplexityRoot struct {
 	}
 
 	HeldOffer struct {
-		ID          func(childComplexity int) int
-		Offer       func(childComplexity int) int
-		PeriodEnd   func(childComplexity int) int
-		PeriodStart func(childComplexity int) int
-		PurchasedAt func(childComplexity int) int
-		RenewalOf   func(childComplexity int) int
-		RenewedAt   func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Offer          func(childComplexity int) int
+		PeriodEnd      func(childComplexity int) int
+		PeriodStart    func(childComplexity int) int
+		PurchasedAt    func(childComplexity int) int
+		RenewalOfOrNil func(childComplexity int) int
+		RenewedAt      func(childComplexity int) int
 	}
 
 	Incidents struct {
@@ -145,16 +145,16 @@ type ComplexityRoot struct {
 	}
 
 	LedgerEntry struct {
-		ActorID   func(childComplexity int) int
-		At        func(childComplexity int) int
-		BenefitID func(childComplexity int) int
-		Delta     func(childComplexity int) int
-		Incidents func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		PlanName  func(childComplexity int) int
-		Reason    func(childComplexity int) int
-		RequestID func(childComplexity int) int
-		Seq       func(childComplexity int) int
+		ActorIDOrNil   func(childComplexity int) int
+		At             func(childComplexity int) int
+		BenefitIDOrNil func(childComplexity int) int
+		Delta          func(childComplexity int) int
+		Incidents      func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PlanNameOrNil  func(childComplexity int) int
+		ReasonOrNil    func(childComplexity int) int
+		RequestIDOrNil func(childComplexity int) int
+		Seq            func(childComplexity int) int
 	}
 
 	LinkSupportPlanPayload struct {
@@ -199,14 +199,16 @@ type ComplexityRoot struct {
 	}
 
 	PageInfo struct {
-		EndCursor   func(childComplexity int) int
-		HasNextPage func(childComplexity int) int
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
 	}
 
 	PlanReason struct {
-		Code    func(childComplexity int) int
-		Message func(childComplexity int) int
-		Rule    func(childComplexity int) int
+		Code      func(childComplexity int) int
+		Message   func(childComplexity int) int
+		RuleOrNil func(childComplexity int) int
 	}
 
 	PortalHint struct {
@@ -215,14 +217,14 @@ type ComplexityRoot struct {
 	}
 
 	Product struct {
-		Deployment      func(childComplexity int) int
-		Family          func(childComplexity int) int
-		ID              func(childComplexity int) int
-		LifecyclePolicy func(childComplexity int) int
-		Name            func(childComplexity int) int
-		NeedsLink       func(childComplexity int) int
-		Portal          func(childComplexity int) int
-		Versions        func(childComplexity int) int
+		Deployment           func(childComplexity int) int
+		FamilyOrNil          func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		LifecyclePolicyOrNil func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		NeedsLink            func(childComplexity int) int
+		Portal               func(childComplexity int) int
+		Versions             func(childComplexity int) int
 	}
 
 	ProductVersion struct {
@@ -249,6 +251,7 @@ type ComplexityRoot struct {
 		IncidentLedger  func(childComplexity int, tenantID string, first *int, after *string) int
 		Offers          func(childComplexity int) int
 		Products        func(childComplexity int) int
+		Rules           func(childComplexity int, ids []string) int
 		SupportPlans    func(childComplexity int, productID string, version *string, portal domain.Portal) int
 		SupportRequests func(childComplexity int, portal domain.Portal, first *int, after *string) int
 		Tenant          func(childComplexity int, id string) int
@@ -270,6 +273,12 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	Rule struct {
+		ID    func(childComplexity int) int
+		Text  func(childComplexity int) int
+		Title func(childComplexity int) int
+	}
+
 	Subscription struct {
 		IncidentBalanceChanged func(childComplexity int, tenantID string, after *string) int
 	}
@@ -281,15 +290,14 @@ type ComplexityRoot struct {
 		Kind      func(childComplexity int) int
 		Linked    func(childComplexity int) int
 		Name      func(childComplexity int) int
-		Reasons   func(childComplexity int) int
 	}
 
 	SupportPlans struct {
-		Available   func(childComplexity int) int
-		Portal      func(childComplexity int) int
-		PortalHint  func(childComplexity int) int
-		Product     func(childComplexity int) int
-		Unavailable func(childComplexity int) int
+		Available        func(childComplexity int) int
+		Portal           func(childComplexity int) int
+		PortalHint       func(childComplexity int) int
+		Product          func(childComplexity int) int
+		UnavailablePlans func(childComplexity int) int
 	}
 
 	SupportRequest struct {
@@ -297,17 +305,17 @@ type ComplexityRoot struct {
 		ClosedAt         func(childComplexity int) int
 		ConsumedIncident func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
-		CustomerID       func(childComplexity int) int
+		CustomerIDOrNil  func(childComplexity int) int
 		ID               func(childComplexity int) int
-		PlanID           func(childComplexity int) int
-		PlanKind         func(childComplexity int) int
+		PlanIDOrNil      func(childComplexity int) int
+		PlanKindOrNil    func(childComplexity int) int
 		Portal           func(childComplexity int) int
 		ProductID        func(childComplexity int) int
 		Refunded         func(childComplexity int) int
 		Status           func(childComplexity int) int
 		Title            func(childComplexity int) int
 		Type             func(childComplexity int) int
-		Version          func(childComplexity int) int
+		VersionOrNil     func(childComplexity int) int
 	}
 
 	SupportRequestConnection struct {
@@ -339,11 +347,16 @@ type ComplexityRoot struct {
 		Roles func(childComplexity int) int
 	}
 
+	UnavailablePlan struct {
+		Plan    func(childComplexity int) int
+		Reasons func(childComplexity int) int
+	}
+
 	UserError struct {
-		Code    func(childComplexity int) int
-		Field   func(childComplexity int) int
-		Message func(childComplexity int) int
-		Rule    func(childComplexity int) int
+		Code      func(childComplexity int) int
+		Field     func(childComplexity int) int
+		Message   func(childComplexity int) int
+		RuleOrNil func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -415,6 +428,7 @@ type QueryResolver interface {
 	SupportPlans(ctx context.Context, productID string, version *string, portal domain.Portal) (domain.Plans, error)
 	SupportRequests(ctx context.Context, portal domain.Portal, first *int, after *string) (model.SupportRequestConnection, error)
 	IncidentLedger(ctx context.Context, tenantID string, first *int, after *string) (model.LedgerConnection, error)
+	Rules(ctx context.Context, ids []string) ([]domain.Rule, error)
 }
 type ReminderResolver interface {
 	BenefitID(ctx context.Context, obj *domain.Reminder) (string, error)
@@ -483,11 +497,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.ActivateBenefitPayload.UserErrors(childComplexity), true
 
 	case "BalanceEvent.actorId":
-		if e.ComplexityRoot.BalanceEvent.ActorID == nil {
+		if e.ComplexityRoot.BalanceEvent.ActorIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.ActorID(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.ActorIDOrNil(childComplexity), true
 	case "BalanceEvent.at":
 		if e.ComplexityRoot.BalanceEvent.At == nil {
 			break
@@ -495,11 +509,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.At(childComplexity), true
 	case "BalanceEvent.benefitId":
-		if e.ComplexityRoot.BalanceEvent.BenefitID == nil {
+		if e.ComplexityRoot.BalanceEvent.BenefitIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.BenefitID(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.BenefitIDOrNil(childComplexity), true
 	case "BalanceEvent.cause":
 		if e.ComplexityRoot.BalanceEvent.Cause == nil {
 			break
@@ -519,11 +533,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.Kind(childComplexity), true
 	case "BalanceEvent.planName":
-		if e.ComplexityRoot.BalanceEvent.PlanName == nil {
+		if e.ComplexityRoot.BalanceEvent.PlanNameOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.PlanName(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.PlanNameOrNil(childComplexity), true
 	case "BalanceEvent.remaining":
 		if e.ComplexityRoot.BalanceEvent.Remaining == nil {
 			break
@@ -531,11 +545,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.Remaining(childComplexity), true
 	case "BalanceEvent.requestId":
-		if e.ComplexityRoot.BalanceEvent.RequestID == nil {
+		if e.ComplexityRoot.BalanceEvent.RequestIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.RequestID(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.RequestIDOrNil(childComplexity), true
 	case "BalanceEvent.seq":
 		if e.ComplexityRoot.BalanceEvent.Seq == nil {
 			break
@@ -760,11 +774,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HeldOffer.PurchasedAt(childComplexity), true
 	case "HeldOffer.renewalOf":
-		if e.ComplexityRoot.HeldOffer.RenewalOf == nil {
+		if e.ComplexityRoot.HeldOffer.RenewalOfOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.HeldOffer.RenewalOf(childComplexity), true
+		return e.ComplexityRoot.HeldOffer.RenewalOfOrNil(childComplexity), true
 	case "HeldOffer.renewedAt":
 		if e.ComplexityRoot.HeldOffer.RenewedAt == nil {
 			break
@@ -824,11 +838,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.LedgerEdge.Node(childComplexity), true
 
 	case "LedgerEntry.actorId":
-		if e.ComplexityRoot.LedgerEntry.ActorID == nil {
+		if e.ComplexityRoot.LedgerEntry.ActorIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.ActorID(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.ActorIDOrNil(childComplexity), true
 	case "LedgerEntry.at":
 		if e.ComplexityRoot.LedgerEntry.At == nil {
 			break
@@ -836,11 +850,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.At(childComplexity), true
 	case "LedgerEntry.benefitId":
-		if e.ComplexityRoot.LedgerEntry.BenefitID == nil {
+		if e.ComplexityRoot.LedgerEntry.BenefitIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.BenefitID(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.BenefitIDOrNil(childComplexity), true
 	case "LedgerEntry.delta":
 		if e.ComplexityRoot.LedgerEntry.Delta == nil {
 			break
@@ -860,23 +874,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.Kind(childComplexity), true
 	case "LedgerEntry.planName":
-		if e.ComplexityRoot.LedgerEntry.PlanName == nil {
+		if e.ComplexityRoot.LedgerEntry.PlanNameOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.PlanName(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.PlanNameOrNil(childComplexity), true
 	case "LedgerEntry.reason":
-		if e.ComplexityRoot.LedgerEntry.Reason == nil {
+		if e.ComplexityRoot.LedgerEntry.ReasonOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.Reason(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.ReasonOrNil(childComplexity), true
 	case "LedgerEntry.requestId":
-		if e.ComplexityRoot.LedgerEntry.RequestID == nil {
+		if e.ComplexityRoot.LedgerEntry.RequestIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.RequestID(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.RequestIDOrNil(childComplexity), true
 	case "LedgerEntry.seq":
 		if e.ComplexityRoot.LedgerEntry.Seq == nil {
 			break
@@ -1092,6 +1106,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
 	case "PlanReason.code":
 		if e.ComplexityRoot.PlanReason.Code == nil {
@@ -1106,11 +1132,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PlanReason.Message(childComplexity), true
 	case "PlanReason.rule":
-		if e.ComplexityRoot.PlanReason.Rule == nil {
+		if e.ComplexityRoot.PlanReason.RuleOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.PlanReason.Rule(childComplexity), true
+		return e.ComplexityRoot.PlanReason.RuleOrNil(childComplexity), true
 
 	case "PortalHint.message":
 		if e.ComplexityRoot.PortalHint.Message == nil {
@@ -1132,11 +1158,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Deployment(childComplexity), true
 	case "Product.family":
-		if e.ComplexityRoot.Product.Family == nil {
+		if e.ComplexityRoot.Product.FamilyOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Product.Family(childComplexity), true
+		return e.ComplexityRoot.Product.FamilyOrNil(childComplexity), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -1144,11 +1170,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.ID(childComplexity), true
 	case "Product.lifecyclePolicy":
-		if e.ComplexityRoot.Product.LifecyclePolicy == nil {
+		if e.ComplexityRoot.Product.LifecyclePolicyOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Product.LifecyclePolicy(childComplexity), true
+		return e.ComplexityRoot.Product.LifecyclePolicyOrNil(childComplexity), true
 	case "Product.name":
 		if e.ComplexityRoot.Product.Name == nil {
 			break
@@ -1267,6 +1293,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Products(childComplexity), true
+	case "Query.rules":
+		if e.ComplexityRoot.Query.Rules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_rules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Rules(childComplexity, args["ids"].([]string)), true
 	case "Query.supportPlans":
 		if e.ComplexityRoot.Query.SupportPlans == nil {
 			break
@@ -1363,6 +1400,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RenewOfferPayload.UserErrors(childComplexity), true
 
+	case "Rule.id":
+		if e.ComplexityRoot.Rule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.ID(childComplexity), true
+	case "Rule.text":
+		if e.ComplexityRoot.Rule.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Text(childComplexity), true
+	case "Rule.title":
+		if e.ComplexityRoot.Rule.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Title(childComplexity), true
+
 	case "Subscription.incidentBalanceChanged":
 		if e.ComplexityRoot.Subscription.IncidentBalanceChanged == nil {
 			break
@@ -1411,12 +1467,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SupportPlan.Name(childComplexity), true
-	case "SupportPlan.reasons":
-		if e.ComplexityRoot.SupportPlan.Reasons == nil {
-			break
-		}
-
-		return e.ComplexityRoot.SupportPlan.Reasons(childComplexity), true
 
 	case "SupportPlans.available":
 		if e.ComplexityRoot.SupportPlans.Available == nil {
@@ -1443,11 +1493,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportPlans.Product(childComplexity), true
 	case "SupportPlans.unavailable":
-		if e.ComplexityRoot.SupportPlans.Unavailable == nil {
+		if e.ComplexityRoot.SupportPlans.UnavailablePlans == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportPlans.Unavailable(childComplexity), true
+		return e.ComplexityRoot.SupportPlans.UnavailablePlans(childComplexity), true
 
 	case "SupportRequest.closeReason":
 		if e.ComplexityRoot.SupportRequest.CloseReason == nil {
@@ -1474,11 +1524,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.CreatedAt(childComplexity), true
 	case "SupportRequest.customerId":
-		if e.ComplexityRoot.SupportRequest.CustomerID == nil {
+		if e.ComplexityRoot.SupportRequest.CustomerIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.CustomerID(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.CustomerIDOrNil(childComplexity), true
 	case "SupportRequest.id":
 		if e.ComplexityRoot.SupportRequest.ID == nil {
 			break
@@ -1486,17 +1536,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.ID(childComplexity), true
 	case "SupportRequest.planId":
-		if e.ComplexityRoot.SupportRequest.PlanID == nil {
+		if e.ComplexityRoot.SupportRequest.PlanIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.PlanID(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.PlanIDOrNil(childComplexity), true
 	case "SupportRequest.planKind":
-		if e.ComplexityRoot.SupportRequest.PlanKind == nil {
+		if e.ComplexityRoot.SupportRequest.PlanKindOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.PlanKind(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.PlanKindOrNil(childComplexity), true
 	case "SupportRequest.portal":
 		if e.ComplexityRoot.SupportRequest.Portal == nil {
 			break
@@ -1534,11 +1584,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.Type(childComplexity), true
 	case "SupportRequest.version":
-		if e.ComplexityRoot.SupportRequest.Version == nil {
+		if e.ComplexityRoot.SupportRequest.VersionOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.Version(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.VersionOrNil(childComplexity), true
 
 	case "SupportRequestConnection.edges":
 		if e.ComplexityRoot.SupportRequestConnection.Edges == nil {
@@ -1646,6 +1696,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TenantUser.Roles(childComplexity), true
 
+	case "UnavailablePlan.plan":
+		if e.ComplexityRoot.UnavailablePlan.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnavailablePlan.Plan(childComplexity), true
+	case "UnavailablePlan.reasons":
+		if e.ComplexityRoot.UnavailablePlan.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnavailablePlan.Reasons(childComplexity), true
+
 	case "UserError.code":
 		if e.ComplexityRoot.UserError.Code == nil {
 			break
@@ -1665,11 +1728,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserError.Message(childComplexity), true
 	case "UserError.rule":
-		if e.ComplexityRoot.UserError.Rule == nil {
+		if e.ComplexityRoot.UserError.RuleOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.UserError.Rule(childComplexity), true
+		return e.ComplexityRoot.UserError.RuleOrNil(childComplexity), true
 
 	case "Viewer.email":
 		if e.ComplexityRoot.Viewer.Email == nil {
@@ -1813,8 +1876,9 @@ var sources = []*ast.Source{
 # ` + "`" + `userErrors` + "`" + ` for mutations.
 
 "An RFC 3339 date-time, always UTC."
-scalar Time
+scalar Time @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")
 
+"The entry points for reading. Every field but offers, products and rules needs a signed-in account (Authorization: Bearer <token>)."
 type Query {
   "The signed-in account."
   viewer: Viewer!
@@ -1822,7 +1886,7 @@ type Query {
   A tenant the viewer belongs to. Anyone else gets a FORBIDDEN error that does not tell
   whether the tenant exists.
   """
-  tenant(id: ID!): Tenant!
+  tenant("The tenant's ID, such as contoso (see viewer.memberships)." id: ID!): Tenant!
   "The offer catalog (R1)."
   offers: [Offer!]!
   "The product catalog, with partner support coverage of each version today (R8)."
@@ -1832,83 +1896,118 @@ type Query {
   available and unavailable, each unavailable one with its reasons (R8, R10, R12, R13,
   R14, R21, R23). Evaluated at request time.
   """
-  supportPlans(productId: ID!, version: String, portal: Portal!): SupportPlans!
+  supportPlans("The product's ID, from products." productId: ID!, "The product version, for an on-premises product (R8), such as Windows Server 2025." version: String, "The portal the request would be opened in." portal: Portal!): SupportPlans!
   """
   The viewer's support requests in a portal, newest first (R18). In SERVICES_HUB (the
   on-premises portal) every request of the account is listed. first: 1..100.
   """
-  supportRequests(portal: Portal!, first: Int = 20, after: String): SupportRequestConnection!
+  supportRequests("The portal whose list to read." portal: Portal!, "How many requests, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): SupportRequestConnection!
   """
   The tenant's incident ledger, newest first, for its admins: every grant, consumption,
   refund, expiry and cap, with who, when, which request and why. first: 1..100.
   """
-  incidentLedger(tenantId: ID!, first: Int = 20, after: String): LedgerConnection!
+  incidentLedger("The tenant's ID." tenantId: ID!, "How many entries, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): LedgerConnection!
+  """
+  The business rules this API applies, as docs/rules.md states them, in ID order: resolve
+  UserError.rule, PlanReason.rule or an error's extensions.rule (such as R9) to its title
+  and text, to explain a refusal. With ids, only those rules (an unknown ID is left out).
+  Needs no sign-in.
+  """
+  rules("The rule IDs to read, such as [\"R9\"]; none for every rule." ids: [ID!]): [Rule!]!
 }
 
+"The changes an account can make. An expected refusal comes back in the payload's userErrors, with nothing changed; a top-level error means the request itself failed."
 type Mutation {
   """
   Activate a benefit (R3, R4). Only a PARTNER_ADMIN or GLOBAL_ADMIN of the tenant may.
   The Access ID and Contract ID show once activation completes; activating again returns
   the same IDs. Activating an ISV consultation benefit submits its request (R22).
   """
-  activateBenefit(benefitId: ID!): ActivateBenefitPayload!
+  activateBenefit("The benefit's ID, from tenant.benefits." benefitId: ID!): ActivateBenefitPayload!
   """
   Link a support plan to the viewer's account with the tenant's Access ID and Contract ID
   (R6, R9, R11). Once linked, the plan serves every portal.
   """
-  linkSupportPlan(input: LinkSupportPlanInput!): LinkSupportPlanPayload!
+  linkSupportPlan("The pair of IDs and the portal." input: LinkSupportPlanInput!): LinkSupportPlanPayload!
   "Buy an offer for the tenant's current enrollment year (R20). Admins only."
-  purchaseOffer(tenantId: ID!, offer: ID!): PurchaseOfferPayload!
+  purchaseOffer("The tenant that buys." tenantId: ID!, "The offer's ID, from offers." offer: ID!): PurchaseOfferPayload!
   "Buy the next enrollment year of a held offer (R7, R20, R24). Admins only."
-  renewOffer(heldOfferId: ID!): RenewOfferPayload!
+  renewOffer("The held offer to renew, from tenant.offers." heldOfferId: ID!): RenewOfferPayload!
   """
   Open a support request (R15, R17, R14). A request on a partner plan takes one incident
   at creation; the same idempotencyKey again returns the same request and takes nothing.
   """
-  createSupportRequest(input: CreateSupportRequestInput!): CreateSupportRequestPayload!
+  createSupportRequest("What the request is about and the plan that pays for it." input: CreateSupportRequestInput!): CreateSupportRequestPayload!
   """
   Close a request (R16). DUPLICATE and BUG refund its incident; on a Partner Cloud Support
   plan billing, quota and subscription requests are refunded too. At most one refund.
   """
-  closeSupportRequest(id: ID!, reason: CloseReason!): CloseSupportRequestPayload!
+  closeSupportRequest("The request's ID." id: ID!, "Why it is closed; DUPLICATE and BUG refund its incident." reason: CloseReason!): CloseSupportRequestPayload!
   "Buy one incident for an on-premises product under the fixed lifecycle policy (R21). MSA accounts only."
-  purchasePayPerIncident(productId: ID!, version: String!): PurchasePayPerIncidentPayload!
+  purchasePayPerIncident("The on-premises product, from products." productId: ID!, "The product version the incident is for." version: String!): PurchasePayPerIncidentPayload!
 }
 
+"Where a product runs, which decides the plans that serve it (R8)."
 enum Deployment {
+  "A cloud service, such as Azure or Microsoft 365."
   CLOUD
+  "Software the customer runs, such as Windows Server or SQL Server."
   ON_PREMISES
 }
 
+"What kind of plan a support plan is."
 enum PlanKind {
+  "A Partner Cloud Support benefit: cloud products only (R8)."
   PARTNER_CLOUD_SUPPORT
+  "A Partner On-premises Support benefit: on-premises products only (R8)."
   PARTNER_ON_PREMISES_SUPPORT
+  "The partner's own CSP support plan, for requests opened for its customers (R14)."
   CSP
+  "One incident bought for one on-premises product (R21)."
   PAY_PER_INCIDENT
 }
 
 "Why a plan cannot be chosen (R23)."
 enum PlanReasonCode {
+  "The plan's enrollment year has ended."
   EXPIRED
+  "Every incident of the plan is used."
   NO_INCIDENTS_LEFT
+  "The benefit is not activated, or its activation has not completed (R3, R4)."
   NOT_ACTIVE
+  "A Partner Cloud Support plan, asked about an on-premises product (R8)."
   CLOUD_PRODUCTS_ONLY
+  "A Partner On-premises Support plan, asked about a cloud product (R8)."
   ON_PREMISES_ONLY
+  "The version is neither the current one nor the one before, or is out of mainstream support (R8)."
   VERSION_NOT_COVERED
+  "The account has Premier or Advanced support linked, which serves this product instead (R12)."
   PREMIER_LINKED
+  "Action Pack incidents serve on-premises products only, not Azure (R13)."
   ACTION_PACK_IN_AZURE
+  "The account has not linked this plan (R6, R10)."
   NOT_LINKED
+  "The product's requests are opened in another portal (see portalHint)."
   WRONG_PORTAL
+  "An indirect reseller cannot use CSP support for Azure (R14)."
   CSP_INDIRECT_RESELLER
+  "CSP support here serves Azure only (R14)."
   CSP_AZURE_ONLY
+  "Opening a request for a customer needs the ADMIN_AGENT role (R14)."
   CSP_ADMIN_AGENT_REQUIRED
+  "The pay-per-incident purchase is for another product or version (R21)."
   PPI_OTHER_PRODUCT
 }
 
+"What a support request is about; it decides whether the request takes an incident (R15, R17)."
 enum RequestType {
+  "A technical problem: takes one incident on a partner plan (R15)."
   TECHNICAL
+  "A billing question; refunded after closing on a Partner Cloud Support plan (R16)."
   BILLING
+  "A quota increase; refunded after closing on a Partner Cloud Support plan (R16)."
   QUOTA
+  "A subscription question; refunded after closing on a Partner Cloud Support plan (R16)."
   SUBSCRIPTION
   "Partner program requests: free and unlimited (R17)."
   PARTNER_PROGRAM
@@ -1916,45 +2015,73 @@ enum RequestType {
   FRONT_LINE
 }
 
+"Why a support request was closed; DUPLICATE and BUG refund its incident (R16)."
 enum CloseReason {
+  "The problem is solved."
   RESOLVED
+  "The request repeats another one: its incident is refunded (R16)."
   DUPLICATE
+  "The problem was a product bug: its incident is refunded (R16)."
   BUG
+  "The requester withdrew the request."
   CANCELLED
 }
 
+"Whether a support request is still open."
 enum RequestStatus {
+  "Still being worked on."
   OPEN
+  "Closed, with a closeReason."
   CLOSED
 }
 
+"What changed a benefit's balance, or which reminder was recorded."
 enum LedgerEntryKind {
+  "Incidents granted for an enrollment year."
   GRANT
+  "The benefit was activated (R3)."
   ACTIVATE
+  "A request took an incident (R15)."
   CONSUME
+  "A request's incident was given back (R16)."
   REFUND
+  "The enrollment year ended with incidents unused."
   EXPIRE
+  "An unlimited balance became capped at the renewal anniversary (R2, R24)."
   CAP
+  "A reminder that the benefit ends soon was recorded (R19)."
   REMINDER_ENDING_SOON
+  "A reminder that few incidents are left was recorded (R19)."
   REMINDER_LOW_BALANCE
 }
 
+"A product that support requests can be opened for, from the product catalog."
 type Product {
+  "The product's ID, such as azure."
   id: ID!
+  "The product's name."
   name: String!
+  "Cloud or on-premises (R8)."
   deployment: Deployment!
+  "The family its versions belong to, for an on-premises product; null otherwise."
   family: String
   "The portal where requests for it are opened."
   portal: Portal!
+  "FIXED or MODERN, for an on-premises product (R21); null otherwise."
   lifecyclePolicy: String
   "False for Microsoft 365: tenant members need no linked IDs (R10)."
   needsLink: Boolean!
+  "The released versions, for an on-premises product; empty for a cloud product."
   versions: [ProductVersion!]!
 }
 
+"A released version of an on-premises product, with its support lifecycle."
 type ProductVersion {
+  "The version's name, such as Windows Server 2025."
   name: String!
+  "When it was released."
   releasedAt: Time!
+  "When its mainstream support ends."
   mainstreamEndsAt: Time!
   "Whether Partner On-premises Support covers it today: N or N-1, in mainstream support (R8)."
   partnerSupportCovered: Boolean!
@@ -1962,98 +2089,168 @@ type ProductVersion {
   coverageNote: String
 }
 
+"The answer to: which plans may the viewer use for this product, version and portal, now (R23)?"
 type SupportPlans {
+  "The product asked about."
   product: Product!
+  "The portal asked about."
   portal: Portal!
+  "The plans that can be chosen now."
   available: [SupportPlan!]!
-  unavailable: [SupportPlan!]!
+  """
+  The plans that cannot be chosen for this product, version and portal, each with its
+  reasons. The reasons belong to the question, not to the plan, so they sit on this
+  object (which has no id) and not on the plan: a normalized client cache keeps a plan's
+  reasons for one product from showing under another.
+  """
+  unavailable: [UnavailablePlan!]!
   "Where to go instead, when the product's requests are opened in another portal."
   portalHint: PortalHint
 }
 
+"Where to open requests for a product when the portal asked about is not the right one."
 type PortalHint {
+  "The portal where the product's requests are opened."
   portal: Portal!
+  "A sentence to show the user."
   message: String!
 }
 
+"A plan a support request can be opened on: a benefit of a tenant, the partner's CSP plan or a pay-per-incident purchase. It holds no answer to a particular question: whether it can be chosen for a product is in SupportPlans."
 type SupportPlan {
+  "The plan's ID: what CreateSupportRequestInput.planId takes."
   id: ID!
+  "What kind of plan it is."
   kind: PlanKind!
+  "The plan's name, such as Partner Cloud Support 5."
   name: String!
+  "The plan's balance now."
   incidents: Incidents!
+  "When the plan ends; null when it does not."
   endsAt: Time
   "Whether the viewer's account has linked this plan (R6)."
   linked: Boolean!
-  "Empty when the plan is available."
+}
+
+"A plan that cannot be chosen for the product, version and portal asked about (R23)."
+type UnavailablePlan {
+  "The plan."
+  plan: SupportPlan!
+  "Why it cannot be chosen for this question; never empty."
   reasons: [PlanReason!]!
 }
 
+"One reason a plan cannot be chosen."
 type PlanReason {
+  "Why, as a code to branch on."
   code: PlanReasonCode!
+  "The rule that decides it, such as R8 (see the rules query); null when no single rule does."
   rule: String
+  "Why, as a sentence to show the user."
   message: String!
 }
 
+"What a new support request is about and which plan pays for it."
 input CreateSupportRequestInput {
   "Chosen by the client, 8 to 128 of [A-Za-z0-9._:-]; sending it again returns the same request."
   idempotencyKey: String!
   "Required unless the type is PARTNER_PROGRAM or FRONT_LINE."
   planId: ID
+  "The product, from products."
   productId: ID!
+  "The product version, for an on-premises product."
   version: String
+  "The portal the request is opened in."
   portal: Portal!
+  "What the request is about."
   type: RequestType!
+  "A short summary of the problem."
   title: String!
+  "The details of the problem."
   description: String
   "For a CSP request, the customer it is for (R14)."
   customerId: ID
 }
 
+"A support request the viewer opened."
 type SupportRequest {
+  "The request's ID."
   id: ID!
+  "The plan it was opened on; null for a free request with no plan (R17)."
   planId: ID
+  "The kind of that plan; null when there is none."
   planKind: PlanKind
+  "The portal it was opened in."
   portal: Portal!
+  "The product it is about."
   productId: ID!
+  "The product version; null when none was given."
   version: String
+  "What it is about."
   type: RequestType!
+  "Its summary."
   title: String!
+  "The CSP customer it is for (R14); null when it is for none."
   customerId: ID
   "Whether the request took an incident at creation (R15)."
   consumedIncident: Boolean!
+  "Open or closed."
   status: RequestStatus!
+  "Why it was closed; null while open."
   closeReason: CloseReason
   "Whether its incident was given back (R16)."
   refunded: Boolean!
+  "When it was opened."
   createdAt: Time!
+  "When it was closed; null while open."
   closedAt: Time
 }
 
+"Where a page of a connection sits: pass endCursor as after to read the next page."
 type PageInfo {
+  "Whether more items follow this page."
   hasNextPage: Boolean!
+  "Whether items come before this page (true when it was read with after)."
+  hasPreviousPage: Boolean!
+  "The cursor of the page's first item; null when the page is empty."
+  startCursor: String
+  "The cursor of the page's last item: pass it as after for the next page; null when the page is empty."
   endCursor: String
 }
 
+"One support request of a page, with its cursor."
 type SupportRequestEdge {
+  "The request's position, for after."
   cursor: String!
+  "The request."
   node: SupportRequest!
 }
 
+"A page of support requests, newest first."
 type SupportRequestConnection {
+  "The requests of this page."
   edges: [SupportRequestEdge!]!
+  "Where this page sits."
   pageInfo: PageInfo!
 }
 
+"One change of a benefit's balance (or a reminder), as recorded in the tenant's incident ledger."
 type LedgerEntry {
   "The tenant's sequence number of the change: the ledger's order."
   seq: Int!
+  "What happened."
   kind: LedgerEntryKind!
+  "The benefit whose balance changed; null when none."
   benefitId: ID
+  "The plan's name at the time; null when not recorded."
   planName: String
+  "The request that caused it; null when none did."
   requestId: ID
   "The account that caused it, when one did."
   actorId: ID
+  "Why it happened, such as the request type or close reason; null when not recorded."
   reason: String
+  "When it happened."
   at: Time!
   "The change of remaining incidents: -1, +1 or 0."
   delta: Int!
@@ -2061,33 +2258,49 @@ type LedgerEntry {
   incidents: Incidents!
 }
 
+"One ledger entry of a page, with its cursor."
 type LedgerEdge {
+  "The entry's position, for after."
   cursor: String!
+  "The entry."
   node: LedgerEntry!
 }
 
+"A page of the incident ledger, newest first."
 type LedgerConnection {
+  "The entries of this page."
   edges: [LedgerEdge!]!
+  "Where this page sits."
   pageInfo: PageInfo!
 }
 
+"The result of createSupportRequest."
 type CreateSupportRequestPayload {
+  "The request opened (or the one opened before with the same idempotencyKey); null when refused."
   request: SupportRequest
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of closeSupportRequest."
 type CloseSupportRequestPayload {
+  "The request as closed; null when refused."
   request: SupportRequest
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of purchasePayPerIncident."
 type PurchasePayPerIncidentPayload {
   "The plan bought: choose it in supportPlans for the product."
   planId: ID
+  "When the purchased incident expires; null when refused."
   endsAt: Time
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"Live updates, over a websocket (graphql-transport-ws or the legacy graphql-ws) or SSE."
 type Subscription {
   """
   Every change of the tenant's incident balances, as it is committed, from any server
@@ -2098,30 +2311,40 @@ type Subscription {
   no gap and no duplicate across a reconnect or a server restart. Without it, only new
   events are sent.
   """
-  incidentBalanceChanged(tenantId: ID!, after: String): BalanceEvent!
+  incidentBalanceChanged("The tenant whose balances to follow." tenantId: ID!, "The cursor of the last event received (or Tenant.ledgerCursor): every later event is replayed first." after: String): BalanceEvent!
 }
 
 "One committed change of a balance (or a reminder), in the tenant's commit order."
 type BalanceEvent {
   "Resume from here with incidentBalanceChanged(after: cursor)."
   cursor: String!
+  "The tenant's sequence number of the change: events come in this order."
   seq: Int!
+  "What happened."
   kind: LedgerEntryKind!
+  "The benefit whose balance changed; null when none."
   benefitId: ID
+  "The plan's name at the time; null when not recorded."
   planName: String
   "Null when unlimited."
   remaining: Int
   "Null when unlimited."
   total: Int
+  "Incidents used after the change."
   used: Int!
+  "Whether the balance is unlimited."
   unlimited: Boolean!
   "Why it changed: the request type, the close reason, the rule."
   cause: String
+  "The request that caused it; null when none did, or for a viewer who is not a tenant admin."
   requestId: ID
+  "The account that caused it; null when none did, or for a viewer who is not a tenant admin."
   actorId: ID
+  "When it happened."
   at: Time!
 }
 
+"The kind of account a person signs in with."
 enum AccountKind {
   "A work account."
   ENTRA_ID
@@ -2129,22 +2352,33 @@ enum AccountKind {
   MSA
 }
 
+"A role of an account in a tenant."
 enum Role {
+  "Manages the tenant's partner program membership: activates, buys and renews (R3, R20)."
   PARTNER_ADMIN
+  "Administers the whole tenant; may also activate, buy and renew."
   GLOBAL_ADMIN
+  "Acts for the partner's customers, as needed for CSP requests (R14)."
   ADMIN_AGENT
+  "A member with no administrative role."
   USER
 }
 
 "A support portal (R11)."
 enum Portal {
+  "The Azure portal."
   AZURE
+  "The Dynamics 365 portal."
   DYNAMICS
+  "The Dynamics 365 Finance and Operations portal (Lifecycle Services)."
   DYNAMICS_FINANCE_OPERATIONS
+  "The on-premises support portal (Services Hub)."
   SERVICES_HUB
+  "The Microsoft 365 admin center."
   MICROSOFT_365
 }
 
+"What a benefit grants."
 enum BenefitKind {
   "Partner Cloud Support incidents (formerly Signature Cloud Support)."
   CLOUD_SUPPORT
@@ -2156,74 +2390,117 @@ enum BenefitKind {
 
 "The state of a benefit, computed at read time (R19)."
 enum BenefitStatus {
+  "Not activated yet: a tenant admin must activate it (R3)."
   NOT_ACTIVATED
+  "Activation is under way; the IDs show when it completes (R4)."
   ACTIVATING
+  "Activated, within its enrollment year, with incidents left."
   ACTIVE
+  "Its enrollment year has ended."
   EXPIRED
+  "Every incident is used."
   EXHAUSTED
 }
 
+"Why the tenant is reminded about a benefit (R19)."
 enum ReminderKind {
+  "The benefit ends within the reminder window."
   ENDING_SOON
+  "Few incidents are left."
   LOW_BALANCE
 }
 
 "Machine-readable error codes."
 enum ErrorCode {
+  "The input is malformed or out of range; field says which input."
   INVALID
+  "No valid bearer token was sent."
   UNAUTHENTICATED
+  "The account may not do this, or the thing does not exist for it (the two are not told apart)."
   FORBIDDEN
+  "Nothing has this ID."
   NOT_FOUND
+  "A concurrent change got there first; read again and retry."
   CONFLICT
+  "The server failed; nothing more is said. Retrying may help."
   INTERNAL
+  "Too many attempts; wait before trying again."
   RATE_LIMITED
+  "The store does not answer; retry later."
   UNAVAILABLE
+  "A role the account lacks is needed; the message names the roles (R3)."
   ROLE_REQUIRED
+  "The offer is already held for that enrollment year (R20)."
   ALREADY_PURCHASED
+  "The offer can no longer be bought (R20)."
   OFFER_RETIRED
+  "The benefit or contract has expired."
   EXPIRED
+  "The plan has no incident left (R15)."
   NO_INCIDENTS_LEFT
+  "The Access ID and Contract ID do not match a linkable contract; which half is wrong is not said (R9)."
   INVALID_CONTRACT
+  "A plan cannot be linked from this portal or flow (R11)."
   LINK_NOT_ALLOWED_HERE
+  "The chosen plan cannot serve this request; supportPlans says why (R23)."
   PLAN_UNAVAILABLE
+  "The idempotency key was used before for a different request."
   IDEMPOTENCY_KEY_REUSED
+  "The partner may not open CSP requests here (R14)."
   CSP_NOT_ALLOWED
+  "Pay per incident is not available to this account or product (R21)."
   PPI_NOT_ALLOWED
+  "The request is already closed."
   ALREADY_CLOSED
 }
 
 "An expected refusal of a mutation: nothing was changed."
 type UserError {
+  "What went wrong, as a code to branch on."
   code: ErrorCode!
   "The rule (docs/rules.md) that refused it, such as R9."
   rule: String
   "The input path the error is about."
   field: [String!]
+  "What went wrong, as a sentence to show the user."
   message: String!
 }
 
+"The signed-in account."
 type Viewer {
+  "The account's ID."
   id: ID!
+  "The account's email address."
   email: String!
+  "A work account (Entra ID) or a personal one (MSA)."
   kind: AccountKind!
+  "The tenants the account belongs to, with its roles in each."
   memberships: [Membership!]!
   "Support plans linked to this account (R6). They never show the IDs."
   linkedPlans: [LinkedPlan!]!
 }
 
+"The viewer's membership of a tenant, with its roles there."
 type Membership {
+  "The tenant."
   tenant: Tenant!
+  "The viewer's roles in it."
   roles: [Role!]!
 }
 
+"A partner organisation enrolled in the partner program, as its members see it."
 type Tenant {
+  "The tenant's ID, such as contoso."
   id: ID!
+  "The tenant's name."
   name: String!
   "Whether the tenant holds an offer for the current enrollment year. Without one it has no benefits (R5)."
   hasActiveOffer: Boolean!
   "A plain statement when the tenant has no benefits (R5); null otherwise."
   benefitsNotice: String
+  "The offers the tenant holds, one per enrollment year (R20)."
   offers: [HeldOffer!]!
+  "The benefits of those offers (R1)."
   benefits: [Benefit!]!
   "The users who may activate benefits (R3)."
   admins: [TenantUser!]!
@@ -2239,56 +2516,85 @@ type Tenant {
   ledgerCursor: String!
 }
 
+"A member of a tenant."
 type TenantUser {
+  "The account's ID."
   id: ID!
+  "The account's email address."
   email: String!
+  "Its roles in the tenant."
   roles: [Role!]!
 }
 
+"A membership offer of the catalog, and what it grants each enrollment year (R1)."
 type Offer {
+  "The offer's ID."
   id: ID!
+  "The offer's name."
   name: String!
+  "Whether it is a legacy offer (such as Gold or Silver competency, or Action Pack)."
   legacy: Boolean!
   "An offer retired on this date can no longer be bought (R20)."
   retiredAt: Time
+  "What it grants each enrollment year."
   grants: [Grant!]!
 }
 
+"What an offer grants each enrollment year: one kind of benefit and how much of it (R1, R2)."
 type Grant {
+  "The kind of benefit."
   kind: BenefitKind!
   "Incidents (or consultations) per enrollment year; null when unlimited."
   incidents: Int
+  "Whether the benefit is unlimited."
   unlimited: Boolean!
   "Years starting before this date are unlimited (R2)."
   unlimitedIfPeriodStartsBefore: Time
+  "The benefit's current name."
   name: String!
+  "The benefit's former name; null when it had none."
   legacyName: String
 }
 
 "An offer held for one enrollment year (R20)."
 type HeldOffer {
+  "The held offer's ID."
   id: ID!
+  "The offer held."
   offer: Offer!
+  "When its enrollment year starts."
   periodStart: Time!
+  "When its enrollment year ends."
   periodEnd: Time!
+  "When it was bought."
   purchasedAt: Time!
+  "When it was renewed; null when it was not."
   renewedAt: Time
   "The held offer of the year before, for a renewal (R7)."
   renewalOf: ID
 }
 
+"A benefit of a tenant for one enrollment year: incidents (or consultations) to use, activated once (R3, R4)."
 type Benefit {
+  "The benefit's ID: what activateBenefit takes."
   id: ID!
+  "The held offer it comes from."
   heldOfferId: ID!
+  "The offer it comes from."
   offerId: ID!
+  "What it grants."
   kind: BenefitKind!
   "The current name, such as Partner Cloud Support 5."
   name: String!
   "The legacy name, such as Partner Signature 5pack."
   legacyName: String
+  "Its state now (R19)."
   status: BenefitStatus!
+  "Its balance now."
   incidents: Incidents!
+  "When it was activated; null until it is."
   activatedAt: Time
+  "When its enrollment year starts."
   startsAt: Time!
   "When the offer's enrollment year ends (R19)."
   endsAt: Time!
@@ -2301,50 +2607,77 @@ type Benefit {
   consultation: Consultation
 }
 
+"A balance of incidents."
 type Incidents {
   "Null when unlimited."
   total: Int
+  "Incidents used."
   used: Int!
   "Null when unlimited."
   remaining: Int
+  "Whether the balance is unlimited (total and remaining are then null)."
   unlimited: Boolean!
 }
 
+"The shared pair of IDs that links a benefit to an account (R4, R6)."
 type Contract {
+  "The Access ID: give it, with the Contract ID, to whoever should link the plan."
   accessId: String!
+  "The Contract ID."
   contractId: String!
 }
 
+"An ISV Success technical consultation a benefit requested (R22)."
 type Consultation {
+  "What the consultation is about."
   topic: String!
+  "When it was requested."
   requestedAt: Time!
 }
 
+"A reminder about a benefit that ends soon or runs low (R19)."
 type Reminder {
+  "Why the reminder is given."
   kind: ReminderKind!
+  "The benefit it is about."
   benefitId: ID!
+  "The benefit's name."
   benefitName: String!
+  "When the benefit ends."
   endsAt: Time!
+  "The benefit's balance now."
   incidents: Incidents!
+  "The reminder, as a sentence to show the user."
   message: String!
 }
 
 "A support plan linked to the viewer's account (R6)."
 type LinkedPlan {
+  "The benefit linked."
   benefitId: ID!
+  "The benefit's current name."
   name: String!
+  "The benefit's former name; null when it had none."
   legacyName: String
+  "What it grants."
   kind: BenefitKind!
+  "Its state now."
   status: BenefitStatus!
+  "Its balance now."
   incidents: Incidents!
+  "When it ends."
   endsAt: Time!
   "The portal it was linked from; the link serves every portal."
   linkedFrom: Portal!
+  "When the account linked it."
   linkedAt: Time!
 }
 
+"The pair of IDs to link and where the link is entered from (R6, R11)."
 input LinkSupportPlanInput {
+  "The Access ID the tenant shared (R4)."
   accessId: String!
+  "The Contract ID the tenant shared (R4)."
   contractId: String!
   "The portal the account links from (R11)."
   portal: Portal!
@@ -2352,28 +2685,52 @@ input LinkSupportPlanInput {
   inRequestFlow: Boolean = false
 }
 
+"The result of activateBenefit."
 type ActivateBenefitPayload {
+  "The benefit, activated or activating; null when refused."
   benefit: Benefit
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of linkSupportPlan."
 type LinkSupportPlanPayload {
+  "The plan linked; null when refused."
   plan: LinkedPlan
   "True when this account had already linked the plan: nothing changed (R9)."
   alreadyLinked: Boolean!
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of purchaseOffer."
 type PurchaseOfferPayload {
+  "The offer bought; null when refused."
   heldOffer: HeldOffer
+  "The benefits it grants, to activate."
   benefits: [Benefit!]!
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
 
+"The result of renewOffer."
 type RenewOfferPayload {
+  "The held offer of the new enrollment year; null when refused."
   heldOffer: HeldOffer
+  "The benefits of the new year, to activate (their IDs are new, R7)."
   benefits: [Benefit!]!
+  "Why it was refused; empty on success."
   userErrors: [UserError!]!
+}
+
+"A business rule of this API, as the project's rules document (docs/rules.md) states it."
+type Rule {
+  "The rule's ID, such as R9: what UserError.rule, PlanReason.rule and extensions.rule carry."
+  id: ID!
+  "The rule's title, such as What cannot be linked."
+  title: String!
+  "The rule's statement, in Markdown."
+  text: String!
 }
 `, BuiltIn: false},
 }
@@ -2661,6 +3018,10 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	switch field.Name {
 	case "hasNextPage":
 		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	case "endCursor":
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
@@ -2781,6 +3142,18 @@ func (ec *executionContext) childFields_RenewOfferPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type RenewOfferPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Rule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Rule_id(ctx, field)
+	case "title":
+		return ec.fieldContext_Rule_title(ctx, field)
+	case "text":
+		return ec.fieldContext_Rule_text(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Rule", field.Name)
+}
+
 func (ec *executionContext) childFields_SupportPlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2795,8 +3168,6 @@ func (ec *executionContext) childFields_SupportPlan(ctx context.Context, field g
 		return ec.fieldContext_SupportPlan_endsAt(ctx, field)
 	case "linked":
 		return ec.fieldContext_SupportPlan_linked(ctx, field)
-	case "reasons":
-		return ec.fieldContext_SupportPlan_reasons(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SupportPlan", field.Name)
 }
@@ -2909,6 +3280,16 @@ func (ec *executionContext) childFields_TenantUser(ctx context.Context, field gr
 		return ec.fieldContext_TenantUser_roles(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TenantUser", field.Name)
+}
+
+func (ec *executionContext) childFields_UnavailablePlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "plan":
+		return ec.fieldContext_UnavailablePlan_plan(ctx, field)
+	case "reasons":
+		return ec.fieldContext_UnavailablePlan_reasons(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnavailablePlan", field.Name)
 }
 
 func (ec *executionContext) childFields_UserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3220,6 +3601,20 @@ func (ec *executionContext) field_Query_incidentLedger_args(ctx context.Context,
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_rules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -3535,18 +3930,18 @@ func (ec *executionContext) _BalanceEvent_benefitId(ctx context.Context, field g
 			return ec.fieldContext_BalanceEvent_benefitId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BenefitID, nil
+			return obj.BenefitIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_benefitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_planName(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -3558,18 +3953,18 @@ func (ec *executionContext) _BalanceEvent_planName(ctx context.Context, field gr
 			return ec.fieldContext_BalanceEvent_planName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanName, nil
+			return obj.PlanNameOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_planName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "String")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "String")
 }
 
 func (ec *executionContext) _BalanceEvent_remaining(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -3696,18 +4091,18 @@ func (ec *executionContext) _BalanceEvent_requestId(ctx context.Context, field g
 			return ec.fieldContext_BalanceEvent_requestId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestID, nil
+			return obj.RequestIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -3719,18 +4114,18 @@ func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field gra
 			return ec.fieldContext_BalanceEvent_actorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ActorID, nil
+			return obj.ActorIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4596,18 +4991,18 @@ func (ec *executionContext) _HeldOffer_renewalOf(ctx context.Context, field grap
 			return ec.fieldContext_HeldOffer_renewalOf(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RenewalOf, nil
+			return obj.RenewalOfOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_HeldOffer_renewalOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("HeldOffer", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("HeldOffer", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Incidents_total(ctx context.Context, field graphql.CollectedField, obj *domain.Incidents) (ret graphql.Marshaler) {
@@ -4876,18 +5271,18 @@ func (ec *executionContext) _LedgerEntry_benefitId(ctx context.Context, field gr
 			return ec.fieldContext_LedgerEntry_benefitId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BenefitID, nil
+			return obj.BenefitIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_benefitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_planName(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4899,18 +5294,18 @@ func (ec *executionContext) _LedgerEntry_planName(ctx context.Context, field gra
 			return ec.fieldContext_LedgerEntry_planName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanName, nil
+			return obj.PlanNameOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_planName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "String")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "String")
 }
 
 func (ec *executionContext) _LedgerEntry_requestId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4922,18 +5317,18 @@ func (ec *executionContext) _LedgerEntry_requestId(ctx context.Context, field gr
 			return ec.fieldContext_LedgerEntry_requestId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestID, nil
+			return obj.RequestIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_actorId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4945,18 +5340,18 @@ func (ec *executionContext) _LedgerEntry_actorId(ctx context.Context, field grap
 			return ec.fieldContext_LedgerEntry_actorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ActorID, nil
+			return obj.ActorIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_reason(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4968,18 +5363,18 @@ func (ec *executionContext) _LedgerEntry_reason(ctx context.Context, field graph
 			return ec.fieldContext_LedgerEntry_reason(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Reason, nil
+			return obj.ReasonOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, false, false, "String")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "String")
 }
 
 func (ec *executionContext) _LedgerEntry_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -5873,6 +6268,52 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5928,18 +6369,18 @@ func (ec *executionContext) _PlanReason_rule(ctx context.Context, field graphql.
 			return ec.fieldContext_PlanReason_rule(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Rule, nil
+			return obj.RuleOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_PlanReason_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlanReason", field, false, false, "String")
+	return graphql.NewScalarFieldContext("PlanReason", field, true, false, "String")
 }
 
 func (ec *executionContext) _PlanReason_message(ctx context.Context, field graphql.CollectedField, obj *domain.Reason) (ret graphql.Marshaler) {
@@ -6089,18 +6530,18 @@ func (ec *executionContext) _Product_family(ctx context.Context, field graphql.C
 			return ec.fieldContext_Product_family(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Family, nil
+			return obj.FamilyOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Product_family(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
 }
 
 func (ec *executionContext) _Product_portal(ctx context.Context, field graphql.CollectedField, obj *domain.Product) (ret graphql.Marshaler) {
@@ -6135,18 +6576,18 @@ func (ec *executionContext) _Product_lifecyclePolicy(ctx context.Context, field 
 			return ec.fieldContext_Product_lifecyclePolicy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.LifecyclePolicy, nil
+			return obj.LifecyclePolicyOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Product_lifecyclePolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
 }
 
 func (ec *executionContext) _Product_needsLink(ctx context.Context, field graphql.CollectedField, obj *domain.Product) (ret graphql.Marshaler) {
@@ -6765,6 +7206,50 @@ func (ec *executionContext) fieldContext_Query_incidentLedger(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_rules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Rules(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.Rule) graphql.Marshaler {
+			return ec.marshalNRule2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐRuleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Rule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_rules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7084,6 +7569,75 @@ func (ec *executionContext) fieldContext_RenewOfferPayload_userErrors(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.CollectedField, obj *domain.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Rule_title(ctx context.Context, field graphql.CollectedField, obj *domain.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "String")
+}
+
+func (ec *executionContext) _Rule_text(ctx context.Context, field graphql.CollectedField, obj *domain.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "String")
+}
+
 func (ec *executionContext) _Subscription_incidentBalanceChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -7275,38 +7829,6 @@ func (ec *executionContext) fieldContext_SupportPlan_linked(_ context.Context, f
 	return graphql.NewScalarFieldContext("SupportPlan", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _SupportPlan_reasons(ctx context.Context, field graphql.CollectedField, obj *domain.Plan) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_SupportPlan_reasons(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Reasons, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []domain.Reason) graphql.Marshaler {
-			return ec.marshalNPlanReason2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐReasonᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_SupportPlan_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "SupportPlan",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PlanReason(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _SupportPlans_product(ctx context.Context, field graphql.CollectedField, obj *domain.Plans) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7403,11 +7925,11 @@ func (ec *executionContext) _SupportPlans_unavailable(ctx context.Context, field
 			return ec.fieldContext_SupportPlans_unavailable(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Unavailable, nil
+			return obj.UnavailablePlans(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []domain.Plan) graphql.Marshaler {
-			return ec.marshalNSupportPlan2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.UnavailablePlan) graphql.Marshaler {
+			return ec.marshalNUnavailablePlan2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐUnavailablePlanᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7417,10 +7939,10 @@ func (ec *executionContext) fieldContext_SupportPlans_unavailable(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "SupportPlans",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_SupportPlan(ctx, field)
+			return ec.childFields_UnavailablePlan(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7490,18 +8012,18 @@ func (ec *executionContext) _SupportRequest_planId(ctx context.Context, field gr
 			return ec.fieldContext_SupportRequest_planId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanID, nil
+			return obj.PlanIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_planId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_planKind(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -7513,18 +8035,18 @@ func (ec *executionContext) _SupportRequest_planKind(ctx context.Context, field 
 			return ec.fieldContext_SupportRequest_planKind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanKind, nil
+			return obj.PlanKindOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v domain.PlanKind) graphql.Marshaler {
-			return ec.marshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PlanKind) graphql.Marshaler {
+			return ec.marshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_planKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "PlanKind")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "PlanKind")
 }
 
 func (ec *executionContext) _SupportRequest_portal(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -7582,18 +8104,18 @@ func (ec *executionContext) _SupportRequest_version(ctx context.Context, field g
 			return ec.fieldContext_SupportRequest_version(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Version, nil
+			return obj.VersionOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "String")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "String")
 }
 
 func (ec *executionContext) _SupportRequest_type(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -7651,18 +8173,18 @@ func (ec *executionContext) _SupportRequest_customerId(ctx context.Context, fiel
 			return ec.fieldContext_SupportRequest_customerId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CustomerID, nil
+			return obj.CustomerIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_customerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_consumedIncident(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -8266,6 +8788,70 @@ func (ec *executionContext) fieldContext_TenantUser_roles(_ context.Context, fie
 	return graphql.NewScalarFieldContext("TenantUser", field, false, false, "Role")
 }
 
+func (ec *executionContext) _UnavailablePlan_plan(ctx context.Context, field graphql.CollectedField, obj *domain.UnavailablePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnavailablePlan_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Plan) graphql.Marshaler {
+			return ec.marshalNSupportPlan2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnavailablePlan_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnavailablePlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SupportPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UnavailablePlan_reasons(ctx context.Context, field graphql.CollectedField, obj *domain.UnavailablePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnavailablePlan_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.Reason) graphql.Marshaler {
+			return ec.marshalNPlanReason2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐReasonᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnavailablePlan_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnavailablePlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlanReason(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.CollectedField, obj *domain.Error) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8298,18 +8884,18 @@ func (ec *executionContext) _UserError_rule(ctx context.Context, field graphql.C
 			return ec.fieldContext_UserError_rule(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Rule, nil
+			return obj.RuleOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_UserError_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserError", field, false, false, "String")
+	return graphql.NewScalarFieldContext("UserError", field, true, false, "String")
 }
 
 func (ec *executionContext) _UserError_field(ctx context.Context, field graphql.CollectedField, obj *domain.Error) (ret graphql.Marshaler) {
@@ -10763,6 +11349,16 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -11135,6 +11731,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_incidentLedger(ctx, field)
 				})
+		case "rules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rules(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -11270,6 +11872,49 @@ func (ec *executionContext) _RenewOfferPayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var ruleImplementors = []string{"Rule"}
+
+func (ec *executionContext) _Rule(ctx context.Context, sel ast.SelectionSet, obj *domain.Rule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ruleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Rule")
+		case "id":
+			out.Values[i] = ec._Rule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._Rule_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._Rule_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -11328,11 +11973,6 @@ func (ec *executionContext) _SupportPlan(ctx context.Context, sel ast.SelectionS
 			}
 		case "linked":
 			out.Values[i] = ec._SupportPlan_linked(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "reasons":
-			out.Values[i] = ec._SupportPlan_reasons(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -11702,6 +12342,44 @@ func (ec *executionContext) _TenantUser(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._TenantUser_roles(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var unavailablePlanImplementors = []string{"UnavailablePlan"}
+
+func (ec *executionContext) _UnavailablePlan(ctx context.Context, sel ast.SelectionSet, obj *domain.UnavailablePlan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, unavailablePlanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UnavailablePlan")
+		case "plan":
+			out.Values[i] = ec._UnavailablePlan_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasons":
+			out.Values[i] = ec._UnavailablePlan_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12782,6 +13460,26 @@ func (ec *executionContext) marshalNRole2ᚕgithubᚗcomᚋpartnersupportᚋapi�
 	return ret
 }
 
+func (ec *executionContext) marshalNRule2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐRule(ctx context.Context, sel ast.SelectionSet, v domain.Rule) graphql.Marshaler {
+	return ec._Rule(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRule2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.Rule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRule2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐRule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12888,6 +13586,26 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNUnavailablePlan2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐUnavailablePlan(ctx context.Context, sel ast.SelectionSet, v domain.UnavailablePlan) graphql.Marshaler {
+	return ec._UnavailablePlan(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNUnavailablePlan2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐUnavailablePlanᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.UnavailablePlan) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUnavailablePlan2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐUnavailablePlan(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNUserError2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐError(ctx context.Context, sel ast.SelectionSet, v domain.Error) graphql.Marshaler {
@@ -13133,16 +13851,39 @@ func (ec *executionContext) marshalOHeldOffer2ᚖgithubᚗcomᚋpartnersupport�
 	return ec._HeldOffer(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalID(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
-func (ec *executionContext) marshalOID2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalID(v)
-	return res
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
@@ -13188,16 +13929,22 @@ func (ec *executionContext) marshalOLinkedPlan2ᚖgithubᚗcomᚋpartnersupport�
 	return ec._LinkedPlan(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, v any) (domain.PlanKind, error) {
+func (ec *executionContext) unmarshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, v any) (*domain.PlanKind, error) {
+	if v == nil {
+		return nil, nil
+	}
 	tmp, err := graphql.UnmarshalString(v)
 	res := domain.PlanKind(tmp)
-	return res, graphql.ErrorOnPath(ctx, err)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, sel ast.SelectionSet, v domain.PlanKind) graphql.Marshaler {
+func (ec *executionContext) marshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, sel ast.SelectionSet, v *domain.PlanKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(v))
+	res := graphql.MarshalString(string(*v))
 	return res
 }
 
@@ -13206,18 +13953,6 @@ func (ec *executionContext) marshalOPortalHint2ᚖgithubᚗcomᚋpartnersupport�
 		return graphql.Null
 	}
 	return ec._PortalHint(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(v)
-	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

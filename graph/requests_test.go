@@ -31,11 +31,13 @@ type plan struct {
 	Name      string
 	Linked    bool
 	Incidents incidents
-	Reasons   []struct {
-		Code    string
-		Rule    *string
-		Message string
-	}
+	Reasons   []reason // of an unavailable plan, from UnavailablePlan.reasons
+}
+
+type reason struct {
+	Code    string
+	Rule    *string
+	Message string
 }
 
 func (p plan) codes() []string {
@@ -70,12 +72,27 @@ func (ps plans) find(t *testing.T, id string) (plan, bool) {
 
 func supportPlans(t *testing.T, e *testenv.Env, who, product, version, portal string) plans {
 	t.Helper()
-	var out struct{ SupportPlans plans }
+	var out struct {
+		SupportPlans struct {
+			Available   []plan
+			Unavailable []struct {
+				Plan    plan
+				Reasons []reason
+			}
+			PortalHint *struct{ Portal, Message string }
+		}
+	}
 	e.Do(e.Token(who), `query($p: ID!, $v: String, $portal: Portal!) { supportPlans(productId: $p, version: $v, portal: $portal) {
-		available { id kind name linked incidents { total used remaining unlimited } reasons { code rule message } }
-		unavailable { id kind name linked incidents { total used remaining unlimited } reasons { code rule message } }
+		available { id kind name linked incidents { total used remaining unlimited } }
+		unavailable { plan { id kind name linked incidents { total used remaining unlimited } } reasons { code rule message } }
 		portalHint { portal message } } }`, map[string]any{"p": product, "v": version, "portal": portal}).MustData(t, &out)
-	return out.SupportPlans
+	ps := plans{Available: out.SupportPlans.Available, PortalHint: out.SupportPlans.PortalHint}
+	for _, u := range out.SupportPlans.Unavailable {
+		require.NotEmpty(t, u.Reasons, "an unavailable plan says why: %s", u.Plan.ID)
+		u.Plan.Reasons = u.Reasons
+		ps.Unavailable = append(ps.Unavailable, u.Plan)
+	}
+	return ps
 }
 
 type request struct {
@@ -402,15 +419,27 @@ func TestR18_EachPortalListsTheAccountsOwnRequests(t *testing.T) {
 	list := func(who, portal string, first int, after *string) ([]request, *string, bool) {
 		var out struct {
 			SupportRequests struct {
-				Edges    []struct{ Node request }
+				Edges []struct {
+					Cursor string
+					Node   request
+				}
 				PageInfo struct {
-					HasNextPage bool
-					EndCursor   *string
+					HasNextPage, HasPreviousPage bool
+					StartCursor, EndCursor       *string
 				}
 			}
 		}
 		e.Do(e.Token(who), `query($p: Portal!, $f: Int, $a: String) { supportRequests(portal: $p, first: $f, after: $a) {
-			edges { node { `+requestFields+` } } pageInfo { hasNextPage endCursor } } }`, map[string]any{"p": portal, "f": first, "a": after}).MustData(t, &out)
+			edges { cursor node { `+requestFields+` } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, map[string]any{"p": portal, "f": first, "a": after}).MustData(t, &out)
+		pi, edges := out.SupportRequests.PageInfo, out.SupportRequests.Edges
+		assert.Equal(t, after != nil, pi.HasPreviousPage, "a page after a cursor has a previous page")
+		if len(edges) > 0 {
+			require.NotNil(t, pi.StartCursor)
+			assert.Equal(t, edges[0].Cursor, *pi.StartCursor)
+			assert.Equal(t, edges[len(edges)-1].Cursor, *pi.EndCursor)
+		} else {
+			assert.Nil(t, pi.StartCursor)
+		}
 		var rs []request
 		for _, e := range out.SupportRequests.Edges {
 			rs = append(rs, e.Node)

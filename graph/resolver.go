@@ -57,3 +57,12 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// Incremental delivery is not offered. gqlparser's prelude declares @defer, so gqlgen
+// would advertise it in introspection and half-run it (a deferred fragment's fields
+// answered null, its part never sent). Removed from the schema, a query using it is
+// refused by validation: Unknown directive "@defer". (@stream is not declared.)
+func init() {
+	delete(parsedSchema.Directives, "defer")
+	delete(parsedSchema.Directives, "stream")
+}

@@ -281,13 +281,13 @@ func (r *queryResolver) SupportRequests(ctx context.Context, portal domain.Porta
 	if err != nil {
 		return model.SupportRequestConnection{}, err
 	}
-	conn := model.SupportRequestConnection{Edges: make([]model.SupportRequestEdge, len(page.Requests)), PageInfo: &model.PageInfo{HasNextPage: page.HasMore}}
+	conn := model.SupportRequestConnection{Edges: make([]model.SupportRequestEdge, len(page.Requests))}
+	cursors := make([]string, len(page.Requests))
 	for i, q := range page.Requests {
-		conn.Edges[i] = model.SupportRequestEdge{Cursor: encodeRequestCursor(q), Node: &q}
+		cursors[i] = encodeRequestCursor(q)
+		conn.Edges[i] = model.SupportRequestEdge{Cursor: cursors[i], Node: &q}
 	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
-	}
+	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
 	return conn, nil
 }
 
@@ -307,14 +307,22 @@ func (r *queryResolver) IncidentLedger(ctx context.Context, tenantID string, fir
 	if err != nil {
 		return model.LedgerConnection{}, err
 	}
-	conn := model.LedgerConnection{Edges: make([]model.LedgerEdge, len(page.Events)), PageInfo: &model.PageInfo{HasNextPage: page.HasMore}}
+	conn := model.LedgerConnection{Edges: make([]model.LedgerEdge, len(page.Events))}
+	cursors := make([]string, len(page.Events))
 	for i, e := range page.Events {
-		conn.Edges[i] = model.LedgerEdge{Cursor: domain.EncodeSeq(e.Seq), Node: &e}
+		cursors[i] = domain.EncodeSeq(e.Seq)
+		conn.Edges[i] = model.LedgerEdge{Cursor: cursors[i], Node: &e}
 	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
-	}
+	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
 	return conn, nil
+}
+
+// Rules is the resolver for the rules field.
+func (r *queryResolver) Rules(ctx context.Context, ids []string) ([]domain.Rule, error) {
+	if ids != nil && len(ids) == 0 {
+		return []domain.Rule{}, nil // rules(ids: []): none asked for
+	}
+	return domain.Rules(ids...), nil
 }
 
 // BenefitID is the resolver for the benefitId field.

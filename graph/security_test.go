@@ -113,7 +113,7 @@ func TestSecurity_SecretsNeverInLogsErrorsOrMetrics(t *testing.T) {
 
 	// What an outside user reads back never carries the IDs (R4).
 	ask(samTok, `{ viewer { id email kind linkedPlans { benefitId name legacyName kind status incidents { total used remaining unlimited } endsAt linkedFrom linkedAt } } }`, nil)
-	ask(samTok, `{ supportPlans(productId: "azure", portal: AZURE) { available { id kind name linked incidents { remaining } reasons { code message } } unavailable { id name reasons { code rule message } } portalHint { message } } }`, nil)
+	ask(samTok, `{ supportPlans(productId: "azure", portal: AZURE) { available { id kind name linked incidents { remaining } } unavailable { plan { id name } reasons { code rule message } } portalHint { message } } }`, nil)
 	ask(samTok, `{ tenant(id: "contoso") { benefits { contract { accessId contractId } } } }`, nil)
 	ask(samTok, `mutation { activateBenefit(benefitId: "`+contosoSPDCloud+`") { benefit { contract { accessId contractId } } userErrors { code message } } }`, nil)
 

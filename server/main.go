@@ -20,6 +20,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -247,6 +248,13 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if !k.Valid() {
 		fmt.Fprintf(stderr, "server token: %s is not in the fixtures; pass --kind ENTRA_ID or --kind MSA\n", *email)
 		return 2
+	}
+	// Only the key a server already uses: a fresh key here would sign a token that server
+	// refuses (bad signature).
+	keyFile := filepath.Join(*dataDir, auth.DevKeyFile)
+	if _, err := os.Stat(keyFile); err != nil {
+		fmt.Fprintf(stderr, "server token: %s holds no development signing key (%s): start the server with --dev-auth on this data directory first (make run does), or pass its --data-dir\n", *dataDir, auth.DevKeyFile)
+		return 1
 	}
 	signer, err := auth.LoadOrCreateDevSigner(*dataDir, config.DevIssuer, *audience, time.Now)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnersupport/api/internal/auth"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -308,13 +309,20 @@ func TestServer_MisconfigurationFailsFastWithOneLine(t *testing.T) {
 
 func TestServer_TokenCommand(t *testing.T) {
 	dir := t.TempDir()
+	// No key yet: a token from a fresh key would be refused by the server, so none is made.
+	out, err := exec.Command(testenv.ServerBinary(t), "token", "--data-dir", dir, "--email", "sam.freelancer@outlook.com").CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "holds no development signing key")
+	_, statErr := os.Stat(filepath.Join(dir, auth.DevKeyFile))
+	assert.True(t, os.IsNotExist(statErr), "the token command creates no key")
+
+	p := startAPI(t, dir)
 	tok := devToken(t, dir, "sam.freelancer@outlook.com")
 	parts := strings.Split(tok, ".")
 	require.Len(t, parts, 3)
-	out, err := exec.Command(testenv.ServerBinary(t), "token", "--data-dir", dir, "--email", "nobody@example.com").CombinedOutput()
+	out, err = exec.Command(testenv.ServerBinary(t), "token", "--data-dir", dir, "--email", "nobody@example.com").CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "--kind")
-	p := startAPI(t, dir)
 	var v struct{ Viewer struct{ Email, Kind string } }
 	testenv.Post(t, "http://"+p.Addr+"/query", tok, `{ viewer { email kind } }`, nil).MustData(t, &v)
 	assert.Equal(t, "sam.freelancer@outlook.com", v.Viewer.Email)

@@ -12,48 +12,73 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// The result of activateBenefit.
 type ActivateBenefitPayload struct {
-	Benefit    *domain.BenefitView `json:"benefit,omitempty"`
-	UserErrors []domain.Error      `json:"userErrors"`
+	// The benefit, activated or activating; null when refused.
+	Benefit *domain.BenefitView `json:"benefit,omitempty"`
+	// Why it was refused; empty on success.
+	UserErrors []domain.Error `json:"userErrors"`
 }
 
+// The result of closeSupportRequest.
 type CloseSupportRequestPayload struct {
-	Request    *domain.SupportRequest `json:"request,omitempty"`
-	UserErrors []domain.Error         `json:"userErrors"`
+	// The request as closed; null when refused.
+	Request *domain.SupportRequest `json:"request,omitempty"`
+	// Why it was refused; empty on success.
+	UserErrors []domain.Error `json:"userErrors"`
 }
 
+// What a new support request is about and which plan pays for it.
 type CreateSupportRequestInput struct {
 	// Chosen by the client, 8 to 128 of [A-Za-z0-9._:-]; sending it again returns the same request.
 	IdempotencyKey string `json:"idempotencyKey"`
 	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE.
-	PlanID      *string            `json:"planId,omitempty"`
-	ProductID   string             `json:"productId"`
-	Version     *string            `json:"version,omitempty"`
-	Portal      domain.Portal      `json:"portal"`
-	Type        domain.RequestType `json:"type"`
-	Title       string             `json:"title"`
-	Description *string            `json:"description,omitempty"`
+	PlanID *string `json:"planId,omitempty"`
+	// The product, from products.
+	ProductID string `json:"productId"`
+	// The product version, for an on-premises product.
+	Version *string `json:"version,omitempty"`
+	// The portal the request is opened in.
+	Portal domain.Portal `json:"portal"`
+	// What the request is about.
+	Type domain.RequestType `json:"type"`
+	// A short summary of the problem.
+	Title string `json:"title"`
+	// The details of the problem.
+	Description *string `json:"description,omitempty"`
 	// For a CSP request, the customer it is for (R14).
 	CustomerID *string `json:"customerId,omitempty"`
 }
 
+// The result of createSupportRequest.
 type CreateSupportRequestPayload struct {
-	Request    *domain.SupportRequest `json:"request,omitempty"`
-	UserErrors []domain.Error         `json:"userErrors"`
+	// The request opened (or the one opened before with the same idempotencyKey); null when refused.
+	Request *domain.SupportRequest `json:"request,omitempty"`
+	// Why it was refused; empty on success.
+	UserErrors []domain.Error `json:"userErrors"`
 }
 
+// A page of the incident ledger, newest first.
 type LedgerConnection struct {
-	Edges    []LedgerEdge `json:"edges"`
-	PageInfo *PageInfo    `json:"pageInfo"`
+	// The entries of this page.
+	Edges []LedgerEdge `json:"edges"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
+// One ledger entry of a page, with its cursor.
 type LedgerEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *domain.Event `json:"node"`
+	// The entry's position, for after.
+	Cursor string `json:"cursor"`
+	// The entry.
+	Node *domain.Event `json:"node"`
 }
 
+// The pair of IDs to link and where the link is entered from (R6, R11).
 type LinkSupportPlanInput struct {
-	AccessID   string `json:"accessId"`
+	// The Access ID the tenant shared (R4).
+	AccessID string `json:"accessId"`
+	// The Contract ID the tenant shared (R4).
 	ContractID string `json:"contractId"`
 	// The portal the account links from (R11).
 	Portal domain.Portal `json:"portal"`
@@ -61,60 +86,93 @@ type LinkSupportPlanInput struct {
 	InRequestFlow *bool `json:"inRequestFlow,omitempty"`
 }
 
+// The result of linkSupportPlan.
 type LinkSupportPlanPayload struct {
+	// The plan linked; null when refused.
 	Plan *domain.LinkedPlan `json:"plan,omitempty"`
 	// True when this account had already linked the plan: nothing changed (R9).
-	AlreadyLinked bool           `json:"alreadyLinked"`
-	UserErrors    []domain.Error `json:"userErrors"`
-}
-
-type Mutation struct {
-}
-
-type PageInfo struct {
-	HasNextPage bool    `json:"hasNextPage"`
-	EndCursor   *string `json:"endCursor,omitempty"`
-}
-
-type PurchaseOfferPayload struct {
-	HeldOffer  *domain.HeldOffer    `json:"heldOffer,omitempty"`
-	Benefits   []domain.BenefitView `json:"benefits"`
-	UserErrors []domain.Error       `json:"userErrors"`
-}
-
-type PurchasePayPerIncidentPayload struct {
-	// The plan bought: choose it in supportPlans for the product.
-	PlanID     *string        `json:"planId,omitempty"`
-	EndsAt     *time.Time     `json:"endsAt,omitempty"`
+	AlreadyLinked bool `json:"alreadyLinked"`
+	// Why it was refused; empty on success.
 	UserErrors []domain.Error `json:"userErrors"`
 }
 
+// The changes an account can make. An expected refusal comes back in the payload's userErrors, with nothing changed; a top-level error means the request itself failed.
+type Mutation struct {
+}
+
+// Where a page of a connection sits: pass endCursor as after to read the next page.
+type PageInfo struct {
+	// Whether more items follow this page.
+	HasNextPage bool `json:"hasNextPage"`
+	// Whether items come before this page (true when it was read with after).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first item; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the page's last item: pass it as after for the next page; null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// The result of purchaseOffer.
+type PurchaseOfferPayload struct {
+	// The offer bought; null when refused.
+	HeldOffer *domain.HeldOffer `json:"heldOffer,omitempty"`
+	// The benefits it grants, to activate.
+	Benefits []domain.BenefitView `json:"benefits"`
+	// Why it was refused; empty on success.
+	UserErrors []domain.Error `json:"userErrors"`
+}
+
+// The result of purchasePayPerIncident.
+type PurchasePayPerIncidentPayload struct {
+	// The plan bought: choose it in supportPlans for the product.
+	PlanID *string `json:"planId,omitempty"`
+	// When the purchased incident expires; null when refused.
+	EndsAt *time.Time `json:"endsAt,omitempty"`
+	// Why it was refused; empty on success.
+	UserErrors []domain.Error `json:"userErrors"`
+}
+
+// The entry points for reading. Every field but offers, products and rules needs a signed-in account (Authorization: Bearer <token>).
 type Query struct {
 }
 
+// The result of renewOffer.
 type RenewOfferPayload struct {
-	HeldOffer  *domain.HeldOffer    `json:"heldOffer,omitempty"`
-	Benefits   []domain.BenefitView `json:"benefits"`
-	UserErrors []domain.Error       `json:"userErrors"`
+	// The held offer of the new enrollment year; null when refused.
+	HeldOffer *domain.HeldOffer `json:"heldOffer,omitempty"`
+	// The benefits of the new year, to activate (their IDs are new, R7).
+	Benefits []domain.BenefitView `json:"benefits"`
+	// Why it was refused; empty on success.
+	UserErrors []domain.Error `json:"userErrors"`
 }
 
+// Live updates, over a websocket (graphql-transport-ws or the legacy graphql-ws) or SSE.
 type Subscription struct {
 }
 
+// A page of support requests, newest first.
 type SupportRequestConnection struct {
-	Edges    []SupportRequestEdge `json:"edges"`
-	PageInfo *PageInfo            `json:"pageInfo"`
+	// The requests of this page.
+	Edges []SupportRequestEdge `json:"edges"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
+// One support request of a page, with its cursor.
 type SupportRequestEdge struct {
-	Cursor string                 `json:"cursor"`
-	Node   *domain.SupportRequest `json:"node"`
+	// The request's position, for after.
+	Cursor string `json:"cursor"`
+	// The request.
+	Node *domain.SupportRequest `json:"node"`
 }
 
+// Whether a support request is still open.
 type RequestStatus string
 
 const (
-	RequestStatusOpen   RequestStatus = "OPEN"
+	// Still being worked on.
+	RequestStatusOpen RequestStatus = "OPEN"
+	// Closed, with a closeReason.
 	RequestStatusClosed RequestStatus = "CLOSED"
 )
 

@@ -86,6 +86,22 @@ type Plans struct {
 	Hint        *PortalHint
 }
 
+// UnavailablePlan is a plan that cannot be chosen for one question (a product, version
+// and portal), with why (R23). The reasons belong to the question, not to the plan.
+type UnavailablePlan struct {
+	Plan    Plan
+	Reasons []Reason
+}
+
+// UnavailablePlans pairs each unavailable plan with its reasons.
+func (ps Plans) UnavailablePlans() []UnavailablePlan {
+	out := make([]UnavailablePlan, len(ps.Unavailable))
+	for i, p := range ps.Unavailable {
+		out[i] = UnavailablePlan{Plan: p, Reasons: p.Reasons}
+	}
+	return out
+}
+
 // Coverage tells whether Partner On-premises Support covers a version at now (R8): it must
 // be the current version (N) or the one before (N-1) among the family's released versions,
 // and still in mainstream support.

@@ -57,6 +57,10 @@ func NewService(s Store, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	// Milliseconds, what the store keeps (BSON dates): a time a mutation answers is the
+	// time a later read gives back.
+	clock := o.Now
+	o.Now = func() time.Time { return clock().Truncate(time.Millisecond) }
 	if o.Logger == nil {
 		o.Logger = discardLogger
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -17,11 +18,20 @@ import (
 // with its code, rule and any safe metadata in extensions. Anything else is a fault: it is
 // logged with detail and shown as a generic message with code INTERNAL, so internal
 // messages (driver errors, stack details) never reach a client.
-func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+//
+// Without introspection (suggest false), a validation message keeps no "Did you mean …?":
+// gqlgen's SetDisableSuggestion drops the field suggestions, not those of enum values or
+// arguments, and any of them would give the schema away name by name.
+func presentError(log *slog.Logger, suggest bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var gqlErr *gqlerror.Error
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
 			// Parse and validation errors from gqlparser: safe to show as they are.
+			if !suggest {
+				if i := strings.Index(gqlErr.Message, " Did you mean "); i >= 0 {
+					gqlErr.Message = gqlErr.Message[:i]
+				}
+			}
 			if gqlErr.Extensions == nil {
 				gqlErr.Extensions = map[string]any{}
 			}

@@ -73,6 +73,7 @@ type response struct {
 	Status int
 	Body   string
 	Errors []testenv.Error
+	Allow  string
 }
 
 func (r response) only(t *testing.T) testenv.Error {
@@ -85,6 +86,9 @@ func send(t *testing.T, e *testenv.Env, method, contentType, token string, body 
 	t.Helper()
 	req, err := http.NewRequest(method, e.Server.URL+"/query", body)
 	require.NoError(t, err)
+	// The GraphQL-over-HTTP media type: a request error answers 400 (not 200 as with
+	// application/json), so the status tells a refusal from an answer.
+	req.Header.Set("Accept", "application/graphql-response+json")
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -101,7 +105,7 @@ func send(t *testing.T, e *testenv.Env, method, contentType, token string, body 
 	require.NoError(t, err)
 	var r struct{ Errors []testenv.Error }
 	_ = json.Unmarshal(b, &r)
-	return response{Status: resp.StatusCode, Body: string(b), Errors: r.Errors}
+	return response{Status: resp.StatusCode, Body: string(b), Errors: r.Errors, Allow: resp.Header.Get("Allow")}
 }
 
 func postJSON(t *testing.T, e *testenv.Env, token, query string, vars map[string]any) response {
@@ -115,6 +119,7 @@ func getQuery(t *testing.T, e *testenv.Env, token, query string) response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, e.Server.URL+"/query?query="+url.QueryEscape(query), nil)
 	require.NoError(t, err)
+	req.Header.Set("Accept", "application/graphql-response+json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -125,7 +130,7 @@ func getQuery(t *testing.T, e *testenv.Env, token, query string) response {
 	require.NoError(t, err)
 	var r struct{ Errors []testenv.Error }
 	_ = json.Unmarshal(b, &r)
-	return response{Status: resp.StatusCode, Body: string(b), Errors: r.Errors}
+	return response{Status: resp.StatusCode, Body: string(b), Errors: r.Errors, Allow: resp.Header.Get("Allow")}
 }
 
 // requireLimit checks a refusal by the named limit: code INVALID, limit named.
@@ -171,13 +176,13 @@ func TestLimits_DeepQueryIsRefusedBeforeTheStore(t *testing.T) {
 	e := testenv.New(t)
 	deep := ofTypeChain(httpapi.DefaultMaxDepth) // __type + the chain + name: one too deep
 	refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, deep, nil) }, func(r response) {
-		err := requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitDepth)
+		err := requireLimit(t, r, http.StatusBadRequest, httpapi.LimitDepth)
 		assert.Contains(t, err.Message, fmt.Sprintf("limit of %d", httpapi.DefaultMaxDepth))
 	})
 	// Depth through fragments counts as if they were written out.
 	fragments := `query { ...A } fragment A on Query { __type(name: "Query") { ...B } }
 		fragment B on __Type { ofType { ...C } } fragment C on __Type { ` + strings.Repeat("ofType { ", 13) + "name" + strings.Repeat(" }", 13) + ` }`
-	requireLimit(t, postJSON(t, e, "", fragments, nil), http.StatusUnprocessableEntity, httpapi.LimitDepth)
+	requireLimit(t, postJSON(t, e, "", fragments, nil), http.StatusBadRequest, httpapi.LimitDepth)
 	// The deepest the limit allows passes, and so does GraphiQL's full introspection query
 	// (depth 15).
 	r := postJSON(t, e, "", ofTypeChain(httpapi.DefaultMaxDepth-2), nil)
@@ -202,7 +207,7 @@ func TestLimits_WideQueryIsRefusedBeforeTheStore(t *testing.T) {
 	e := testenv.New(t)
 	wide := wideQuery(httpapi.DefaultMaxComplexity/120 + 1)
 	refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, wide, nil) }, func(r response) {
-		err := requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitComplexity)
+		err := requireLimit(t, r, http.StatusBadRequest, httpapi.LimitComplexity)
 		assert.Contains(t, err.Message, fmt.Sprintf("exceeds the limit of %d", httpapi.DefaultMaxComplexity))
 	})
 	// A page is its size times what each edge selects: two full pages of 100 pass, five
@@ -218,12 +223,12 @@ func TestLimits_WideQueryIsRefusedBeforeTheStore(t *testing.T) {
 	}
 	r := postJSON(t, e, e.Token(lee), pages(2), nil)
 	assert.Empty(t, r.Errors, r.Body)
-	requireLimit(t, postJSON(t, e, e.Token(lee), pages(5), nil), http.StatusUnprocessableEntity, httpapi.LimitComplexity)
+	requireLimit(t, postJSON(t, e, e.Token(lee), pages(5), nil), http.StatusBadRequest, httpapi.LimitComplexity)
 	// Past the token limit the parser stops reading (gqlgen's parse failure code).
 	many := "{" + strings.Repeat(" __typename", httpapi.DefaultMaxTokens) + " }"
 	refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, many, nil) }, func(r response) {
 		err := r.only(t)
-		assert.Equal(t, http.StatusUnprocessableEntity, r.Status)
+		assert.Equal(t, http.StatusBadRequest, r.Status)
 		assert.Equal(t, "GRAPHQL_PARSE_FAILED", err.Code())
 		assert.Contains(t, err.Message, "token limit")
 	})
@@ -243,14 +248,14 @@ func TestLimits_ComplexityPerOperationAndPageVariables(t *testing.T) {
 	q := b.String() + " }"
 	tok := e.Token(lee)
 	for range 2 {
-		requireLimit(t, postJSON(t, e, tok, q, map[string]any{"n": 100, "p": "AZURE"}), http.StatusUnprocessableEntity, httpapi.LimitComplexity)
+		requireLimit(t, postJSON(t, e, tok, q, map[string]any{"n": 100, "p": "AZURE"}), http.StatusBadRequest, httpapi.LimitComplexity)
 		r := postJSON(t, e, tok, q, map[string]any{"n": 10, "p": "AZURE"})
 		assert.Empty(t, r.Errors, r.Body)
 	}
 	// Without page variables the cost is fixed: refused every time, whatever the portal.
 	fixed := strings.ReplaceAll(strings.Replace(q, "$n: Int, ", "", 1), "first: $n", "first: 100")
 	for _, portal := range []string{"AZURE", "SERVICES_HUB", "AZURE"} {
-		requireLimit(t, postJSON(t, e, tok, fixed, map[string]any{"p": portal}), http.StatusUnprocessableEntity, httpapi.LimitComplexity)
+		requireLimit(t, postJSON(t, e, tok, fixed, map[string]any{"p": portal}), http.StatusBadRequest, httpapi.LimitComplexity)
 	}
 }
 
@@ -267,7 +272,7 @@ func TestLimits_FirstOutOfRangeIsRefusedBeforeTheStore(t *testing.T) {
 			{`query($n: Int) { ...L } fragment L on Query { incidentLedger(tenantId: "contoso", first: $n) { edges { cursor } } }`, map[string]any{"n": first}},
 		} {
 			refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, q.query, q.vars) }, func(r response) {
-				err := requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitPage)
+				err := requireLimit(t, r, http.StatusBadRequest, httpapi.LimitPage)
 				assert.Equal(t, "first must be between 1 and 100", err.Message)
 				assert.Equal(t, []any{"first"}, err.Extensions["field"])
 			})
@@ -286,11 +291,11 @@ func TestLimits_OversizedQueryAndBodyAreRefusedBeforeTheStore(t *testing.T) {
 	// A query over the query size limit (a comment is enough: the text is what is cached).
 	big := "{ __typename }\n#" + strings.Repeat("x", httpapi.DefaultMaxQueryBytes)
 	refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, big, nil) }, func(r response) {
-		requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitQuerySize)
+		requireLimit(t, r, http.StatusBadRequest, httpapi.LimitQuerySize)
 	})
 	// The same over GET.
 	refusedBeforeTheStore(t, e, func(tok string) response { return getQuery(t, e, tok, big) }, func(r response) {
-		requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitQuerySize)
+		requireLimit(t, r, http.StatusBadRequest, httpapi.LimitQuerySize)
 	})
 	// A body over the body limit, announced by Content-Length or not (chunked).
 	body := `{"query": "{ __typename }", "variables": {"pad": "` + strings.Repeat("x", 1<<20) + `"}}`
@@ -380,13 +385,14 @@ func TestLimits_GETRunsQueriesOnly(t *testing.T) {
 	e := testenv.New(t)
 	activate := `mutation { activateBenefit(benefitId: "` + contosoSPDCloud + `") { userErrors { code } } }`
 	refusedBeforeTheStore(t, e, func(tok string) response { return getQuery(t, e, tok, activate) }, func(r response) {
-		err := requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitGETQuery)
+		err := requireLimit(t, r, http.StatusMethodNotAllowed, httpapi.LimitGETQuery)
 		assert.Contains(t, err.Message, "GET requests only allow query operations")
 	})
 	r := getQuery(t, e, e.Token(megan), activate)
-	requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitGETQuery)
+	requireLimit(t, r, http.StatusMethodNotAllowed, httpapi.LimitGETQuery)
+	assert.Equal(t, "POST", r.Allow, "405 says which method to use")
 	r = getQuery(t, e, e.Token(megan), `subscription { incidentBalanceChanged(tenantId: "contoso") { seq } }`)
-	requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitGETQuery)
+	requireLimit(t, r, http.StatusMethodNotAllowed, httpapi.LimitGETQuery)
 	assertNotActivated(t, e)
 	r = getQuery(t, e, e.Token(lee), `{ viewer { email } }`)
 	assert.Equal(t, http.StatusOK, r.Status)
@@ -400,7 +406,7 @@ func TestLimits_PlainPOSTRunsNoSubscription(t *testing.T) {
 	e := testenv.New(t)
 	const sub = `subscription { incidentBalanceChanged(tenantId: "contoso") { seq } }`
 	refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, sub, nil) }, func(r response) {
-		requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitSubscription)
+		requireLimit(t, r, http.StatusBadRequest, httpapi.LimitSubscription)
 	})
 	// Over SSE it streams.
 	b, err := json.Marshal(map[string]any{"query": sub})
@@ -463,10 +469,10 @@ func TestLimits_IntrospectionIsConfigurable(t *testing.T) {
 	assert.Empty(t, r.Errors, r.Body)
 	off := testenv.New(t, func(c *config.Config) { c.Introspection = false })
 	r = postJSON(t, off, "", q, nil)
-	requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitIntrospection)
+	requireLimit(t, r, http.StatusBadRequest, httpapi.LimitIntrospection)
 	assert.NotContains(t, r.Body, `"Query"`)
 	r = postJSON(t, off, "", `query { ...F } fragment F on Query { __type(name: "Query") { name } }`, nil)
-	requireLimit(t, r, http.StatusUnprocessableEntity, httpapi.LimitIntrospection)
+	requireLimit(t, r, http.StatusBadRequest, httpapi.LimitIntrospection)
 	r = postJSON(t, off, "", `{ __typename offers { __typename id } }`, nil)
 	assert.Empty(t, r.Errors, "__typename is not introspection: %s", r.Body)
 	assert.NotContains(t, off.LogText(), "internal error")
@@ -523,7 +529,7 @@ func TestLimits_EverydayQueriesPass(t *testing.T) {
 		`{ incidentLedger(tenantId: "contoso", first: 100) { edges { cursor node { seq kind benefitId planName requestId actorId reason at delta
 			incidents { total used remaining unlimited } } } pageInfo { hasNextPage endCursor } } }`,
 		`{ supportPlans(productId: "azure", portal: AZURE) { available { id kind name incidents { remaining } }
-			unavailable { id name reasons { code rule message } } portalHint { portal message } } }`,
+			unavailable { plan { id name } reasons { code rule message } } portalHint { portal message } } }`,
 		`{ viewer { id email kind linkedPlans { benefitId name legacyName kind status incidents { total used remaining unlimited } endsAt linkedFrom linkedAt }
 			memberships { roles tenant { id name hasActiveOffer benefitsNotice
 				offers { id periodStart periodEnd purchasedAt renewedAt renewalOf offer { id name legacy retiredAt grants { kind incidents unlimited name legacyName } } }

@@ -18,7 +18,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	coderws "github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/partnersupport/api/internal/auth"
 	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/graphiql"
 )
 
 // Config is what the HTTP layer needs.
@@ -94,14 +94,17 @@ func New(c Config) *Server {
 		PayloadReadLimit:      &c.MaxWSMessageBytes,
 	})
 	gql.AddTransport(transport.SSE{})
-	gql.AddTransport(transport.GET{})
-	gql.AddTransport(transport.POST{})
+	// GET and POST as the GraphQL-over-HTTP spec says (transport.go).
+	gql.AddTransport(httpTransport{})
 	// No form or multipart transports: a GraphQL body must be JSON, which a browser sends
 	// cross-origin only after a CORS preflight (CSRF).
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	if c.Introspection {
 		gql.Use(extension.Introspection{})
+	} else {
+		// Without introspection, "Did you mean …?" would rebuild the schema name by name.
+		gql.SetDisableSuggestion(true)
 	}
 	// Hostile input (limits.go): every limit refuses before a resolver runs.
 	limits := c.Limits.withDefaults()
@@ -118,7 +121,7 @@ func New(c Config) *Server {
 	if c.Metrics != nil {
 		gql.Use(c.Metrics)
 	}
-	gql.SetErrorPresenter(presentError(c.Logger))
+	gql.SetErrorPresenter(presentError(c.Logger, c.Introspection))
 	gql.SetRecoverFunc(recoverPanic(c.Logger))
 
 	corsMW := cors.New(cors.Options{
@@ -131,7 +134,10 @@ func New(c Config) *Server {
 
 	mux := http.NewServeMux()
 	mux.Handle("/query", corsMW.Handler(guard(c.MaxBodyBytes, newClientAddress(c.TrustedProxies), authn.middleware(withConnRef(gql)))))
-	mux.Handle("GET /{$}", playground.Handler("Partner Support Benefits API", "/query"))
+	// GraphiQL, embedded (web/graphiql): the page at /, its assets under /graphiql/.
+	gi := graphiql.Handler()
+	mux.Handle("GET /{$}", gi)
+	mux.Handle("GET /graphiql/", gi)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -36,6 +36,9 @@ func (t *wsTracker) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 		return nil, err
 	}
 	tc := &trackedConn{WebsocketConn: c, t: t}
+	if c.Subprotocol() == transportWSProtocol {
+		tc.proto = &wsProtocol{active: map[string]struct{}{}, stopping: map[string]int{}}
+	}
 	if ref, ok := r.Context().Value(connRefKey{}).(*connRef); ok {
 		ref.set(tc)
 	}
@@ -71,6 +74,8 @@ type trackedConn struct {
 	transport.WebsocketConn
 	t    *wsTracker
 	once sync.Once
+	// proto enforces graphql-transport-ws (wsprotocol.go); nil on the legacy protocol.
+	proto *wsProtocol
 }
 
 func (c *trackedConn) Close() error {

@@ -5,8 +5,8 @@
 // encoding/json, the JSON the GraphQL API answers for
 //
 //	{ supportPlans(productId: $p, version: $v, portal: $portal) {
-//	    available { id kind name linked incidents { total used remaining unlimited } reasons { code rule message } }
-//	    unavailable { ...the same }
+//	    available { id kind name linked incidents { total used remaining unlimited } }
+//	    unavailable { plan { ...the same } reasons { code rule message } }
 //	    portalHint { portal message } } }
 //
 // that is {"data":{"supportPlans":{…}}}, or {"errors":[…],"data":null} for a refusal,
@@ -45,9 +45,9 @@ type (
 		SupportPlans supportPlans `json:"supportPlans"`
 	}
 	supportPlans struct {
-		Available   []plan      `json:"available"`
-		Unavailable []plan      `json:"unavailable"`
-		PortalHint  *portalHint `json:"portalHint"`
+		Available   []plan        `json:"available"`
+		Unavailable []unavailable `json:"unavailable"`
+		PortalHint  *portalHint   `json:"portalHint"`
 	}
 	plan struct {
 		ID        string          `json:"id"`
@@ -55,7 +55,10 @@ type (
 		Name      string          `json:"name"`
 		Linked    bool            `json:"linked"`
 		Incidents incidents       `json:"incidents"`
-		Reasons   []reason        `json:"reasons"`
+	}
+	unavailable struct {
+		Plan    plan     `json:"plan"`
+		Reasons []reason `json:"reasons"`
 	}
 	incidents struct {
 		Total     *int `json:"total"`
@@ -65,7 +68,7 @@ type (
 	}
 	reason struct {
 		Code    domain.ReasonCode `json:"code"`
-		Rule    string            `json:"rule"`
+		Rule    *string           `json:"rule"`
 		Message string            `json:"message"`
 	}
 	portalHint struct {
@@ -113,7 +116,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, response{Errors: []gqlError{fieldError(err)}})
 		return
 	}
-	out := supportPlans{Available: plans(ps.Available), Unavailable: plans(ps.Unavailable)}
+	out := supportPlans{Available: plans(ps.Available), Unavailable: make([]unavailable, len(ps.Unavailable))}
+	for i, p := range ps.Unavailable {
+		out.Unavailable[i] = unavailable{Plan: toPlan(p), Reasons: make([]reason, len(p.Reasons))}
+		for j, r := range p.Reasons {
+			out.Unavailable[i].Reasons[j] = reason{Code: r.Code, Message: r.Message}
+			if r.Rule != "" {
+				out.Unavailable[i].Reasons[j].Rule = &r.Rule
+			}
+		}
+	}
 	if ps.Hint != nil {
 		out.PortalHint = &portalHint{Portal: ps.Hint.Portal, Message: ps.Hint.Message}
 	}
@@ -123,15 +135,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func plans(ps []domain.Plan) []plan {
 	out := make([]plan, len(ps))
 	for i, p := range ps {
-		out[i] = plan{ID: p.ID, Kind: p.Kind, Name: p.Name, Linked: p.Linked, Reasons: make([]reason, len(p.Reasons)),
-			Incidents: incidents{Used: p.Incidents.Used, Unlimited: p.Incidents.Unlimited}}
-		if !p.Incidents.Unlimited {
-			total, remaining := p.Incidents.Total, p.Incidents.Remaining
-			out[i].Incidents.Total, out[i].Incidents.Remaining = &total, &remaining
-		}
-		for j, r := range p.Reasons {
-			out[i].Reasons[j] = reason{Code: r.Code, Rule: r.Rule, Message: r.Message}
-		}
+		out[i] = toPlan(p)
+	}
+	return out
+}
+
+func toPlan(p domain.Plan) plan {
+	out := plan{ID: p.ID, Kind: p.Kind, Name: p.Name, Linked: p.Linked,
+		Incidents: incidents{Used: p.Incidents.Used, Unlimited: p.Incidents.Unlimited}}
+	if !p.Incidents.Unlimited {
+		total, remaining := p.Incidents.Total, p.Incidents.Remaining
+		out.Incidents.Total, out.Incidents.Remaining = &total, &remaining
 	}
 	return out
 }

@@ -71,16 +71,18 @@ func TestBaselineAnswersAsGraphQL(t *testing.T) {
 	var out struct {
 		Data struct {
 			SupportPlans struct {
-				Available, Unavailable []struct {
-					ID     string
-					Linked bool
-				}
+				Available   []benchPlan
+				Unavailable []struct{ Plan benchPlan }
 			}
 		}
 	}
 	require.NoError(t, json.Unmarshal(body, &out))
 	linked := map[string]bool{}
-	for _, p := range append(out.Data.SupportPlans.Available, out.Data.SupportPlans.Unavailable...) {
+	all := out.Data.SupportPlans.Available
+	for _, u := range out.Data.SupportPlans.Unavailable {
+		all = append(all, u.Plan)
+	}
+	for _, p := range all {
 		if p.Linked {
 			linked[p.ID] = true
 		}
@@ -96,4 +98,9 @@ func TestBaselineAnswersAsGraphQL(t *testing.T) {
 		assert.Equal(t, 401, status)
 		assert.Contains(t, string(body), `"UNAUTHENTICATED"`)
 	}
+}
+
+type benchPlan struct {
+	ID     string
+	Linked bool
 }

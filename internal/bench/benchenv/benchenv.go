@@ -39,8 +39,8 @@ var LinkedPlans = []string{SPDCloud, SPDOnPrem, Expanded}
 
 // SupportPlansQuery is the GraphQL query the baseline answers the same way.
 const SupportPlansQuery = `query($p: ID!, $v: String, $portal: Portal!) { supportPlans(productId: $p, version: $v, portal: $portal) {
-	available { id kind name linked incidents { total used remaining unlimited } reasons { code rule message } }
-	unavailable { id kind name linked incidents { total used remaining unlimited } reasons { code rule message } }
+	available { id kind name linked incidents { total used remaining unlimited } }
+	unavailable { plan { id kind name linked incidents { total used remaining unlimited } } reasons { code rule message } }
 	portalHint { portal message } } }`
 
 // Env is the service with lee's three linked plans and both handlers on one server.

@@ -1,0 +1,54 @@
+package domain
+
+// The API answers null, never "", for a value that is absent: a client must not have to
+// know that an empty string means "none", and an empty enum is no value of its enum.
+// gqlgen.yml binds each nullable field whose Go value is a string to one of these.
+
+func orNil[T ~string](v T) *T {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// PlanIDOrNil is the request's plan; nil for a free request with no plan (R17).
+func (r SupportRequest) PlanIDOrNil() *string { return orNil(r.PlanID) }
+
+// PlanKindOrNil is the kind of the request's plan; nil when it has none.
+func (r SupportRequest) PlanKindOrNil() *PlanKind { return orNil(r.PlanKind) }
+
+// VersionOrNil is the product version; nil when none was given.
+func (r SupportRequest) VersionOrNil() *string { return orNil(r.Version) }
+
+// CustomerIDOrNil is the CSP customer (R14); nil when the request is for none.
+func (r SupportRequest) CustomerIDOrNil() *string { return orNil(r.CustomerID) }
+
+// BenefitIDOrNil is the benefit the event is about; nil when none.
+func (e Event) BenefitIDOrNil() *string { return orNil(e.BenefitID) }
+
+// PlanNameOrNil is the plan's name; nil when not recorded.
+func (e Event) PlanNameOrNil() *string { return orNil(e.PlanName) }
+
+// RequestIDOrNil is the request that caused the event; nil when none did.
+func (e Event) RequestIDOrNil() *string { return orNil(e.RequestID) }
+
+// ActorIDOrNil is the account that caused the event; nil when none did.
+func (e Event) ActorIDOrNil() *string { return orNil(e.ActorID) }
+
+// ReasonOrNil is why the event happened; nil when not recorded.
+func (e Event) ReasonOrNil() *string { return orNil(e.Reason) }
+
+// RenewalOfOrNil is the held offer renewed (R7); nil for a first purchase.
+func (h HeldOffer) RenewalOfOrNil() *string { return orNil(h.RenewalOf) }
+
+// RuleOrNil is the rule that refused; nil when no single rule did.
+func (r Reason) RuleOrNil() *string { return orNil(r.Rule) }
+
+// RuleOrNil is the rule that refused; nil when no single rule did.
+func (e Error) RuleOrNil() *string { return orNil(e.Rule) }
+
+// FamilyOrNil is the product family; nil when it has none.
+func (p Product) FamilyOrNil() *string { return orNil(p.Family) }
+
+// LifecyclePolicyOrNil is the product's lifecycle policy (R21); nil when none applies.
+func (p Product) LifecyclePolicyOrNil() *string { return orNil(p.LifecyclePolicy) }
