@@ -57,3 +57,11 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+func derefOr[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

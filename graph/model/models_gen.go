@@ -17,18 +17,34 @@ type ActivateBenefitPayload struct {
 	UserErrors []domain.Error      `json:"userErrors"`
 }
 
+type AuditConnection struct {
+	Edges    []AuditEdge `json:"edges"`
+	PageInfo *PageInfo   `json:"pageInfo"`
+}
+
+type AuditEdge struct {
+	Cursor string             `json:"cursor"`
+	Node   *domain.AuditEvent `json:"node"`
+}
+
 type CloseSupportRequestPayload struct {
 	Request    *domain.SupportRequest `json:"request,omitempty"`
 	UserErrors []domain.Error         `json:"userErrors"`
 }
 
+// Free text (title, description, version, IDs) refuses control characters and bidirectional
+// override or isolate characters with UNSAFE_TEXT naming the field; a field that has no
+// meaning for the request is refused with FIELD_NOT_APPLICABLE.
 type CreateSupportRequestInput struct {
 	// Chosen by the client, 8 to 128 of [A-Za-z0-9._:-]; sending it again returns the same request.
 	IdempotencyKey string `json:"idempotencyKey"`
-	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE.
-	PlanID      *string            `json:"planId,omitempty"`
-	ProductID   string             `json:"productId"`
-	Version     *string            `json:"version,omitempty"`
+	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none.
+	PlanID *string `json:"planId,omitempty"`
+	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none (R17).
+	ProductID *string `json:"productId,omitempty"`
+	// For a product with versions (on-premises) only.
+	Version *string `json:"version,omitempty"`
+	// PARTNER_CENTER for PARTNER_PROGRAM and FRONT_LINE requests, and only for them (R17, R18).
 	Portal      domain.Portal      `json:"portal"`
 	Type        domain.RequestType `json:"type"`
 	Title       string             `json:"title"`
@@ -76,6 +92,16 @@ type PageInfo struct {
 	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
+type ProviderRequestConnection struct {
+	Edges    []ProviderRequestEdge `json:"edges"`
+	PageInfo *PageInfo             `json:"pageInfo"`
+}
+
+type ProviderRequestEdge struct {
+	Cursor string                 `json:"cursor"`
+	Node   *domain.SupportRequest `json:"node"`
+}
+
 type PurchaseOfferPayload struct {
 	HeldOffer  *domain.HeldOffer    `json:"heldOffer,omitempty"`
 	Benefits   []domain.BenefitView `json:"benefits"`
@@ -96,6 +122,11 @@ type RenewOfferPayload struct {
 	HeldOffer  *domain.HeldOffer    `json:"heldOffer,omitempty"`
 	Benefits   []domain.BenefitView `json:"benefits"`
 	UserErrors []domain.Error       `json:"userErrors"`
+}
+
+type ResolveSupportRequestPayload struct {
+	Request    *domain.SupportRequest `json:"request,omitempty"`
+	UserErrors []domain.Error         `json:"userErrors"`
 }
 
 type Subscription struct {

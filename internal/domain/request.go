@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"strings"
 	"time"
 )
 
@@ -38,20 +39,25 @@ const (
 	CloseDuplicate CloseReason = "DUPLICATE" // R16: refunded
 	CloseBug       CloseReason = "BUG"       // R16: refunded
 	CloseCancelled CloseReason = "CANCELLED"
+	// CloseWithdrawn: the partner side withdrew the request (R25). It refunds only what
+	// R16 refunds by request type.
+	CloseWithdrawn CloseReason = "WITHDRAWN"
 )
 
 // Valid reports whether r is a known reason.
 func (r CloseReason) Valid() bool {
 	switch r {
-	case CloseResolved, CloseDuplicate, CloseBug, CloseCancelled:
+	case CloseResolved, CloseDuplicate, CloseBug, CloseCancelled, CloseWithdrawn:
 		return true
 	}
 	return false
 }
 
-// Refundable reports whether closing a request on a plan of this kind for this reason
-// gives its incident back (R16): duplicates and bugs always; on a Partner Cloud Support
-// plan, billing, quota and subscription requests too.
+// Refundable reports whether closing a request on a plan of this kind with this outcome
+// gives its incident back (R16, R25): a duplicate or a bug, which only the support
+// provider finds (R25), always; on a Partner Cloud Support plan, billing, quota and
+// subscription requests whatever the outcome, a partner's withdrawal included. A
+// withdrawal of any other request refunds nothing. This is the only place that decides.
 func Refundable(kind PlanKind, t RequestType, r CloseReason) bool {
 	if r == CloseDuplicate || r == CloseBug {
 		return true
@@ -72,6 +78,7 @@ type SupportRequest struct {
 	Version        string
 	Type           RequestType
 	Title          string
+	Description    string
 	CustomerID     string // R14: the CSP customer it is opened for
 	IdempotencyKey string
 	Fingerprint    string
@@ -189,4 +196,27 @@ func (e Event) Balance() Incidents {
 		return Incidents{Used: e.Used, Unlimited: true}
 	}
 	return Incidents{Total: e.Quota, Used: e.Used, Remaining: e.Remaining}
+}
+
+// ProductIDOrNil is the request's product, nil for a request of the partner centre (R17).
+func (r SupportRequest) ProductIDOrNil() *string { return orNil(r.ProductID) }
+
+// DescriptionOrNil is the request's description, nil when it has none.
+func (r SupportRequest) DescriptionOrNil() *string { return orNil(r.Description) }
+
+// TenantOrNil is the tenant whose plan the request is on, as the support provider sees it
+// (R25): nil for a request on no tenant's plan (the partner centre's, R17) and for a
+// pay-per-incident one, whose ledger scope names the account.
+func (r SupportRequest) TenantOrNil() *string {
+	if strings.HasPrefix(r.TenantID, PPIScope("")) {
+		return nil
+	}
+	return orNil(r.TenantID)
+}
+
+func orNil[T ~string](s T) *T {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
