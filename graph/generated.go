@@ -267,7 +267,7 @@ type ComplexityRoot struct {
 		CustomerID       func(childComplexity int) int
 		DescriptionOrNil func(childComplexity int) int
 		ID               func(childComplexity int) int
-		PlanID           func(childComplexity int) int
+		PlanIDOrNil      func(childComplexity int) int
 		PlanKind         func(childComplexity int) int
 		Portal           func(childComplexity int) int
 		ProductIDOrNil   func(childComplexity int) int
@@ -363,7 +363,7 @@ type ComplexityRoot struct {
 		CreatedAt        func(childComplexity int) int
 		CustomerID       func(childComplexity int) int
 		ID               func(childComplexity int) int
-		PlanID           func(childComplexity int) int
+		PlanIDOrNil      func(childComplexity int) int
 		PlanKind         func(childComplexity int) int
 		Portal           func(childComplexity int) int
 		ProductIDOrNil   func(childComplexity int) int
@@ -1433,11 +1433,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProviderRequest.ID(childComplexity), true
 	case "ProviderRequest.planId":
-		if e.ComplexityRoot.ProviderRequest.PlanID == nil {
+		if e.ComplexityRoot.ProviderRequest.PlanIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ProviderRequest.PlanID(childComplexity), true
+		return e.ComplexityRoot.ProviderRequest.PlanIDOrNil(childComplexity), true
 	case "ProviderRequest.planKind":
 		if e.ComplexityRoot.ProviderRequest.PlanKind == nil {
 			break
@@ -1846,11 +1846,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.ID(childComplexity), true
 	case "SupportRequest.planId":
-		if e.ComplexityRoot.SupportRequest.PlanID == nil {
+		if e.ComplexityRoot.SupportRequest.PlanIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.PlanID(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.PlanIDOrNil(childComplexity), true
 	case "SupportRequest.planKind":
 		if e.ComplexityRoot.SupportRequest.PlanKind == nil {
 			break
@@ -7542,18 +7542,18 @@ func (ec *executionContext) _ProviderRequest_planId(ctx context.Context, field g
 			return ec.fieldContext_ProviderRequest_planId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanID, nil
+			return obj.PlanIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_ProviderRequest_planId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "ID")
 }
 
 func (ec *executionContext) _ProviderRequest_planKind(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -9364,18 +9364,18 @@ func (ec *executionContext) _SupportRequest_planId(ctx context.Context, field gr
 			return ec.fieldContext_SupportRequest_planId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanID, nil
+			return obj.PlanIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_planId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_planKind(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {

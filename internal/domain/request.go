@@ -201,6 +201,9 @@ func (e Event) Balance() Incidents {
 // ProductIDOrNil is the request's product, nil for a request of the partner centre (R17).
 func (r SupportRequest) ProductIDOrNil() *string { return orNil(r.ProductID) }
 
+// PlanIDOrNil is the request's plan, nil for a request on none (R17).
+func (r SupportRequest) PlanIDOrNil() *string { return orNil(r.PlanID) }
+
 // DescriptionOrNil is the request's description, nil when it has none.
 func (r SupportRequest) DescriptionOrNil() *string { return orNil(r.Description) }
 
