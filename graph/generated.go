@@ -81,19 +81,19 @@ type ComplexityRoot struct {
 	}
 
 	BalanceEvent struct {
-		ActorID   func(childComplexity int) int
-		At        func(childComplexity int) int
-		BenefitID func(childComplexity int) int
-		Cause     func(childComplexity int) int
-		Cursor    func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		PlanName  func(childComplexity int) int
-		Remaining func(childComplexity int) int
-		RequestID func(childComplexity int) int
-		Seq       func(childComplexity int) int
-		Total     func(childComplexity int) int
-		Unlimited func(childComplexity int) int
-		Used      func(childComplexity int) int
+		ActorIDOrNil   func(childComplexity int) int
+		At             func(childComplexity int) int
+		BenefitID      func(childComplexity int) int
+		Cause          func(childComplexity int) int
+		Cursor         func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PlanName       func(childComplexity int) int
+		Remaining      func(childComplexity int) int
+		RequestIDOrNil func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		Total          func(childComplexity int) int
+		Unlimited      func(childComplexity int) int
+		Used           func(childComplexity int) int
 	}
 
 	Benefit struct {
@@ -646,11 +646,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.AuditEvent.TargetOrNil(childComplexity), true
 
 	case "BalanceEvent.actorId":
-		if e.ComplexityRoot.BalanceEvent.ActorID == nil {
+		if e.ComplexityRoot.BalanceEvent.ActorIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.ActorID(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.ActorIDOrNil(childComplexity), true
 	case "BalanceEvent.at":
 		if e.ComplexityRoot.BalanceEvent.At == nil {
 			break
@@ -694,11 +694,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.Remaining(childComplexity), true
 	case "BalanceEvent.requestId":
-		if e.ComplexityRoot.BalanceEvent.RequestID == nil {
+		if e.ComplexityRoot.BalanceEvent.RequestIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.RequestID(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.RequestIDOrNil(childComplexity), true
 	case "BalanceEvent.seq":
 		if e.ComplexityRoot.BalanceEvent.Seq == nil {
 			break
@@ -4776,18 +4776,18 @@ func (ec *executionContext) _BalanceEvent_requestId(ctx context.Context, field g
 			return ec.fieldContext_BalanceEvent_requestId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestID, nil
+			return obj.RequestIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -4799,18 +4799,18 @@ func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field gra
 			return ec.fieldContext_BalanceEvent_actorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ActorID, nil
+			return obj.ActorIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {

@@ -29,6 +29,7 @@ type balanceEvent struct {
 	Used      int
 	Cause     *string
 	RequestID *string
+	ActorID   *string
 }
 
 // subscribe opens a websocket subscription and returns a function reading its next event.

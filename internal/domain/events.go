@@ -472,3 +472,9 @@ func (s *Service) LedgerCursor(ctx context.Context, caller Account, tenantID str
 	}
 	return e.Seq, err
 }
+
+// RequestIDOrNil is the request the event concerns, nil when none or hidden.
+func (e Event) RequestIDOrNil() *string { return orNil(e.RequestID) }
+
+// ActorIDOrNil is the account that caused the event, nil when none or hidden.
+func (e Event) ActorIDOrNil() *string { return orNil(e.ActorID) }
