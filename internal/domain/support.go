@@ -664,8 +664,8 @@ func (s *Service) WithdrawRequest(ctx context.Context, caller Account, id string
 // (resolved, duplicate, bug, cancelled) on an open request of any tenant, and the refund
 // follows from it by R16, at most once.
 func (s *Service) ResolveRequest(ctx context.Context, caller Account, id string, outcome CloseReason) (SupportRequest, error) {
-	if err := s.permit(ctx, caller, ActResolve, ""); err != nil {
-		return SupportRequest{}, err
+	if err := Permit(caller.Kind, ActResolve); err != nil {
+		return SupportRequest{}, s.refused(ctx, caller, s.trailOf(ctx, id), err)
 	}
 	if !outcome.Resolution() {
 		return SupportRequest{}, Errorf(EINVALID, "R25", "a resolution is RESOLVED, DUPLICATE, BUG or CANCELLED; a withdrawal is the partner's").WithField("resolution")
@@ -693,9 +693,19 @@ func (s *Service) CloseRequest(ctx context.Context, caller Account, id string, r
 	}
 	if reason == CloseDuplicate || reason == CloseBug {
 		err := Errorf(EPROVIDERONLY, "R25", "a duplicate or a bug is the support provider's finding, which refunds the incident; withdraw the request instead (withdrawSupportRequest)").WithField("reason")
-		return SupportRequest{}, s.refused(ctx, caller, "", err)
+		return SupportRequest{}, s.refused(ctx, caller, s.trailOf(ctx, id), err)
 	}
 	return s.WithdrawRequest(ctx, caller, id)
+}
+
+// trailOf is the tenant whose audit trail a refusal about request id belongs in: the
+// tenant of its plan, or "" (the log only) when there is none or it cannot be read. The
+// caller's answer does not depend on it.
+func (s *Service) trailOf(ctx context.Context, id string) string {
+	if r, err := s.store.Request(ctx, id); err == nil && !strings.HasPrefix(r.TenantID, PPIScope("")) {
+		return r.TenantID
+	}
+	return ""
 }
 
 // closeRequest records a closure with the outcome and refunds the incident when R16 says
