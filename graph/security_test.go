@@ -59,7 +59,7 @@ func TestSecurity_SecretsNeverInLogsErrorsOrMetrics(t *testing.T) {
 	seen := func(token string) string { secrets = append(secrets, token); return token }
 	meganTok, leeTok, samTok := seen(e.Token(megan)), seen(e.Token(lee)), seen(e.Token(sam))
 	mallory := seen(e.Token("mallory@example.com", auth.KindMSA)) // an outside account guessing pairs
-	provTok := seen(e.ProviderToken(acme))                         // the support provider (R25)
+	provTok := seen(e.ProviderToken(acme))                        // the support provider (R25)
 
 	// Activation (R3, R4); the IDs are read back by a member.
 	cloud := activated(t, e, contosoSPDCloud)
