@@ -21,7 +21,7 @@ import (
 // The authorization matrix: every query, mutation and subscription of the schema, asked
 // by every kind of caller about its own tenant, another tenant that exists, and one that
 // does not. The domain service decides (internal/domain: membership and role checks); this
-// proves from the outside that it allows exactly what shared/DOMAIN.md says:
+// proves from the outside that it allows exactly what docs/rules.md says:
 //
 //   - the catalog (offers, products) is public (R1, R8);
 //   - any signed-in account reads its own identity, plans and requests (R6, R18, R23), links

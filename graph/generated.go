@@ -2168,7 +2168,7 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `# Partner Support Benefits API.
 #
-# Rules cited as R1…R24 are in shared/DOMAIN.md. Every refusal carries a machine-readable
+# Rules cited as R1…R25 are in docs/rules.md. Every refusal carries a machine-readable
 # code and, where one applies, the rule: in ` + "`" + `extensions` + "`" + ` for top-level errors, and in
 # ` + "`" + `userErrors` + "`" + ` for mutations.
 
@@ -2673,7 +2673,6 @@ enum ErrorCode {
   NO_INCIDENTS_LEFT
   INVALID_CONTRACT
   LINK_NOT_ALLOWED_HERE
-  NOT_ACTIVE
   PLAN_UNAVAILABLE
   IDEMPOTENCY_KEY_REUSED
   CSP_NOT_ALLOWED
@@ -2692,7 +2691,7 @@ enum ErrorCode {
 "An expected refusal of a mutation: nothing was changed."
 type UserError {
   code: ErrorCode!
-  "The rule of shared/DOMAIN.md that refused it, such as R9."
+  "The rule (docs/rules.md) that refused it, such as R9."
   rule: String
   "The input path the error is about."
   field: [String!]

@@ -10,27 +10,26 @@ type Code string
 
 // Generic codes, after benbjohnson/wtf. The transport maps them in one table.
 const (
-	EINVALID         Code = "INVALID"               // the input is malformed or out of range
-	EUNAUTHENTICATED Code = "UNAUTHENTICATED"       // no valid identity
-	EFORBIDDEN       Code = "FORBIDDEN"             // not allowed, or does not exist for this caller (no hint which)
-	ENOTFOUND        Code = "NOT_FOUND"             // does not exist (only where existence is not a secret)
-	ECONFLICT        Code = "CONFLICT"              // clashes with existing state
-	EINTERNAL        Code = "INTERNAL"              // a fault of ours; details are logged, never shown
-	ERATELIMITED     Code = "RATE_LIMITED"          // too many attempts; try again later
-	EUNAVAILABLE     Code = "UNAVAILABLE"           // a dependency (the store) does not answer
-	EROLEREQUIRED    Code = "ROLE_REQUIRED"         // R3: the caller lacks the role the action needs
-	EALREADYBOUGHT   Code = "ALREADY_PURCHASED"     // R20: this offer is held for the enrollment period
-	EOFFERRETIRED    Code = "OFFER_RETIRED"         // R20: a retired offer cannot be bought
-	EEXPIRED         Code = "EXPIRED"               // R9/R23: the benefit or contract has ended
-	EEXHAUSTED       Code = "NO_INCIDENTS_LEFT"     // R9/R23: no incidents remain
-	EBADPAIR         Code = "INVALID_CONTRACT"      // R9: no plan matches this Access ID and Contract ID
-	ELINKPLACE       Code = "LINK_NOT_ALLOWED_HERE" // R11: the portal does not take links in this flow
-	ENOTACTIVE       Code = "NOT_ACTIVE"
+	EINVALID         Code = "INVALID"                // the input is malformed or out of range
+	EUNAUTHENTICATED Code = "UNAUTHENTICATED"        // no valid identity
+	EFORBIDDEN       Code = "FORBIDDEN"              // not allowed, or does not exist for this caller (no hint which)
+	ENOTFOUND        Code = "NOT_FOUND"              // does not exist (only where existence is not a secret)
+	ECONFLICT        Code = "CONFLICT"               // clashes with existing state
+	EINTERNAL        Code = "INTERNAL"               // a fault of ours; details are logged, never shown
+	ERATELIMITED     Code = "RATE_LIMITED"           // too many attempts; try again later
+	EUNAVAILABLE     Code = "UNAVAILABLE"            // a dependency (the store) does not answer
+	EROLEREQUIRED    Code = "ROLE_REQUIRED"          // R3: the caller lacks the role the action needs
+	EALREADYBOUGHT   Code = "ALREADY_PURCHASED"      // R20: this offer is held for the enrollment period
+	EOFFERRETIRED    Code = "OFFER_RETIRED"          // R20: a retired offer cannot be bought
+	EEXPIRED         Code = "EXPIRED"                // R9/R23: the benefit or contract has ended
+	EEXHAUSTED       Code = "NO_INCIDENTS_LEFT"      // R9/R23: no incidents remain
+	EBADPAIR         Code = "INVALID_CONTRACT"       // R9: no plan matches this Access ID and Contract ID
+	ELINKPLACE       Code = "LINK_NOT_ALLOWED_HERE"  // R11: the portal does not take links in this flow
 	EPLANUNAVAILABLE Code = "PLAN_UNAVAILABLE"       // R23: the chosen plan cannot serve this request now
 	EKEYREUSED       Code = "IDEMPOTENCY_KEY_REUSED" // the key was used for a different request
 	ECSPREFUSED      Code = "CSP_NOT_ALLOWED"        // R14
 	EPPIREFUSED      Code = "PPI_NOT_ALLOWED"        // R21
-	EALREADYCLOSED   Code = "ALREADY_CLOSED"         // the request was closed already, for another reason            // the benefit is not active yet
+	EALREADYCLOSED   Code = "ALREADY_CLOSED"         // the request was closed already, for another reason
 	EPROVIDERONLY    Code = "SUPPORT_PROVIDER_ONLY"  // R25: only the support provider records a resolution
 	EPARTNERONLY     Code = "PARTNER_ONLY"           // R25: a support provider cannot act for a partner
 	EUNSAFETEXT      Code = "UNSAFE_TEXT"            // free text with control or bidi-override characters
@@ -38,7 +37,7 @@ const (
 )
 
 // Error is an expected, explainable refusal. Rule names the business rule from
-// shared/DOMAIN.md that it applies (for example "R9"), when one does. Field is the
+// docs/rules.md that it applies (for example "R9"), when one does. Field is the
 // input path the error is about, when there is one.
 type Error struct {
 	Code    Code

@@ -15,7 +15,7 @@ import (
 // scope's next sequence number through a unique (scope, seq) key and computes the balance
 // after it, in sequence order. Any instance may sequence; two that race collide on the key
 // and one retries. The sequenced events are the tenant's ledger and the feed that live
-// subscriptions tail (no change streams needed: shared/STORE.md).
+// subscriptions tail (no change streams needed: docs/store.md).
 
 // Sequenced is called for every event this process sequences (for local fan-out).
 type Sequenced func(Event)

@@ -1,5 +1,5 @@
 // Package domain holds the business of partner technical-support benefits: the types,
-// the rules of shared/DOMAIN.md (cited by ID), the services that apply them, and the
+// the rules of docs/rules.md (cited by ID), the services that apply them, and the
 // Store port they need. It imports only the standard library: the database, GraphQL
 // and HTTP live in other packages that depend on this one.
 package domain

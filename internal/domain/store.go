@@ -12,7 +12,7 @@ import (
 // Guarantees that must hold under concurrency (one contract per benefit, one link per
 // account and benefit, one held offer per offer and year) rest on the unique keys of the
 // Insert methods, never on read-then-write: the embedded store's updates are not atomic
-// (shared/STORE.md).
+// (docs/store.md).
 type Store interface {
 	Ping(ctx context.Context) error
 

@@ -2,7 +2,7 @@
 // files in a data directory, listening on loopback only. It is the default store for
 // development, demos and tests; production sets MONGODB_URI instead.
 //
-// FerretDB's updates are not atomic under concurrency (shared/STORE.md); the services
+// FerretDB's updates are not atomic under concurrency (docs/store.md); the services
 // never rely on them.
 package embedded
 

@@ -397,17 +397,6 @@ func checkPages(doc *ast.QueryDocument, set ast.SelectionSet, vars map[string]an
 	})
 }
 
-// checkIntrospection refuses __schema and __type when introspection is off, as a coded
-// refusal rather than the resolver's uncoded error.
-func checkIntrospection(doc *ast.QueryDocument, set ast.SelectionSet) *gqlerror.Error {
-	return walkFields(doc, set, func(f *ast.Field) *gqlerror.Error {
-		if f.Name == "__schema" || f.Name == "__type" {
-			return introspectionRefused()
-		}
-		return nil
-	})
-}
-
 func introspectionRefused() *gqlerror.Error {
 	return limitError(LimitIntrospection, "introspection is disabled on this server")
 }

@@ -1,7 +1,7 @@
 // Package mongodb implements domain.Store on MongoDB through mongo-driver v2. The same
 // code serves real MongoDB and the embedded FerretDB store, so it relies only on what both
 // guarantee: unique indexes enforced on insert. It never relies on an update's filter or
-// on $inc for correctness (shared/STORE.md).
+// on $inc for correctness (docs/store.md).
 package mongodb
 
 import (
@@ -143,7 +143,7 @@ func (s *Store) Database() *mongo.Database { return s.db }
 
 // createIndexes creates every index; creating an existing one is a no-op. Every unique
 // index that carries a guarantee starts with tenantId, the shard key at scale
-// (shared/STORE.md).
+// (docs/store.md).
 func (s *Store) createIndexes(ctx context.Context) error {
 	idx := map[string][]mongo.IndexModel{
 		colMemberships: {

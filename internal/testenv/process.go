@@ -73,14 +73,13 @@ func FreeAddr(t testing.TB) string {
 
 // Process is a server process started by a test.
 type Process struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	out    strings.Builder
-	lines  chan string
-	done   chan struct{}
-	Addr   string
-	exitMu sync.Mutex
+	t     testing.TB
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	out   strings.Builder
+	lines chan string
+	done  chan struct{}
+	Addr  string
 }
 
 // Start runs the server binary with args and env (added to a minimal environment).
