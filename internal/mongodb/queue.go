@@ -15,7 +15,7 @@ import (
 // filterable by portal and plan kind. An open request is one whose closedAt is absent or
 // null; each filter has an index that starts with closedAt and ends with the sort, so a
 // page reads only its own entries on MongoDB. (The embedded store scans either way:
-// shared/STORE.md.) The queue is across tenants by nature, so these indexes do not start
+// docs/store.md.) The queue is across tenants by nature, so these indexes do not start
 // with tenantId; none of them carries a guarantee.
 var queueIndexes = map[string][]mongo.IndexModel{
 	colRequests: {
