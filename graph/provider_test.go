@@ -21,21 +21,12 @@ const acme = "acme-support" // the support provider of these tests
 
 func withdraw(t testing.TB, e *testenv.Env, token, id string) requestPayload {
 	t.Helper()
-	var out struct{ WithdrawSupportRequest requestPayload }
-	r := e.Do(token, `mutation($id: ID!) { withdrawSupportRequest(id: $id) { request { `+requestFields+` } userErrors { code rule field message } } }`, map[string]any{"id": id})
-	require.Empty(t, r.Errors)
-	r.MustData(t, &out)
-	return out.WithdrawSupportRequest
+	return requestMutation(t, e, token, "withdrawSupportRequest", "$id: ID!", "id: $id", map[string]any{"id": id})
 }
 
 func resolve(t testing.TB, e *testenv.Env, token, id, resolution string) requestPayload {
 	t.Helper()
-	var out struct{ ResolveSupportRequest requestPayload }
-	r := e.Do(token, `mutation($id: ID!, $r: Resolution!) { resolveSupportRequest(id: $id, resolution: $r) { request { id planId status closeReason consumedIncident refunded portal } userErrors { code rule field message } } }`,
-		map[string]any{"id": id, "r": resolution})
-	require.Empty(t, r.Errors)
-	r.MustData(t, &out)
-	return out.ResolveSupportRequest
+	return requestMutation(t, e, token, "resolveSupportRequest", "$id: ID!, $r: Resolution!", "id: $id, resolution: $r", map[string]any{"id": id, "r": resolution})
 }
 
 type queued struct {

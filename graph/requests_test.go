@@ -95,22 +95,26 @@ type requestPayload struct {
 
 const requestFields = `id planId status closeReason consumedIncident refunded portal`
 
-func create(t testing.TB, e *testenv.Env, token string, in map[string]any) requestPayload {
+// requestMutation runs a mutation whose payload, under its one root field, is a request
+// and userErrors; the mutation selects "request { ... } userErrors { ... }" with the
+// arguments in vars.
+func requestMutation(t testing.TB, e *testenv.Env, token, field, params, args string, vars map[string]any) requestPayload {
 	t.Helper()
-	var out struct{ CreateSupportRequest requestPayload }
-	r := e.Do(token, `mutation($in: CreateSupportRequestInput!) { createSupportRequest(input: $in) { request { `+requestFields+` } userErrors { code rule field message } } }`, map[string]any{"in": in})
+	var out map[string]requestPayload
+	r := e.Do(token, `mutation(`+params+`) { `+field+`(`+args+`) { request { `+requestFields+` } userErrors { code rule field message } } }`, vars)
 	require.Empty(t, r.Errors)
 	r.MustData(t, &out)
-	return out.CreateSupportRequest
+	return out[field]
+}
+
+func create(t testing.TB, e *testenv.Env, token string, in map[string]any) requestPayload {
+	t.Helper()
+	return requestMutation(t, e, token, "createSupportRequest", "$in: CreateSupportRequestInput!", "input: $in", map[string]any{"in": in})
 }
 
 func closeReq(t testing.TB, e *testenv.Env, token, id, reason string) requestPayload {
 	t.Helper()
-	var out struct{ CloseSupportRequest requestPayload }
-	r := e.Do(token, `mutation($id: ID!, $r: CloseReason!) { closeSupportRequest(id: $id, reason: $r) { request { `+requestFields+` } userErrors { code rule field message } } }`, map[string]any{"id": id, "r": reason})
-	require.Empty(t, r.Errors)
-	r.MustData(t, &out)
-	return out.CloseSupportRequest
+	return requestMutation(t, e, token, "closeSupportRequest", "$id: ID!, $r: CloseReason!", "id: $id, reason: $r", map[string]any{"id": id, "r": reason})
 }
 
 func azureRequest(key, planID string) map[string]any {

@@ -51,13 +51,8 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
 
+// derefOr is *p, or T's zero value for nil.
 func derefOr[T any](p *T) T {
 	var zero T
 	if p == nil {

@@ -189,8 +189,8 @@ func (r *mutationResolver) CreateSupportRequest(ctx context.Context, input model
 		return model.CreateSupportRequestPayload{}, err
 	}
 	req, err := r.Service.CreateRequest(ctx, a, domain.CreateRequestInput{
-		IdempotencyKey: input.IdempotencyKey, PlanID: deref(input.PlanID), ProductID: deref(input.ProductID), Version: deref(input.Version),
-		Portal: input.Portal, Type: input.Type, Title: input.Title, Description: deref(input.Description), CustomerID: deref(input.CustomerID),
+		IdempotencyKey: input.IdempotencyKey, PlanID: derefOr(input.PlanID), ProductID: derefOr(input.ProductID), Version: derefOr(input.Version),
+		Portal: input.Portal, Type: input.Type, Title: input.Title, Description: derefOr(input.Description), CustomerID: derefOr(input.CustomerID),
 	})
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
@@ -310,7 +310,7 @@ func (r *queryResolver) SupportPlans(ctx context.Context, productID string, vers
 	if err != nil {
 		return domain.Plans{}, err
 	}
-	return r.Service.SupportPlans(ctx, a, productID, deref(version), portal)
+	return r.Service.SupportPlans(ctx, a, productID, derefOr(version), portal)
 }
 
 // SupportRequests is the resolver for the supportRequests field.

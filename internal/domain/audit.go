@@ -151,27 +151,15 @@ func (s *Service) permit(ctx context.Context, caller Account, act Action, tenant
 // AuditTrail lists a tenant's audit trail, newest first, for its admins (R3): who did
 // what, who was refused what, and why. before is an event ID from an earlier page.
 func (s *Service) AuditTrail(ctx context.Context, caller Account, tenantID string, first int, before string) (AuditPage, error) {
-	if err := s.permit(ctx, caller, ActAuditTrail, ""); err != nil {
-		return AuditPage{}, err
-	}
-	m, err := s.member(ctx, caller, tenantID)
-	if err != nil {
-		return AuditPage{}, err
-	}
-	if err := s.requireRole(ctx, caller, m, "R3", ActivatorRoles...); err != nil {
-		return AuditPage{}, err
-	}
-	if err := CheckFirst(first); err != nil {
+	if err := s.adminPage(ctx, caller, ActAuditTrail, tenantID, first); err != nil {
 		return AuditPage{}, err
 	}
 	evs, err := s.store.AuditEvents(ctx, tenantID, before, first+1)
 	if err != nil {
 		return AuditPage{}, err
 	}
-	p := AuditPage{Events: evs, HasMore: len(evs) > first}
-	if p.HasMore {
-		p.Events = evs[:first]
-	}
+	p := AuditPage{}
+	p.Events, p.HasMore = trimPage(evs, first)
 	return p, nil
 }
 

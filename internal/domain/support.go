@@ -820,14 +820,23 @@ func (s *Service) Requests(ctx context.Context, caller Account, portal Portal, f
 	if portal == PortalServicesHub {
 		filter = "" // R18: across portals, then ListedIn
 	}
+	return filteredPage(first, after, func(after *RequestCursor) ([]SupportRequest, error) {
+		return s.store.Requests(ctx, caller.ID, filter, after, first+1)
+	}, func(r SupportRequest) bool { return ListedIn(portal, r) })
+}
+
+// filteredPage reads pages of first+1 requests from the cursor on, in the store's order,
+// until first requests that keep accepts are found (HasMore when more follow) or the list
+// ends.
+func filteredPage(first int, after *RequestCursor, read func(after *RequestCursor) ([]SupportRequest, error), keep func(SupportRequest) bool) (RequestPage, error) {
 	var page RequestPage
 	for {
-		rs, err := s.store.Requests(ctx, caller.ID, filter, after, first+1)
+		rs, err := read(after)
 		if err != nil {
 			return RequestPage{}, err
 		}
 		for _, r := range rs {
-			if ListedIn(portal, r) {
+			if keep(r) {
 				page.Requests = append(page.Requests, r)
 			}
 		}
@@ -843,52 +852,31 @@ func (s *Service) Requests(ctx context.Context, caller Account, portal Portal, f
 	}
 }
 
-// QueuePage is a page of the support provider's queue.
-type QueuePage struct {
-	Requests []SupportRequest
-	HasMore  bool
-}
-
 // ProviderQueue lists the open requests the support provider serves, across tenants,
 // oldest first, in a portal and of a plan kind when given (R25). Only the provider's side
 // may (Permit). A request closed while its closedAt mark was not yet written is left out
 // here and marked now.
-func (s *Service) ProviderQueue(ctx context.Context, caller Account, portal Portal, kind PlanKind, first int, after *RequestCursor) (QueuePage, error) {
+func (s *Service) ProviderQueue(ctx context.Context, caller Account, portal Portal, kind PlanKind, first int, after *RequestCursor) (RequestPage, error) {
 	if err := s.permit(ctx, caller, ActProviderQueue, ""); err != nil {
-		return QueuePage{}, err
+		return RequestPage{}, err
 	}
 	if portal != "" && !portal.Valid() {
-		return QueuePage{}, Errorf(EINVALID, "", "unknown portal").WithField("portal")
+		return RequestPage{}, Errorf(EINVALID, "", "unknown portal").WithField("portal")
 	}
 	if kind != "" && !kind.Valid() {
-		return QueuePage{}, Errorf(EINVALID, "", "unknown plan kind").WithField("planKind")
+		return RequestPage{}, Errorf(EINVALID, "", "unknown plan kind").WithField("planKind")
 	}
 	if err := CheckFirst(first); err != nil {
-		return QueuePage{}, err
+		return RequestPage{}, err
 	}
-	var page QueuePage
-	for {
-		rs, err := s.store.OpenRequests(ctx, QueueQuery{Portal: portal, PlanKind: kind, After: after, Limit: first + 1})
-		if err != nil {
-			return QueuePage{}, err
+	return filteredPage(first, after, func(after *RequestCursor) ([]SupportRequest, error) {
+		return s.store.OpenRequests(ctx, QueueQuery{Portal: portal, PlanKind: kind, After: after, Limit: first + 1})
+	}, func(r SupportRequest) bool {
+		if r.Closure != nil {
+			_ = s.store.MarkRequestClosed(ctx, r.ID, r.Closure.At)
 		}
-		for _, r := range rs {
-			if r.Closure != nil {
-				_ = s.store.MarkRequestClosed(ctx, r.ID, r.Closure.At)
-				continue
-			}
-			page.Requests = append(page.Requests, r)
-		}
-		if len(page.Requests) > first {
-			page.Requests, page.HasMore = page.Requests[:first], true
-			return page, nil
-		}
-		if len(rs) <= first {
-			return page, nil
-		}
-		last := rs[len(rs)-1]
-		after = &RequestCursor{CreatedAt: last.CreatedAt, ID: last.ID}
-	}
+		return r.Closure == nil
+	})
 }
 
 // ProviderRequest reads a request for the support provider to resolve it (R25): what it
@@ -915,28 +903,41 @@ type LedgerPage struct {
 // consumption, refund, expiry and cap, with who, when, which request and why. (The
 // article has no such view; this API goes further.)
 func (s *Service) Ledger(ctx context.Context, caller Account, tenantID string, first int, before int64) (LedgerPage, error) {
-	if err := s.permit(ctx, caller, ActLedger, ""); err != nil {
-		return LedgerPage{}, err
-	}
-	m, err := s.member(ctx, caller, tenantID)
-	if err != nil {
-		return LedgerPage{}, err
-	}
-	if err := s.requireRole(ctx, caller, m, "R3", ActivatorRoles...); err != nil {
-		return LedgerPage{}, err
-	}
-	if err := CheckFirst(first); err != nil {
+	if err := s.adminPage(ctx, caller, ActLedger, tenantID, first); err != nil {
 		return LedgerPage{}, err
 	}
 	evs, err := s.store.Events(ctx, tenantID, 0, before, first+1, true)
 	if err != nil {
 		return LedgerPage{}, err
 	}
-	p := LedgerPage{Events: evs, HasMore: len(evs) > first}
-	if p.HasMore {
-		p.Events = evs[:first]
-	}
+	p := LedgerPage{}
+	p.Events, p.HasMore = trimPage(evs, first)
 	return p, nil
+}
+
+// adminPage authorises a page of a tenant's admin-only list (the ledger, the audit
+// trail): the partner side (R25), a member (R4) with an admin role (R3), and a page size
+// of 1..100.
+func (s *Service) adminPage(ctx context.Context, caller Account, act Action, tenantID string, first int) error {
+	if err := s.permit(ctx, caller, act, ""); err != nil {
+		return err
+	}
+	m, err := s.member(ctx, caller, tenantID)
+	if err != nil {
+		return err
+	}
+	if err := s.requireRole(ctx, caller, m, "R3", ActivatorRoles...); err != nil {
+		return err
+	}
+	return CheckFirst(first)
+}
+
+// trimPage cuts a read of first+1 items to first, and says whether there were more.
+func trimPage[T any](xs []T, first int) ([]T, bool) {
+	if len(xs) > first {
+		return xs[:first], true
+	}
+	return xs, false
 }
 
 // PurchasePayPerIncident buys a one-incident plan for an on-premises product under the
