@@ -51,7 +51,6 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-
 // derefOr is *p, or T's zero value for nil.
 func derefOr[T any](p *T) T {
 	var zero T
