@@ -360,8 +360,10 @@ func (s *Service) Activate(ctx context.Context, caller Account, benefitID string
 		return BenefitView{}, err
 	}
 	b, err := s.benefit(ctx, benefitID)
-	if err != nil {
+	if ErrorCode(err) == EFORBIDDEN {
 		return BenefitView{}, s.refused(ctx, caller, "", err)
+	} else if err != nil {
+		return BenefitView{}, err
 	}
 	m, err := s.member(ctx, caller, b.TenantID)
 	if err != nil {
