@@ -36,6 +36,11 @@ func Complexity() ComplexityRoot {
 	c.Query.SupportPlans = func(child int, _ string, _ *string, _ domain.Portal) int { return 5*storeRead + child }
 	c.Query.SupportRequests = func(child int, _ domain.Portal, first *int, _ *string) int { return storeRead + page(first)*child }
 	c.Query.IncidentLedger = func(child int, _ string, first *int, _ *string) int { return storeRead + page(first)*child }
+	c.Query.AuditTrail = func(child int, _ string, first *int, _ *string) int { return storeRead + page(first)*child }
+	c.Query.ProviderQueue = func(child int, _ *domain.Portal, _ *domain.PlanKind, first *int, _ *string) int {
+		return storeRead + page(first)*child
+	}
+	c.Query.ProviderRequest = func(child int, _ string) int { return read(child) }
 	// Objects whose fields read the store.
 	c.Viewer.Memberships = readList(shortLength)
 	c.Viewer.LinkedPlans = readList(tenantLength)
@@ -63,6 +68,8 @@ func Complexity() ComplexityRoot {
 	c.Mutation.RenewOffer = func(child int, _ string) int { return read(child) }
 	c.Mutation.CreateSupportRequest = func(child int, _ model.CreateSupportRequestInput) int { return 5*storeRead + child }
 	c.Mutation.CloseSupportRequest = func(child int, _ string, _ domain.CloseReason) int { return read(child) }
+	c.Mutation.WithdrawSupportRequest = func(child int, _ string) int { return read(child) }
+	c.Mutation.ResolveSupportRequest = func(child int, _ string, _ domain.CloseReason) int { return read(child) }
 	c.Mutation.PurchasePayPerIncident = func(child int, _, _ string) int { return read(child) }
 	// Subscription.
 	c.Subscription.IncidentBalanceChanged = func(child int, _ string, _ *string) int { return read(child) }

@@ -51,3 +51,13 @@ func pageInfo(cursors []string, hasMore bool, after *string) *model.PageInfo {
 	}
 	return p
 }
+
+// decodeAuditCursor reads an audit trail cursor, an event's ID (19 digits of time, a dash,
+// 10 hex digits); anything else is a coded INVALID.
+func decodeAuditCursor(s string) (string, error) {
+	ts, rnd, ok := strings.Cut(s, "-")
+	if !ok || len(ts) != 19 || len(rnd) != 10 || strings.Trim(ts, "0123456789") != "" || strings.Trim(rnd, "0123456789abcdef") != "" {
+		return "", domain.Errorf(domain.EINVALID, "", "malformed cursor").WithField("after")
+	}
+	return s, nil
+}

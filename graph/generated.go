@@ -38,6 +38,7 @@ type ResolverRoot interface {
 	Membership() MembershipResolver
 	Mutation() MutationResolver
 	Product() ProductResolver
+	ProviderRequest() ProviderRequestResolver
 	Query() QueryResolver
 	Reminder() ReminderResolver
 	Subscription() SubscriptionResolver
@@ -54,6 +55,29 @@ type ComplexityRoot struct {
 	ActivateBenefitPayload struct {
 		Benefit    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	AuditConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	AuditEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	AuditEvent struct {
+		At                 func(childComplexity int) int
+		CodeOrNil          func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Name               func(childComplexity int) int
+		OperationOrNil     func(childComplexity int) int
+		Outcome            func(childComplexity int) int
+		PrincipalKindOrNil func(childComplexity int) int
+		PrincipalOrNil     func(childComplexity int) int
+		RuleOrNil          func(childComplexity int) int
+		TargetOrNil        func(childComplexity int) int
 	}
 
 	BalanceEvent struct {
@@ -188,6 +212,8 @@ type ComplexityRoot struct {
 		PurchaseOffer          func(childComplexity int, tenantID string, offer string) int
 		PurchasePayPerIncident func(childComplexity int, productID string, version string) int
 		RenewOffer             func(childComplexity int, heldOfferID string) int
+		ResolveSupportRequest  func(childComplexity int, id string, resolution domain.CloseReason) int
+		WithdrawSupportRequest func(childComplexity int, id string) int
 	}
 
 	Offer struct {
@@ -235,6 +261,36 @@ type ComplexityRoot struct {
 		ReleasedAt            func(childComplexity int) int
 	}
 
+	ProviderRequest struct {
+		CloseReason      func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		ConsumedIncident func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		CustomerID       func(childComplexity int) int
+		DescriptionOrNil func(childComplexity int) int
+		ID               func(childComplexity int) int
+		PlanIDOrNil      func(childComplexity int) int
+		PlanKind         func(childComplexity int) int
+		Portal           func(childComplexity int) int
+		ProductIDOrNil   func(childComplexity int) int
+		Refunded         func(childComplexity int) int
+		Status           func(childComplexity int) int
+		TenantOrNil      func(childComplexity int) int
+		Title            func(childComplexity int) int
+		Type             func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	ProviderRequestConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ProviderRequestEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	PurchaseOfferPayload struct {
 		Benefits   func(childComplexity int) int
 		HeldOffer  func(childComplexity int) int
@@ -248,9 +304,12 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		AuditTrail      func(childComplexity int, tenantID string, first *int, after *string) int
 		IncidentLedger  func(childComplexity int, tenantID string, first *int, after *string) int
 		Offers          func(childComplexity int) int
 		Products        func(childComplexity int) int
+		ProviderQueue   func(childComplexity int, portal *domain.Portal, planKind *domain.PlanKind, first *int, after *string) int
+		ProviderRequest func(childComplexity int, id string) int
 		Rules           func(childComplexity int, ids []string) int
 		SupportPlans    func(childComplexity int, productID string, version *string, portal domain.Portal) int
 		SupportRequests func(childComplexity int, portal domain.Portal, first *int, after *string) int
@@ -270,6 +329,11 @@ type ComplexityRoot struct {
 	RenewOfferPayload struct {
 		Benefits   func(childComplexity int) int
 		HeldOffer  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ResolveSupportRequestPayload struct {
+		Request    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -310,7 +374,7 @@ type ComplexityRoot struct {
 		PlanIDOrNil      func(childComplexity int) int
 		PlanKindOrNil    func(childComplexity int) int
 		Portal           func(childComplexity int) int
-		ProductID        func(childComplexity int) int
+		ProductIDOrNil   func(childComplexity int) int
 		Refunded         func(childComplexity int) int
 		Status           func(childComplexity int) int
 		Title            func(childComplexity int) int
@@ -415,10 +479,19 @@ type MutationResolver interface {
 	RenewOffer(ctx context.Context, heldOfferID string) (model.RenewOfferPayload, error)
 	CreateSupportRequest(ctx context.Context, input model.CreateSupportRequestInput) (model.CreateSupportRequestPayload, error)
 	CloseSupportRequest(ctx context.Context, id string, reason domain.CloseReason) (model.CloseSupportRequestPayload, error)
+	WithdrawSupportRequest(ctx context.Context, id string) (model.CloseSupportRequestPayload, error)
+	ResolveSupportRequest(ctx context.Context, id string, resolution domain.CloseReason) (model.ResolveSupportRequestPayload, error)
 	PurchasePayPerIncident(ctx context.Context, productID string, version string) (model.PurchasePayPerIncidentPayload, error)
 }
 type ProductResolver interface {
 	Versions(ctx context.Context, obj *domain.Product) ([]domain.VersionCoverage, error)
+}
+type ProviderRequestResolver interface {
+	ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error)
+	Status(ctx context.Context, obj *domain.SupportRequest) (model.RequestStatus, error)
+	CloseReason(ctx context.Context, obj *domain.SupportRequest) (*domain.CloseReason, error)
+
+	ClosedAt(ctx context.Context, obj *domain.SupportRequest) (*time.Time, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (domain.Account, error)
@@ -427,8 +500,11 @@ type QueryResolver interface {
 	Products(ctx context.Context) ([]domain.Product, error)
 	SupportPlans(ctx context.Context, productID string, version *string, portal domain.Portal) (domain.Plans, error)
 	SupportRequests(ctx context.Context, portal domain.Portal, first *int, after *string) (model.SupportRequestConnection, error)
+	ProviderQueue(ctx context.Context, portal *domain.Portal, planKind *domain.PlanKind, first *int, after *string) (model.ProviderRequestConnection, error)
+	ProviderRequest(ctx context.Context, id string) (domain.SupportRequest, error)
 	IncidentLedger(ctx context.Context, tenantID string, first *int, after *string) (model.LedgerConnection, error)
 	Rules(ctx context.Context, ids []string) ([]domain.Rule, error)
+	AuditTrail(ctx context.Context, tenantID string, first *int, after *string) (model.AuditConnection, error)
 }
 type ReminderResolver interface {
 	BenefitID(ctx context.Context, obj *domain.Reminder) (string, error)
@@ -495,6 +571,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ActivateBenefitPayload.UserErrors(childComplexity), true
+
+	case "AuditConnection.edges":
+		if e.ComplexityRoot.AuditConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditConnection.Edges(childComplexity), true
+	case "AuditConnection.pageInfo":
+		if e.ComplexityRoot.AuditConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditConnection.PageInfo(childComplexity), true
+
+	case "AuditEdge.cursor":
+		if e.ComplexityRoot.AuditEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEdge.Cursor(childComplexity), true
+	case "AuditEdge.node":
+		if e.ComplexityRoot.AuditEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEdge.Node(childComplexity), true
+
+	case "AuditEvent.at":
+		if e.ComplexityRoot.AuditEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.At(childComplexity), true
+	case "AuditEvent.code":
+		if e.ComplexityRoot.AuditEvent.CodeOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.CodeOrNil(childComplexity), true
+	case "AuditEvent.id":
+		if e.ComplexityRoot.AuditEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.ID(childComplexity), true
+	case "AuditEvent.event":
+		if e.ComplexityRoot.AuditEvent.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.Name(childComplexity), true
+	case "AuditEvent.operation":
+		if e.ComplexityRoot.AuditEvent.OperationOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.OperationOrNil(childComplexity), true
+	case "AuditEvent.outcome":
+		if e.ComplexityRoot.AuditEvent.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.Outcome(childComplexity), true
+	case "AuditEvent.principalKind":
+		if e.ComplexityRoot.AuditEvent.PrincipalKindOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.PrincipalKindOrNil(childComplexity), true
+	case "AuditEvent.principalId":
+		if e.ComplexityRoot.AuditEvent.PrincipalOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.PrincipalOrNil(childComplexity), true
+	case "AuditEvent.rule":
+		if e.ComplexityRoot.AuditEvent.RuleOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.RuleOrNil(childComplexity), true
+	case "AuditEvent.target":
+		if e.ComplexityRoot.AuditEvent.TargetOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.TargetOrNil(childComplexity), true
 
 	case "BalanceEvent.actorId":
 		if e.ComplexityRoot.BalanceEvent.ActorIDOrNil == nil {
@@ -1062,6 +1225,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RenewOffer(childComplexity, args["heldOfferId"].(string)), true
+	case "Mutation.resolveSupportRequest":
+		if e.ComplexityRoot.Mutation.ResolveSupportRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveSupportRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveSupportRequest(childComplexity, args["id"].(string), args["resolution"].(domain.CloseReason)), true
+	case "Mutation.withdrawSupportRequest":
+		if e.ComplexityRoot.Mutation.WithdrawSupportRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_withdrawSupportRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WithdrawSupportRequest(childComplexity, args["id"].(string)), true
 
 	case "Offer.grants":
 		if e.ComplexityRoot.Offer.Grants == nil {
@@ -1231,6 +1416,135 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductVersion.ReleasedAt(childComplexity), true
 
+	case "ProviderRequest.closeReason":
+		if e.ComplexityRoot.ProviderRequest.CloseReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.CloseReason(childComplexity), true
+	case "ProviderRequest.closedAt":
+		if e.ComplexityRoot.ProviderRequest.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.ClosedAt(childComplexity), true
+	case "ProviderRequest.consumedIncident":
+		if e.ComplexityRoot.ProviderRequest.ConsumedIncident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.ConsumedIncident(childComplexity), true
+	case "ProviderRequest.createdAt":
+		if e.ComplexityRoot.ProviderRequest.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.CreatedAt(childComplexity), true
+	case "ProviderRequest.customerId":
+		if e.ComplexityRoot.ProviderRequest.CustomerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.CustomerID(childComplexity), true
+	case "ProviderRequest.description":
+		if e.ComplexityRoot.ProviderRequest.DescriptionOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.DescriptionOrNil(childComplexity), true
+	case "ProviderRequest.id":
+		if e.ComplexityRoot.ProviderRequest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.ID(childComplexity), true
+	case "ProviderRequest.planId":
+		if e.ComplexityRoot.ProviderRequest.PlanIDOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.PlanIDOrNil(childComplexity), true
+	case "ProviderRequest.planKind":
+		if e.ComplexityRoot.ProviderRequest.PlanKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.PlanKind(childComplexity), true
+	case "ProviderRequest.portal":
+		if e.ComplexityRoot.ProviderRequest.Portal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.Portal(childComplexity), true
+	case "ProviderRequest.productId":
+		if e.ComplexityRoot.ProviderRequest.ProductIDOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.ProductIDOrNil(childComplexity), true
+	case "ProviderRequest.refunded":
+		if e.ComplexityRoot.ProviderRequest.Refunded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.Refunded(childComplexity), true
+	case "ProviderRequest.status":
+		if e.ComplexityRoot.ProviderRequest.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.Status(childComplexity), true
+	case "ProviderRequest.tenantId":
+		if e.ComplexityRoot.ProviderRequest.TenantOrNil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.TenantOrNil(childComplexity), true
+	case "ProviderRequest.title":
+		if e.ComplexityRoot.ProviderRequest.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.Title(childComplexity), true
+	case "ProviderRequest.type":
+		if e.ComplexityRoot.ProviderRequest.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.Type(childComplexity), true
+	case "ProviderRequest.version":
+		if e.ComplexityRoot.ProviderRequest.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequest.Version(childComplexity), true
+
+	case "ProviderRequestConnection.edges":
+		if e.ComplexityRoot.ProviderRequestConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequestConnection.Edges(childComplexity), true
+	case "ProviderRequestConnection.pageInfo":
+		if e.ComplexityRoot.ProviderRequestConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequestConnection.PageInfo(childComplexity), true
+
+	case "ProviderRequestEdge.cursor":
+		if e.ComplexityRoot.ProviderRequestEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequestEdge.Cursor(childComplexity), true
+	case "ProviderRequestEdge.node":
+		if e.ComplexityRoot.ProviderRequestEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRequestEdge.Node(childComplexity), true
+
 	case "PurchaseOfferPayload.benefits":
 		if e.ComplexityRoot.PurchaseOfferPayload.Benefits == nil {
 			break
@@ -1269,6 +1583,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PurchasePayPerIncidentPayload.UserErrors(childComplexity), true
 
+	case "Query.auditTrail":
+		if e.ComplexityRoot.Query.AuditTrail == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditTrail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditTrail(childComplexity, args["tenantId"].(string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.incidentLedger":
 		if e.ComplexityRoot.Query.IncidentLedger == nil {
 			break
@@ -1293,6 +1618,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Products(childComplexity), true
+	case "Query.providerQueue":
+		if e.ComplexityRoot.Query.ProviderQueue == nil {
+			break
+		}
+
+		args, err := ec.field_Query_providerQueue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProviderQueue(childComplexity, args["portal"].(*domain.Portal), args["planKind"].(*domain.PlanKind), args["first"].(*int), args["after"].(*string)), true
+	case "Query.providerRequest":
+		if e.ComplexityRoot.Query.ProviderRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Query_providerRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProviderRequest(childComplexity, args["id"].(string)), true
 	case "Query.rules":
 		if e.ComplexityRoot.Query.Rules == nil {
 			break
@@ -1399,6 +1746,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RenewOfferPayload.UserErrors(childComplexity), true
+
+	case "ResolveSupportRequestPayload.request":
+		if e.ComplexityRoot.ResolveSupportRequestPayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResolveSupportRequestPayload.Request(childComplexity), true
+	case "ResolveSupportRequestPayload.userErrors":
+		if e.ComplexityRoot.ResolveSupportRequestPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResolveSupportRequestPayload.UserErrors(childComplexity), true
 
 	case "Rule.id":
 		if e.ComplexityRoot.Rule.ID == nil {
@@ -1554,11 +1914,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.Portal(childComplexity), true
 	case "SupportRequest.productId":
-		if e.ComplexityRoot.SupportRequest.ProductID == nil {
+		if e.ComplexityRoot.SupportRequest.ProductIDOrNil == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.ProductID(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.ProductIDOrNil(childComplexity), true
 	case "SupportRequest.refunded":
 		if e.ComplexityRoot.SupportRequest.Refunded == nil {
 			break
@@ -1903,6 +2263,17 @@ type Query {
   """
   supportRequests("The portal whose list to read." portal: Portal!, "How many requests, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): SupportRequestConnection!
   """
+  The support provider's queue (R25): the open requests it serves, across tenants, oldest
+  first, in a portal and of a plan kind when given. Support provider principals only;
+  anyone else gets SUPPORT_PROVIDER_ONLY. first: 1..100.
+  """
+  providerQueue("Only requests opened in this portal; none for every portal." portal: Portal, "Only requests on plans of this kind; none for every kind." planKind: PlanKind, "How many requests, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): ProviderRequestConnection!
+  """
+  One request, as the support provider reads it to resolve it (R25): never who opened it,
+  never an Access ID or Contract ID. Support provider principals only.
+  """
+  providerRequest("The request's ID, from providerQueue." id: ID!): ProviderRequest!
+  """
   The tenant's incident ledger, newest first, for its admins: every grant, consumption,
   refund, expiry and cap, with who, when, which request and why. first: 1..100.
   """
@@ -1914,6 +2285,13 @@ type Query {
   Needs no sign-in.
   """
   rules("The rule IDs to read, such as [\"R9\"]; none for every rule." ids: [ID!]): [Rule!]!
+  """
+  The tenant's audit trail, newest first, for its admins (R3): every admin and provider
+  action on the tenant (activate, purchase, renew, link, withdraw, resolve) and every
+  authorization refusal about it, with who, what and the outcome; never a token or a
+  secret. first: 1..100.
+  """
+  auditTrail("The tenant's ID." tenantId: ID!, "How many events, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): AuditConnection!
 }
 
 "The changes an account can make. An expected refusal comes back in the payload's userErrors, with nothing changed; a top-level error means the request itself failed."
@@ -1939,10 +2317,27 @@ type Mutation {
   """
   createSupportRequest("What the request is about and the plan that pays for it." input: CreateSupportRequestInput!): CreateSupportRequestPayload!
   """
-  Close a request (R16). DUPLICATE and BUG refund its incident; on a Partner Cloud Support
-  plan billing, quota and subscription requests are refunded too. At most one refund.
+  Close a request. Deprecated (R25, docs/migration.md): a partner principal's close is
+  now a withdrawal (RESOLVED and CANCELLED are recorded as WITHDRAWN; DUPLICATE and BUG,
+  the support provider's findings, are refused with SUPPORT_PROVIDER_ONLY), and a support
+  provider's close is resolveSupportRequest.
   """
-  closeSupportRequest("The request's ID." id: ID!, "Why it is closed; DUPLICATE and BUG refund its incident." reason: CloseReason!): CloseSupportRequestPayload!
+  closeSupportRequest("The request's ID." id: ID!, "How it ends; a partner's DUPLICATE or BUG is refused (R25)." reason: CloseReason!): CloseSupportRequestPayload!
+    @deprecated(reason: "R25: partners use withdrawSupportRequest, support providers resolveSupportRequest; a partner can no longer close as DUPLICATE or BUG. See docs/migration.md.")
+  """
+  Withdraw an open request (R25): its creator, or a PARTNER_ADMIN or GLOBAL_ADMIN of its
+  plan's tenant. A withdrawal refunds only what R16 refunds by request type (billing,
+  quota and subscription requests on a Partner Cloud Support plan); it never records a
+  duplicate or a bug. Withdrawing again answers the request as it is.
+  """
+  withdrawSupportRequest("The request's ID." id: ID!): CloseSupportRequestPayload!
+  """
+  Record the support provider's resolution of an open request (R25). The refund follows
+  by R16 (DUPLICATE and BUG always; billing, quota and subscription on a Partner Cloud
+  Support plan), at most once, with its ledger entry and live event. Support provider
+  principals only; a partner gets SUPPORT_PROVIDER_ONLY.
+  """
+  resolveSupportRequest("The request's ID, from providerQueue." id: ID!, "The provider's finding." resolution: Resolution!): ResolveSupportRequestPayload!
   "Buy one incident for an on-premises product under the fixed lifecycle policy (R21). MSA accounts only."
   purchasePayPerIncident("The on-premises product, from products." productId: ID!, "The product version the incident is for." version: String!): PurchasePayPerIncidentPayload!
 }
@@ -2024,6 +2419,20 @@ enum CloseReason {
   "The problem was a product bug: its incident is refunded (R16)."
   BUG
   "The requester withdrew the request."
+  CANCELLED
+  "Withdrawn by the partner side (R25)."
+  WITHDRAWN
+}
+
+"The support provider's finding on a request (R25); DUPLICATE and BUG refund it (R16)."
+enum Resolution {
+  "The problem was solved; no refund unless R16 refunds the request type."
+  RESOLVED
+  "The request duplicates another: its incident is refunded (R16)."
+  DUPLICATE
+  "The problem is a bug of the product: its incident is refunded (R16)."
+  BUG
+  "The request was cancelled; no refund unless R16 refunds the request type."
   CANCELLED
 }
 
@@ -2150,17 +2559,22 @@ type PlanReason {
   message: String!
 }
 
-"What a new support request is about and which plan pays for it."
+"""
+What a new support request is about and which plan pays for it. Free text (title,
+description, version, IDs) refuses control characters and bidirectional override or
+isolate characters with UNSAFE_TEXT naming the field; a field that has no meaning for the
+request is refused with FIELD_NOT_APPLICABLE.
+"""
 input CreateSupportRequestInput {
   "Chosen by the client, 8 to 128 of [A-Za-z0-9._:-]; sending it again returns the same request."
   idempotencyKey: String!
-  "Required unless the type is PARTNER_PROGRAM or FRONT_LINE."
+  "Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none."
   planId: ID
-  "The product, from products."
-  productId: ID!
-  "The product version, for an on-premises product."
+  "Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none (R17)."
+  productId: ID
+  "For a product with versions (on-premises) only."
   version: String
-  "The portal the request is opened in."
+  "PARTNER_CENTER for PARTNER_PROGRAM and FRONT_LINE requests, and only for them (R17, R18)."
   portal: Portal!
   "What the request is about."
   type: RequestType!
@@ -2182,8 +2596,8 @@ type SupportRequest {
   planKind: PlanKind
   "The portal it was opened in."
   portal: Portal!
-  "The product it is about."
-  productId: ID!
+  "The product it is about; null for a request of the partner centre (R17)."
+  productId: ID
   "The product version; null when none was given."
   version: String
   "What it is about."
@@ -2234,6 +2648,60 @@ type SupportRequestConnection {
   pageInfo: PageInfo!
 }
 
+"A request as the support provider reads it to resolve it (R25): what it is about, not who opened it."
+type ProviderRequest {
+  "The request's ID."
+  id: ID!
+  "The tenant whose plan it is on; null for a partner-centre or pay-per-incident request."
+  tenantId: ID
+  "The plan it was opened on; null for a free request with no plan (R17)."
+  planId: ID
+  "The kind of that plan; null when there is none."
+  planKind: PlanKind
+  "The portal it was opened in."
+  portal: Portal!
+  "The product it is about; null for a request of the partner centre (R17)."
+  productId: ID
+  "The product version; null when none was given."
+  version: String
+  "What it is about."
+  type: RequestType!
+  "Its summary."
+  title: String!
+  "Its details; null when none were given."
+  description: String
+  "The CSP customer it is for (R14); null when it is for none."
+  customerId: ID
+  "Whether the request took an incident at creation (R15)."
+  consumedIncident: Boolean!
+  "Open or closed."
+  status: RequestStatus!
+  "How it was closed; null while open."
+  closeReason: CloseReason
+  "Whether its incident was given back (R16)."
+  refunded: Boolean!
+  "When it was opened."
+  createdAt: Time!
+  "When it was closed; null while open."
+  closedAt: Time
+}
+
+"One request of the provider's queue, with its cursor."
+type ProviderRequestEdge {
+  "The request's position, for after."
+  cursor: String!
+  "The request."
+  node: ProviderRequest!
+}
+
+"A page of the support provider's queue, oldest first."
+type ProviderRequestConnection {
+  "The requests of this page."
+  edges: [ProviderRequestEdge!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+}
+
 "One change of a benefit's balance (or a reminder), as recorded in the tenant's incident ledger."
 type LedgerEntry {
   "The tenant's sequence number of the change: the ledger's order."
@@ -2274,6 +2742,46 @@ type LedgerConnection {
   pageInfo: PageInfo!
 }
 
+"One event of a tenant's audit trail: names, IDs and codes, never a token or a secret."
+type AuditEvent {
+  "The event's ID."
+  id: ID!
+  "A stable name, such as authz.refused, benefit.activate or request.resolve."
+  event: String!
+  "The outcome: ok, refused or failed."
+  outcome: String!
+  "The refusal's code, when refused."
+  code: ErrorCode
+  "The rule that refused it, such as R3 (see the rules query); null when none did."
+  rule: String
+  "The account that acted or was refused."
+  principalId: ID
+  "The kind of that account."
+  principalKind: AccountKind
+  "What it acted on: a benefit, an offer, a held offer or a request."
+  target: ID
+  "The API operation."
+  operation: String
+  "When it happened."
+  at: Time!
+}
+
+"One audit event of a page, with its cursor."
+type AuditEdge {
+  "The event's position, for after."
+  cursor: String!
+  "The event."
+  node: AuditEvent!
+}
+
+"A page of a tenant's audit trail, newest first."
+type AuditConnection {
+  "The events of this page."
+  edges: [AuditEdge!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+}
+
 "The result of createSupportRequest."
 type CreateSupportRequestPayload {
   "The request opened (or the one opened before with the same idempotencyKey); null when refused."
@@ -2286,6 +2794,14 @@ type CreateSupportRequestPayload {
 type CloseSupportRequestPayload {
   "The request as closed; null when refused."
   request: SupportRequest
+  "Why it was refused; empty on success."
+  userErrors: [UserError!]!
+}
+
+"The result of resolveSupportRequest."
+type ResolveSupportRequestPayload {
+  "The request as resolved; null when refused."
+  request: ProviderRequest
   "Why it was refused; empty on success."
   userErrors: [UserError!]!
 }
@@ -2306,7 +2822,10 @@ type Subscription {
   Every change of the tenant's incident balances, as it is committed, from any server
   instance: requests created, closed and refunded, benefits activated, granted, expired or
   capped, pay-per-incident purchases, and the R19 reminders. Members of the tenant see all
-  of its benefits; an outside user who linked a plan sees that plan's events only.
+  of its benefits; an outside user who linked a plan sees that plan's events only. The
+  who and which (actorId, requestId, and a request's type or outcome as cause) are for
+  the tenant's admins only: everyone else, the support provider (R25) included, gets them
+  null, on the replay and live alike.
   ` + "`" + `after` + "`" + ` (a cursor from an earlier event) replays every event since it, then goes live:
   no gap and no duplicate across a reconnect or a server restart. Without it, only new
   events are sent.
@@ -2350,6 +2869,8 @@ enum AccountKind {
   ENTRA_ID
   "A personal Microsoft account."
   MSA
+  "The support provider's side (R25): a support engineer or the ticketing integration, nobody's tenant member."
+  SUPPORT_PROVIDER
 }
 
 "A role of an account in a tenant."
@@ -2376,6 +2897,8 @@ enum Portal {
   SERVICES_HUB
   "The Microsoft 365 admin center."
   MICROSOFT_365
+  "The partner centre: front-line and partner-program requests, with no product (R17, R18)."
+  PARTNER_CENTER
 }
 
 "What a benefit grants."
@@ -2452,6 +2975,14 @@ enum ErrorCode {
   PPI_NOT_ALLOWED
   "The request is already closed."
   ALREADY_CLOSED
+  "R25: only the support provider may do this (a resolution, its queue)."
+  SUPPORT_PROVIDER_ONLY
+  "R25: a support provider may not do this (the partner's side)."
+  PARTNER_ONLY
+  "Free text with a control or bidirectional override character."
+  UNSAFE_TEXT
+  "A field that has no meaning for this request."
+  FIELD_NOT_APPLICABLE
 }
 
 "An expected refusal of a mutation: nothing was changed."
@@ -2748,6 +3279,52 @@ func (ec *executionContext) childFields_ActivateBenefitPayload(ctx context.Conte
 		return ec.fieldContext_ActivateBenefitPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ActivateBenefitPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AuditConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AuditConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AuditEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AuditEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AuditEvent_id(ctx, field)
+	case "event":
+		return ec.fieldContext_AuditEvent_event(ctx, field)
+	case "outcome":
+		return ec.fieldContext_AuditEvent_outcome(ctx, field)
+	case "code":
+		return ec.fieldContext_AuditEvent_code(ctx, field)
+	case "rule":
+		return ec.fieldContext_AuditEvent_rule(ctx, field)
+	case "principalId":
+		return ec.fieldContext_AuditEvent_principalId(ctx, field)
+	case "principalKind":
+		return ec.fieldContext_AuditEvent_principalKind(ctx, field)
+	case "target":
+		return ec.fieldContext_AuditEvent_target(ctx, field)
+	case "operation":
+		return ec.fieldContext_AuditEvent_operation(ctx, field)
+	case "at":
+		return ec.fieldContext_AuditEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_BalanceEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3088,6 +3665,66 @@ func (ec *executionContext) childFields_ProductVersion(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ProductVersion", field.Name)
 }
 
+func (ec *executionContext) childFields_ProviderRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ProviderRequest_id(ctx, field)
+	case "tenantId":
+		return ec.fieldContext_ProviderRequest_tenantId(ctx, field)
+	case "planId":
+		return ec.fieldContext_ProviderRequest_planId(ctx, field)
+	case "planKind":
+		return ec.fieldContext_ProviderRequest_planKind(ctx, field)
+	case "portal":
+		return ec.fieldContext_ProviderRequest_portal(ctx, field)
+	case "productId":
+		return ec.fieldContext_ProviderRequest_productId(ctx, field)
+	case "version":
+		return ec.fieldContext_ProviderRequest_version(ctx, field)
+	case "type":
+		return ec.fieldContext_ProviderRequest_type(ctx, field)
+	case "title":
+		return ec.fieldContext_ProviderRequest_title(ctx, field)
+	case "description":
+		return ec.fieldContext_ProviderRequest_description(ctx, field)
+	case "customerId":
+		return ec.fieldContext_ProviderRequest_customerId(ctx, field)
+	case "consumedIncident":
+		return ec.fieldContext_ProviderRequest_consumedIncident(ctx, field)
+	case "status":
+		return ec.fieldContext_ProviderRequest_status(ctx, field)
+	case "closeReason":
+		return ec.fieldContext_ProviderRequest_closeReason(ctx, field)
+	case "refunded":
+		return ec.fieldContext_ProviderRequest_refunded(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ProviderRequest_createdAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_ProviderRequest_closedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProviderRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_ProviderRequestConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProviderRequestConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProviderRequestConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProviderRequestConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProviderRequestEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProviderRequestEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProviderRequestEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProviderRequestEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_PurchaseOfferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "heldOffer":
@@ -3140,6 +3777,16 @@ func (ec *executionContext) childFields_RenewOfferPayload(ctx context.Context, f
 		return ec.fieldContext_RenewOfferPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RenewOfferPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResolveSupportRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "request":
+		return ec.fieldContext_ResolveSupportRequestPayload_request(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ResolveSupportRequestPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResolveSupportRequestPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Rule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3560,6 +4207,42 @@ func (ec *executionContext) field_Mutation_renewOffer_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resolveSupportRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "resolution",
+		func(ctx context.Context, v any) (domain.CloseReason, error) {
+			return ec.unmarshalNResolution2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐCloseReason(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["resolution"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_withdrawSupportRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3571,6 +4254,36 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_auditTrail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -3601,6 +4314,58 @@ func (ec *executionContext) field_Query_incidentLedger_args(ctx context.Context,
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_providerQueue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "portal",
+		func(ctx context.Context, v any) (*domain.Portal, error) {
+			return ec.unmarshalOPortal2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPortal(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["portal"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "planKind",
+		func(ctx context.Context, v any) (*domain.PlanKind, error) {
+			return ec.unmarshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["planKind"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_providerRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -3850,6 +4615,355 @@ func (ec *executionContext) fieldContext_ActivateBenefitPayload_userErrors(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AuditConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AuditConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AuditEdge) graphql.Marshaler {
+			return ec.marshalNAuditEdge2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐAuditEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.AuditConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AuditEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AuditEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.AuditEvent) graphql.Marshaler {
+			return ec.marshalNAuditEvent2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐAuditEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AuditEvent_event(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEvent_outcome(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEvent_code(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CodeOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Code) graphql.Marshaler {
+			return ec.marshalOErrorCode2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐCode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "ErrorCode")
+}
+
+func (ec *executionContext) _AuditEvent_rule(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RuleOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "String")
+}
+
+func (ec *executionContext) _AuditEvent_principalId(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_principalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PrincipalOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_principalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "ID")
+}
+
+func (ec *executionContext) _AuditEvent_principalKind(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_principalKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PrincipalKindOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.AccountKind) graphql.Marshaler {
+			return ec.marshalOAccountKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐAccountKind(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_principalKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "AccountKind")
+}
+
+func (ec *executionContext) _AuditEvent_target(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "ID")
+}
+
+func (ec *executionContext) _AuditEvent_operation(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OperationOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "String")
+}
+
+func (ec *executionContext) _AuditEvent_at(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "Time")
 }
 
 func (ec *executionContext) _BalanceEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -6077,6 +7191,94 @@ func (ec *executionContext) fieldContext_Mutation_closeSupportRequest(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_withdrawSupportRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_withdrawSupportRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WithdrawSupportRequest(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CloseSupportRequestPayload) graphql.Marshaler {
+			return ec.marshalNCloseSupportRequestPayload2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐCloseSupportRequestPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_withdrawSupportRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloseSupportRequestPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_withdrawSupportRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resolveSupportRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resolveSupportRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResolveSupportRequest(ctx, fc.Args["id"].(string), fc.Args["resolution"].(domain.CloseReason))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ResolveSupportRequestPayload) graphql.Marshaler {
+			return ec.marshalNResolveSupportRequestPayload2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐResolveSupportRequestPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resolveSupportRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResolveSupportRequestPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resolveSupportRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_purchasePayPerIncident(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6760,6 +7962,516 @@ func (ec *executionContext) fieldContext_ProductVersion_coverageNote(_ context.C
 	return graphql.NewScalarFieldContext("ProductVersion", field, false, false, "String")
 }
 
+func (ec *executionContext) _ProviderRequest_id(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ProviderRequest_tenantId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_tenantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenantOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_tenantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "ID")
+}
+
+func (ec *executionContext) _ProviderRequest_planId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_planId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlanIDOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_planId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "ID")
+}
+
+func (ec *executionContext) _ProviderRequest_planKind(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_planKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlanKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.PlanKind) graphql.Marshaler {
+			return ec.marshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_planKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "PlanKind")
+}
+
+func (ec *executionContext) _ProviderRequest_portal(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_portal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Portal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Portal) graphql.Marshaler {
+			return ec.marshalNPortal2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPortal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_portal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "Portal")
+}
+
+func (ec *executionContext) _ProviderRequest_productId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_productId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductIDOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_productId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "ID")
+}
+
+func (ec *executionContext) _ProviderRequest_version(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProviderRequest_type(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.RequestType) graphql.Marshaler {
+			return ec.marshalNRequestType2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐRequestType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "RequestType")
+}
+
+func (ec *executionContext) _ProviderRequest_title(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProviderRequest_description(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DescriptionOrNil(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "String")
+}
+
+func (ec *executionContext) _ProviderRequest_customerId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_customerId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOID2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_customerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ProviderRequest_consumedIncident(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_consumedIncident(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProviderRequest().ConsumedIncident(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_consumedIncident(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _ProviderRequest_status(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProviderRequest().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RequestStatus) graphql.Marshaler {
+			return ec.marshalNRequestStatus2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐRequestStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "RequestStatus")
+}
+
+func (ec *executionContext) _ProviderRequest_closeReason(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_closeReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProviderRequest().CloseReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.CloseReason) graphql.Marshaler {
+			return ec.marshalOCloseReason2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐCloseReason(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_closeReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "CloseReason")
+}
+
+func (ec *executionContext) _ProviderRequest_refunded(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_refunded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_refunded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ProviderRequest_createdAt(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProviderRequest_closedAt(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequest_closedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProviderRequest().ClosedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequest_closedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "Time")
+}
+
+func (ec *executionContext) _ProviderRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequestConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ProviderRequestEdge) graphql.Marshaler {
+			return ec.marshalNProviderRequestEdge2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequestEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequestConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProviderRequestConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderRequestEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProviderRequestConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequestConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequestConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProviderRequestConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProviderRequestEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequestEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequestEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequestEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRequestEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProviderRequestEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequestEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRequestEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.SupportRequest) graphql.Marshaler {
+			return ec.marshalNProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRequestEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProviderRequestEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PurchaseOfferPayload_heldOffer(ctx context.Context, field graphql.CollectedField, obj *model.PurchaseOfferPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7162,6 +8874,94 @@ func (ec *executionContext) fieldContext_Query_supportRequests(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_providerQueue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_providerQueue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProviderQueue(ctx, fc.Args["portal"].(*domain.Portal), fc.Args["planKind"].(*domain.PlanKind), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ProviderRequestConnection) graphql.Marshaler {
+			return ec.marshalNProviderRequestConnection2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequestConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_providerQueue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderRequestConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_providerQueue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_providerRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_providerRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProviderRequest(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.SupportRequest) graphql.Marshaler {
+			return ec.marshalNProviderRequest2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_providerRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_providerRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_incidentLedger(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7244,6 +9044,50 @@ func (ec *executionContext) fieldContext_Query_rules(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_rules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditTrail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditTrail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditTrail(ctx, fc.Args["tenantId"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AuditConnection) graphql.Marshaler {
+			return ec.marshalNAuditConnection2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐAuditConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditTrail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditTrail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7559,6 +9403,70 @@ func (ec *executionContext) _RenewOfferPayload_userErrors(ctx context.Context, f
 func (ec *executionContext) fieldContext_RenewOfferPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "RenewOfferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResolveSupportRequestPayload_request(ctx context.Context, field graphql.CollectedField, obj *model.ResolveSupportRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResolveSupportRequestPayload_request(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Request, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.SupportRequest) graphql.Marshaler {
+			return ec.marshalOProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResolveSupportRequestPayload_request(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResolveSupportRequestPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResolveSupportRequestPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ResolveSupportRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResolveSupportRequestPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []domain.Error) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResolveSupportRequestPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResolveSupportRequestPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -8081,18 +9989,18 @@ func (ec *executionContext) _SupportRequest_productId(ctx context.Context, field
 			return ec.fieldContext_SupportRequest_productId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ProductID, nil
+			return obj.ProductIDOrNil(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_productId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_version(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -10184,7 +12092,7 @@ func (ec *executionContext) unmarshalInputCreateSupportRequestInput(ctx context.
 			it.PlanID = data
 		case "productId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productId"))
-			data, err := ec.unmarshalNID2string(ctx, v)
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -10341,6 +12249,160 @@ func (ec *executionContext) _ActivateBenefitPayload(ctx context.Context, sel ast
 			}
 		case "userErrors":
 			out.Values[i] = ec._ActivateBenefitPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditConnectionImplementors = []string{"AuditConnection"}
+
+func (ec *executionContext) _AuditConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AuditConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditConnection")
+		case "edges":
+			out.Values[i] = ec._AuditConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AuditConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditEdgeImplementors = []string{"AuditEdge"}
+
+func (ec *executionContext) _AuditEdge(ctx context.Context, sel ast.SelectionSet, obj *model.AuditEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditEdge")
+		case "cursor":
+			out.Values[i] = ec._AuditEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._AuditEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditEventImplementors = []string{"AuditEvent"}
+
+func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSet, obj *domain.AuditEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditEvent")
+		case "id":
+			out.Values[i] = ec._AuditEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._AuditEvent_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outcome":
+			out.Values[i] = ec._AuditEvent_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._AuditEvent_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rule":
+			out.Values[i] = ec._AuditEvent_rule(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "principalId":
+			out.Values[i] = ec._AuditEvent_principalId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "principalKind":
+			out.Values[i] = ec._AuditEvent_principalKind(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "target":
+			out.Values[i] = ec._AuditEvent_target(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._AuditEvent_operation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._AuditEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -11256,6 +13318,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "withdrawSupportRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_withdrawSupportRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolveSupportRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resolveSupportRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "purchasePayPerIncident":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_purchasePayPerIncident(ctx, field)
@@ -11584,6 +13660,199 @@ func (ec *executionContext) _ProductVersion(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var providerRequestImplementors = []string{"ProviderRequest"}
+
+func (ec *executionContext) _ProviderRequest(ctx context.Context, sel ast.SelectionSet, obj *domain.SupportRequest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, providerRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProviderRequest")
+		case "id":
+			out.Values[i] = ec._ProviderRequest_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenantId":
+			out.Values[i] = ec._ProviderRequest_tenantId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "planId":
+			out.Values[i] = ec._ProviderRequest_planId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "planKind":
+			out.Values[i] = ec._ProviderRequest_planKind(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "portal":
+			out.Values[i] = ec._ProviderRequest_portal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "productId":
+			out.Values[i] = ec._ProviderRequest_productId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._ProviderRequest_version(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ProviderRequest_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ProviderRequest_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._ProviderRequest_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "customerId":
+			out.Values[i] = ec._ProviderRequest_customerId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "consumedIncident":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_consumedIncident(ctx, field, obj)
+				})
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_status(ctx, field, obj)
+				})
+		case "closeReason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_closeReason(ctx, field, obj)
+				})
+		case "refunded":
+			out.Values[i] = ec._ProviderRequest_refunded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ProviderRequest_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_closedAt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var providerRequestConnectionImplementors = []string{"ProviderRequestConnection"}
+
+func (ec *executionContext) _ProviderRequestConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProviderRequestConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, providerRequestConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProviderRequestConnection")
+		case "edges":
+			out.Values[i] = ec._ProviderRequestConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ProviderRequestConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var providerRequestEdgeImplementors = []string{"ProviderRequestEdge"}
+
+func (ec *executionContext) _ProviderRequestEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProviderRequestEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, providerRequestEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProviderRequestEdge")
+		case "cursor":
+			out.Values[i] = ec._ProviderRequestEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ProviderRequestEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var purchaseOfferPayloadImplementors = []string{"PurchaseOfferPayload"}
 
 func (ec *executionContext) _PurchaseOfferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PurchaseOfferPayload) graphql.Marshaler {
@@ -11725,6 +13994,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_supportRequests(ctx, field)
 				})
+		case "providerQueue":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_providerQueue(ctx, field)
+				})
+		case "providerRequest":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_providerRequest(ctx, field)
+				})
 		case "incidentLedger":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -11736,6 +14017,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_rules(ctx, field)
+				})
+		case "auditTrail":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditTrail(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -11852,6 +14139,44 @@ func (ec *executionContext) _RenewOfferPayload(ctx context.Context, sel ast.Sele
 			}
 		case "userErrors":
 			out.Values[i] = ec._RenewOfferPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resolveSupportRequestPayloadImplementors = []string{"ResolveSupportRequestPayload"}
+
+func (ec *executionContext) _ResolveSupportRequestPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResolveSupportRequestPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resolveSupportRequestPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResolveSupportRequestPayload")
+		case "request":
+			out.Values[i] = ec._ResolveSupportRequestPayload_request(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ResolveSupportRequestPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12079,7 +14404,7 @@ func (ec *executionContext) _SupportRequest(ctx context.Context, sel ast.Selecti
 			}
 		case "productId":
 			out.Values[i] = ec._SupportRequest_productId(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
@@ -12882,6 +15207,38 @@ func (ec *executionContext) marshalNActivateBenefitPayload2githubᚗcomᚋpartne
 	return ec._ActivateBenefitPayload(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNAuditConnection2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐAuditConnection(ctx context.Context, sel ast.SelectionSet, v model.AuditConnection) graphql.Marshaler {
+	return ec._AuditConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditEdge2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐAuditEdge(ctx context.Context, sel ast.SelectionSet, v model.AuditEdge) graphql.Marshaler {
+	return ec._AuditEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditEdge2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐAuditEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AuditEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditEdge2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐAuditEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAuditEvent2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐAuditEvent(ctx context.Context, sel ast.SelectionSet, v *domain.AuditEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditEvent!")
+		return graphql.Null
+	}
+	return ec._AuditEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNBalanceEvent2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐEvent(ctx context.Context, sel ast.SelectionSet, v domain.Event) graphql.Marshaler {
 	return ec._BalanceEvent(ctx, sel, &v)
 }
@@ -13343,6 +15700,42 @@ func (ec *executionContext) marshalNProductVersion2ᚕgithubᚗcomᚋpartnersupp
 	return ret
 }
 
+func (ec *executionContext) marshalNProviderRequest2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx context.Context, sel ast.SelectionSet, v domain.SupportRequest) graphql.Marshaler {
+	return ec._ProviderRequest(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx context.Context, sel ast.SelectionSet, v *domain.SupportRequest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProviderRequest!")
+		return graphql.Null
+	}
+	return ec._ProviderRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProviderRequestConnection2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequestConnection(ctx context.Context, sel ast.SelectionSet, v model.ProviderRequestConnection) graphql.Marshaler {
+	return ec._ProviderRequestConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNProviderRequestEdge2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequestEdge(ctx context.Context, sel ast.SelectionSet, v model.ProviderRequestEdge) graphql.Marshaler {
+	return ec._ProviderRequestEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNProviderRequestEdge2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequestEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ProviderRequestEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProviderRequestEdge2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequestEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNPurchaseOfferPayload2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐPurchaseOfferPayload(ctx context.Context, sel ast.SelectionSet, v model.PurchaseOfferPayload) graphql.Marshaler {
 	return ec._PurchaseOfferPayload(ctx, sel, &v)
 }
@@ -13413,6 +15806,25 @@ func (ec *executionContext) marshalNRequestType2githubᚗcomᚋpartnersupportᚋ
 		graphql.AddInvalidNullFromMarshaler(ctx, "RequestType!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNResolution2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐCloseReason(ctx context.Context, v any) (domain.CloseReason, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.CloseReason(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResolution2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐCloseReason(ctx context.Context, sel ast.SelectionSet, v domain.CloseReason) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Resolution!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNResolveSupportRequestPayload2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐResolveSupportRequestPayload(ctx context.Context, sel ast.SelectionSet, v model.ResolveSupportRequestPayload) graphql.Marshaler {
+	return ec._ResolveSupportRequestPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐRole(ctx context.Context, v any) (domain.Role, error) {
@@ -13774,6 +16186,25 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) unmarshalOAccountKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐAccountKind(ctx context.Context, v any) (*domain.AccountKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.AccountKind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAccountKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐAccountKind(ctx context.Context, sel ast.SelectionSet, v *domain.AccountKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOBenefit2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐBenefitView(ctx context.Context, sel ast.SelectionSet, v *domain.BenefitView) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -13844,11 +16275,42 @@ func (ec *executionContext) marshalOContract2ᚖgithubᚗcomᚋpartnersupportᚋ
 	return ec._Contract(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOErrorCode2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐCode(ctx context.Context, v any) (*domain.Code, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.Code(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOErrorCode2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐCode(ctx context.Context, sel ast.SelectionSet, v *domain.Code) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOHeldOffer2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐHeldOffer(ctx context.Context, sel ast.SelectionSet, v *domain.HeldOffer) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._HeldOffer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalID(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
@@ -13929,6 +16391,19 @@ func (ec *executionContext) marshalOLinkedPlan2ᚖgithubᚗcomᚋpartnersupport�
 	return ec._LinkedPlan(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, v any) (domain.PlanKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.PlanKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, sel ast.SelectionSet, v domain.PlanKind) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(v))
+	return res
+}
+
 func (ec *executionContext) unmarshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, v any) (*domain.PlanKind, error) {
 	if v == nil {
 		return nil, nil
@@ -13948,11 +16423,49 @@ func (ec *executionContext) marshalOPlanKind2ᚖgithubᚗcomᚋpartnersupportᚋ
 	return res
 }
 
+func (ec *executionContext) unmarshalOPortal2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPortal(ctx context.Context, v any) (*domain.Portal, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.Portal(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPortal2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPortal(ctx context.Context, sel ast.SelectionSet, v *domain.Portal) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOPortalHint2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPortalHint(ctx context.Context, sel ast.SelectionSet, v *domain.PortalHint) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._PortalHint(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx context.Context, sel ast.SelectionSet, v *domain.SupportRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProviderRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -29,6 +29,7 @@ type balanceEvent struct {
 	Used      int
 	Cause     *string
 	RequestID *string
+	ActorID   *string
 }
 
 // subscribe opens a websocket subscription and returns a function reading its next event.
@@ -84,7 +85,7 @@ func TestLive_SubscriberSeesCreateRefundActivationExpiryInCommitOrder(t *testing
 			c := activated(t, e, contosoExpanded) // ACTIVATE
 			require.Empty(t, link(t, e, e.Token(lee), c, "AZURE", false).UserErrors)
 			r := create(t, e, e.Token(lee), azureRequest("live-0001", contosoExpanded)) // CONSUME
-			closeReq(t, e, e.Token(lee), r.Request.ID, "DUPLICATE")                     // REFUND
+			closeReq(t, e, e.ProviderToken(acme), r.Request.ID, "DUPLICATE")            // REFUND (the provider's finding, R25)
 			e.Clock.Set(time.Date(2027, 9, 1, 0, 0, 0, 0, time.UTC))
 			require.NoError(t, e.App.Service.Sweep(t.Context())) // EXPIRE (and reminders)
 			var kinds []string

@@ -112,22 +112,26 @@ type requestPayload struct {
 
 const requestFields = `id planId status closeReason consumedIncident refunded portal`
 
-func create(t testing.TB, e *testenv.Env, token string, in map[string]any) requestPayload {
+// requestMutation runs a mutation whose payload, under its one root field, is a request
+// and userErrors; the mutation selects "request { ... } userErrors { ... }" with the
+// arguments in vars.
+func requestMutation(t testing.TB, e *testenv.Env, token, field, params, args string, vars map[string]any) requestPayload {
 	t.Helper()
-	var out struct{ CreateSupportRequest requestPayload }
-	r := e.Do(token, `mutation($in: CreateSupportRequestInput!) { createSupportRequest(input: $in) { request { `+requestFields+` } userErrors { code rule field message } } }`, map[string]any{"in": in})
+	var out map[string]requestPayload
+	r := e.Do(token, `mutation(`+params+`) { `+field+`(`+args+`) { request { `+requestFields+` } userErrors { code rule field message } } }`, vars)
 	require.Empty(t, r.Errors)
 	r.MustData(t, &out)
-	return out.CreateSupportRequest
+	return out[field]
+}
+
+func create(t testing.TB, e *testenv.Env, token string, in map[string]any) requestPayload {
+	t.Helper()
+	return requestMutation(t, e, token, "createSupportRequest", "$in: CreateSupportRequestInput!", "input: $in", map[string]any{"in": in})
 }
 
 func closeReq(t testing.TB, e *testenv.Env, token, id, reason string) requestPayload {
 	t.Helper()
-	var out struct{ CloseSupportRequest requestPayload }
-	r := e.Do(token, `mutation($id: ID!, $r: CloseReason!) { closeSupportRequest(id: $id, reason: $r) { request { `+requestFields+` } userErrors { code rule field message } } }`, map[string]any{"id": id, "r": reason})
-	require.Empty(t, r.Errors)
-	r.MustData(t, &out)
-	return out.CloseSupportRequest
+	return requestMutation(t, e, token, "closeSupportRequest", "$id: ID!, $r: CloseReason!", "id: $id, reason: $r", map[string]any{"id": id, "r": reason})
 }
 
 func azureRequest(key, planID string) map[string]any {
@@ -331,20 +335,20 @@ func TestR15_CreateConsumesOneIncidentAndRetriesAreIdempotent(t *testing.T) {
 
 func TestR16_DuplicateAndBugAreRefundedOnce(t *testing.T) {
 	e, _ := linkedEnv(t, contosoExpanded, lee)
-	tok := e.Token(lee)
+	tok, prov := e.Token(lee), e.ProviderToken(acme) // duplicates and bugs are the provider's findings (R25)
 	for i, reason := range []string{"DUPLICATE", "BUG"} {
 		r := create(t, e, tok, azureRequest(fmt.Sprintf("refund-key-%d", i), contosoExpanded))
 		require.Empty(t, r.UserErrors)
 		assert.Equal(t, 4, remaining(t, e, tok, "contoso", contosoExpanded))
-		c := closeReq(t, e, tok, r.Request.ID, reason)
+		c := closeReq(t, e, prov, r.Request.ID, reason)
 		require.Empty(t, c.UserErrors)
 		assert.Equal(t, "CLOSED", c.Request.Status)
 		assert.True(t, c.Request.Refunded)
 		assert.Equal(t, 5, remaining(t, e, tok, "contoso", contosoExpanded), reason+" is refunded")
-		again := closeReq(t, e, tok, r.Request.ID, reason)
+		again := closeReq(t, e, prov, r.Request.ID, reason)
 		require.Empty(t, again.UserErrors)
 		assert.Equal(t, 5, remaining(t, e, tok, "contoso", contosoExpanded), "a second close refunds nothing")
-		other := closeReq(t, e, tok, r.Request.ID, "RESOLVED")
+		other := closeReq(t, e, prov, r.Request.ID, "RESOLVED")
 		require.Len(t, other.UserErrors, 1)
 		assert.Equal(t, "ALREADY_CLOSED", other.UserErrors[0].Code)
 	}
@@ -370,32 +374,28 @@ func TestR16_BillingQuotaSubscriptionOnCloudPlanAreRefunded(t *testing.T) {
 	assert.Equal(t, 5, remaining(t, e, tok, "contoso", contosoExpanded))
 }
 
-func TestR16_OnlyTheCreatorOrATenantAdminMayClose(t *testing.T) {
+func TestR25_OnlyTheCreatorOrATenantAdminMayCloseWithTheDeprecatedClose(t *testing.T) {
 	e, _ := linkedEnv(t, contosoExpanded, lee, sam)
 	r := create(t, e, e.Token(lee), azureRequest("close-auth-1", contosoExpanded))
 	for _, who := range []string{sam, adele, patti} {
-		c := closeReq(t, e, e.Token(who), r.Request.ID, "DUPLICATE")
+		c := closeReq(t, e, e.Token(who), r.Request.ID, "RESOLVED")
 		require.Len(t, c.UserErrors, 1, who)
 		assert.Equal(t, "FORBIDDEN", c.UserErrors[0].Code)
 	}
 	assert.Equal(t, 4, remaining(t, e, e.Token(lee), "contoso", contosoExpanded))
-	c := closeReq(t, e, e.Token(megan), r.Request.ID, "DUPLICATE")
-	require.Empty(t, c.UserErrors, "a tenant admin may close")
-	assert.Equal(t, 5, remaining(t, e, e.Token(lee), "contoso", contosoExpanded))
+	c := closeReq(t, e, e.Token(megan), r.Request.ID, "RESOLVED")
+	require.Empty(t, c.UserErrors, "a tenant admin may withdraw the tenant's requests")
+	assert.Equal(t, "WITHDRAWN", *c.Request.CloseReason)
+	assert.Equal(t, 4, remaining(t, e, e.Token(lee), "contoso", contosoExpanded), "a withdrawn technical request keeps its incident (R25)")
 }
 
 func TestR17_ProgramAndFrontLineRequestsAreFree(t *testing.T) {
 	e, _ := linkedEnv(t, tailspinCore, joni)
 	for i, typ := range []string{"PARTNER_PROGRAM", "FRONT_LINE", "PARTNER_PROGRAM"} {
-		r := create(t, e, e.Token(joni), map[string]any{"idempotencyKey": fmt.Sprintf("free-%06d", i), "productId": "azure", "portal": "AZURE", "type": typ, "title": "benefits question"})
+		r := create(t, e, e.Token(joni), partnerCenter(fmt.Sprintf("free-%06d", i), typ))
 		require.Empty(t, r.UserErrors)
 		assert.False(t, r.Request.ConsumedIncident)
 	}
-	in := azureRequest("free-on-plan", tailspinCore)
-	in["type"] = "PARTNER_PROGRAM"
-	r := create(t, e, e.Token(joni), in)
-	require.Empty(t, r.UserErrors)
-	assert.False(t, r.Request.ConsumedIncident, "free even on a plan")
 	assert.Equal(t, 2, remaining(t, e, e.Token(joni), "tailspin", tailspinCore))
 }
 
@@ -583,7 +583,7 @@ func ledger(t *testing.T, e *testenv.Env, who, tenant string, first int) ([]ledg
 func TestLedger_AdminsSeeEveryGrantConsumptionAndRefund(t *testing.T) {
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	r := create(t, e, e.Token(lee), azureRequest("ledger-0001", contosoExpanded))
-	closeReq(t, e, e.Token(lee), r.Request.ID, "BUG")
+	closeReq(t, e, e.ProviderToken(acme), r.Request.ID, "BUG")
 	es, errs := ledger(t, e, megan, "contoso", 100)
 	require.Empty(t, errs)
 	var kinds []string
@@ -675,7 +675,8 @@ func TestR15_RaceManyCreatesOnOnePlanNeverOverdraw(t *testing.T) {
 // TestR16_RaceManyClosesOfOneDuplicateRefundOnce: 100 concurrent closes, one refund.
 func TestR16_RaceManyClosesOfOneDuplicateRefundOnce(t *testing.T) {
 	e, _ := linkedEnv(t, contosoExpanded, lee)
-	tok, admin := e.Token(lee), e.Token(megan)
+	tok := e.Token(lee)
+	provs := []string{e.ProviderToken("engineer-1"), e.ProviderToken("ticketing")} // two of the provider's principals (R25)
 	r := create(t, e, tok, azureRequest("close-race-1", contosoExpanded))
 	require.NotNil(t, r.Request)
 	var wg sync.WaitGroup
@@ -683,7 +684,7 @@ func TestR16_RaceManyClosesOfOneDuplicateRefundOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := closeReq(t, e, []string{tok, admin}[i%2], r.Request.ID, "DUPLICATE")
+			c := closeReq(t, e, provs[i%2], r.Request.ID, "DUPLICATE")
 			assert.Empty(t, c.UserErrors)
 		}()
 	}

@@ -51,11 +51,13 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// derefOr is *p, or T's zero value for nil.
+func derefOr[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	return *s
+	return *p
 }
 
 // Incremental delivery is not offered. gqlparser's prelude declares @defer, so gqlgen

@@ -189,8 +189,8 @@ func (r *mutationResolver) CreateSupportRequest(ctx context.Context, input model
 		return model.CreateSupportRequestPayload{}, err
 	}
 	req, err := r.Service.CreateRequest(ctx, a, domain.CreateRequestInput{
-		IdempotencyKey: input.IdempotencyKey, PlanID: deref(input.PlanID), ProductID: input.ProductID, Version: deref(input.Version),
-		Portal: input.Portal, Type: input.Type, Title: input.Title, Description: deref(input.Description), CustomerID: deref(input.CustomerID),
+		IdempotencyKey: input.IdempotencyKey, PlanID: derefOr(input.PlanID), ProductID: derefOr(input.ProductID), Version: derefOr(input.Version),
+		Portal: input.Portal, Type: input.Type, Title: input.Title, Description: derefOr(input.Description), CustomerID: derefOr(input.CustomerID),
 	})
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
@@ -213,6 +213,34 @@ func (r *mutationResolver) CloseSupportRequest(ctx context.Context, id string, r
 	return model.CloseSupportRequestPayload{Request: &req, UserErrors: ue}, nil
 }
 
+// WithdrawSupportRequest is the resolver for the withdrawSupportRequest field.
+func (r *mutationResolver) WithdrawSupportRequest(ctx context.Context, id string) (model.CloseSupportRequestPayload, error) {
+	a, err := caller(ctx)
+	if err != nil {
+		return model.CloseSupportRequestPayload{}, err
+	}
+	req, err := r.Service.WithdrawRequest(ctx, a, id)
+	ue, err := userErrors(err)
+	if err != nil || len(ue) > 0 {
+		return model.CloseSupportRequestPayload{UserErrors: ue}, err
+	}
+	return model.CloseSupportRequestPayload{Request: &req, UserErrors: ue}, nil
+}
+
+// ResolveSupportRequest is the resolver for the resolveSupportRequest field.
+func (r *mutationResolver) ResolveSupportRequest(ctx context.Context, id string, resolution domain.CloseReason) (model.ResolveSupportRequestPayload, error) {
+	a, err := caller(ctx)
+	if err != nil {
+		return model.ResolveSupportRequestPayload{}, err
+	}
+	req, err := r.Service.ResolveRequest(ctx, a, id, resolution)
+	ue, err := userErrors(err)
+	if err != nil || len(ue) > 0 {
+		return model.ResolveSupportRequestPayload{UserErrors: ue}, err
+	}
+	return model.ResolveSupportRequestPayload{Request: &req, UserErrors: ue}, nil
+}
+
 // PurchasePayPerIncident is the resolver for the purchasePayPerIncident field.
 func (r *mutationResolver) PurchasePayPerIncident(ctx context.Context, productID string, version string) (model.PurchasePayPerIncidentPayload, error) {
 	a, err := caller(ctx)
@@ -230,6 +258,26 @@ func (r *mutationResolver) PurchasePayPerIncident(ctx context.Context, productID
 // Versions is the resolver for the versions field.
 func (r *productResolver) Versions(ctx context.Context, obj *domain.Product) ([]domain.VersionCoverage, error) {
 	return r.Service.VersionCoverage(*obj), nil
+}
+
+// ConsumedIncident is the resolver for the consumedIncident field.
+func (r *providerRequestResolver) ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error) {
+	return r.SupportRequest().ConsumedIncident(ctx, obj)
+}
+
+// Status is the resolver for the status field.
+func (r *providerRequestResolver) Status(ctx context.Context, obj *domain.SupportRequest) (model.RequestStatus, error) {
+	return r.SupportRequest().Status(ctx, obj)
+}
+
+// CloseReason is the resolver for the closeReason field.
+func (r *providerRequestResolver) CloseReason(ctx context.Context, obj *domain.SupportRequest) (*domain.CloseReason, error) {
+	return r.SupportRequest().CloseReason(ctx, obj)
+}
+
+// ClosedAt is the resolver for the closedAt field.
+func (r *providerRequestResolver) ClosedAt(ctx context.Context, obj *domain.SupportRequest) (*time.Time, error) {
+	return r.SupportRequest().ClosedAt(ctx, obj)
 }
 
 // Viewer is the resolver for the viewer field.
@@ -262,7 +310,7 @@ func (r *queryResolver) SupportPlans(ctx context.Context, productID string, vers
 	if err != nil {
 		return domain.Plans{}, err
 	}
-	return r.Service.SupportPlans(ctx, a, productID, deref(version), portal)
+	return r.Service.SupportPlans(ctx, a, productID, derefOr(version), portal)
 }
 
 // SupportRequests is the resolver for the supportRequests field.
@@ -289,6 +337,41 @@ func (r *queryResolver) SupportRequests(ctx context.Context, portal domain.Porta
 	}
 	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
 	return conn, nil
+}
+
+// ProviderQueue is the resolver for the providerQueue field.
+func (r *queryResolver) ProviderQueue(ctx context.Context, portal *domain.Portal, planKind *domain.PlanKind, first *int, after *string) (model.ProviderRequestConnection, error) {
+	a, err := caller(ctx)
+	if err != nil {
+		return model.ProviderRequestConnection{}, err
+	}
+	var cur *domain.RequestCursor
+	if after != nil {
+		if cur, err = decodeRequestCursor(*after); err != nil {
+			return model.ProviderRequestConnection{}, err
+		}
+	}
+	page, err := r.Service.ProviderQueue(ctx, a, derefOr(portal), derefOr(planKind), pageSize(first), cur)
+	if err != nil {
+		return model.ProviderRequestConnection{}, err
+	}
+	conn := model.ProviderRequestConnection{Edges: make([]model.ProviderRequestEdge, len(page.Requests))}
+	cursors := make([]string, len(page.Requests))
+	for i, q := range page.Requests {
+		cursors[i] = encodeRequestCursor(q)
+		conn.Edges[i] = model.ProviderRequestEdge{Cursor: cursors[i], Node: &q}
+	}
+	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
+	return conn, nil
+}
+
+// ProviderRequest is the resolver for the providerRequest field.
+func (r *queryResolver) ProviderRequest(ctx context.Context, id string) (domain.SupportRequest, error) {
+	a, err := caller(ctx)
+	if err != nil {
+		return domain.SupportRequest{}, err
+	}
+	return r.Service.ProviderRequest(ctx, a, id)
 }
 
 // IncidentLedger is the resolver for the incidentLedger field.
@@ -323,6 +406,32 @@ func (r *queryResolver) Rules(ctx context.Context, ids []string) ([]domain.Rule,
 		return []domain.Rule{}, nil // rules(ids: []): none asked for
 	}
 	return domain.Rules(ids...), nil
+}
+
+// AuditTrail is the resolver for the auditTrail field.
+func (r *queryResolver) AuditTrail(ctx context.Context, tenantID string, first *int, after *string) (model.AuditConnection, error) {
+	a, err := caller(ctx)
+	if err != nil {
+		return model.AuditConnection{}, err
+	}
+	before := ""
+	if after != nil {
+		if before, err = decodeAuditCursor(*after); err != nil {
+			return model.AuditConnection{}, err
+		}
+	}
+	page, err := r.Service.AuditTrail(ctx, a, tenantID, pageSize(first), before)
+	if err != nil {
+		return model.AuditConnection{}, err
+	}
+	conn := model.AuditConnection{Edges: make([]model.AuditEdge, len(page.Events))}
+	cursors := make([]string, len(page.Events))
+	for i, e := range page.Events {
+		conn.Edges[i] = model.AuditEdge{Cursor: e.ID, Node: &e}
+		cursors[i] = e.ID
+	}
+	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
+	return conn, nil
 }
 
 // BenefitID is the resolver for the benefitId field.
@@ -502,6 +611,9 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Product returns ProductResolver implementation.
 func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
 
+// ProviderRequest returns ProviderRequestResolver implementation.
+func (r *Resolver) ProviderRequest() ProviderRequestResolver { return &providerRequestResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -524,20 +636,21 @@ func (r *Resolver) TenantUser() TenantUserResolver { return &tenantUserResolver{
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
 type (
-	balanceEventResolver   struct{ *Resolver }
-	benefitResolver        struct{ *Resolver }
-	grantResolver          struct{ *Resolver }
-	heldOfferResolver      struct{ *Resolver }
-	ledgerEntryResolver    struct{ *Resolver }
-	linkedPlanResolver     struct{ *Resolver }
-	membershipResolver     struct{ *Resolver }
-	mutationResolver       struct{ *Resolver }
-	productResolver        struct{ *Resolver }
-	queryResolver          struct{ *Resolver }
-	reminderResolver       struct{ *Resolver }
-	subscriptionResolver   struct{ *Resolver }
-	supportRequestResolver struct{ *Resolver }
-	tenantResolver         struct{ *Resolver }
-	tenantUserResolver     struct{ *Resolver }
-	viewerResolver         struct{ *Resolver }
+	balanceEventResolver    struct{ *Resolver }
+	benefitResolver         struct{ *Resolver }
+	grantResolver           struct{ *Resolver }
+	heldOfferResolver       struct{ *Resolver }
+	ledgerEntryResolver     struct{ *Resolver }
+	linkedPlanResolver      struct{ *Resolver }
+	membershipResolver      struct{ *Resolver }
+	mutationResolver        struct{ *Resolver }
+	productResolver         struct{ *Resolver }
+	providerRequestResolver struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	reminderResolver        struct{ *Resolver }
+	subscriptionResolver    struct{ *Resolver }
+	supportRequestResolver  struct{ *Resolver }
+	tenantResolver          struct{ *Resolver }
+	tenantUserResolver      struct{ *Resolver }
+	viewerResolver          struct{ *Resolver }
 )

@@ -17,11 +17,11 @@ func (r *Resolver) balanceStream(ctx context.Context, a domain.Account, tenantID
 			return nil, err
 		}
 	}
-	filter, err := r.Service.FeedFilter(ctx, a, tenantID)
+	view, err := r.Service.FeedView(ctx, a, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	sub, err := r.Feed.Subscribe(ctx, tenantID, from, filter, func(why error) {
+	sub, err := r.Feed.Subscribe(ctx, tenantID, from, view, func(why error) {
 		if r.StreamClosed != nil {
 			r.StreamClosed(ctx, why)
 		}

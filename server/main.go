@@ -3,6 +3,7 @@
 //	server [flags]                 the API, on MONGODB_URI or on the embedded store
 //	server store [flags]           only the embedded store, for several API processes to share
 //	server token --email EMAIL     print a development token for an account
+//	server token --provider NAME   print a development token for a support provider (R25)
 //
 // Run `server --help` for the flags and their environment variables. This package only
 // wires the other packages together.
@@ -205,7 +206,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 func token(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("server token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	email := fs.String("email", "", "account email (required)")
+	email := fs.String("email", "", "account email (required unless --provider)")
+	provider := fs.String("provider", "", "a support provider's name (letters, digits, . _ -): a support provider token (R25) instead of an account's")
 	kind := fs.String("kind", "", "ENTRA_ID or MSA, for an account that is not in the fixtures")
 	ttl := fs.Duration("ttl", 12*time.Hour, "token lifetime")
 	dataDir := fs.String("data-dir", envOr(getenv, "DATA_DIR", "./data"), "data directory holding the development signing key (env DATA_DIR)")
@@ -216,8 +218,11 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	} else if err != nil {
 		return 2
 	}
+	if *provider != "" {
+		return providerToken(*provider, *email, *ttl, *dataDir, *audience, stdout, stderr)
+	}
 	if *email == "" {
-		fmt.Fprintln(stderr, "server token: --email is required")
+		fmt.Fprintln(stderr, "server token: --email or --provider is required")
 		return 2
 	}
 	subject, k := *email, auth.Kind(*kind)
@@ -268,6 +273,39 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stdout, tok)
 	return 0
+}
+
+// providerToken prints a development token of a support provider principal (R25): the
+// subject names the provider; it belongs to no tenant.
+func providerToken(name, email string, ttl time.Duration, dataDir, audience string, stdout, stderr io.Writer) int {
+	if !validProviderName(name) {
+		fmt.Fprintln(stderr, "server token: --provider must be 1 to 64 letters, digits or . _ -")
+		return 2
+	}
+	signer, err := auth.LoadOrCreateDevSigner(dataDir, config.DevIssuer, audience, time.Now)
+	if err != nil {
+		fmt.Fprintf(stderr, "server token: %v\n", err)
+		return 1
+	}
+	tok, err := signer.Issue("provider:"+name, email, auth.KindSupportProvider, ttl)
+	if err != nil {
+		fmt.Fprintf(stderr, "server token: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, tok)
+	return 0
+}
+
+func validProviderName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func envOr(getenv func(string) string, k, def string) string {

@@ -76,6 +76,15 @@ func devToken(t testing.TB, dir, email string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// providerDevToken is a support provider's development token (R25), from the server's
+// token command as the README shows it.
+func providerDevToken(t testing.TB, dir, name string) string {
+	t.Helper()
+	out, err := exec.Command(testenv.ServerBinary(t), "token", "--data-dir", dir, "--provider", name).Output()
+	require.NoError(t, err)
+	return strings.TrimSpace(string(out))
+}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)

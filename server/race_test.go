@@ -124,6 +124,7 @@ func TestR15_TwoProcesses_ManyCreatesOnOnePlanNeverOverdraw(t *testing.T) {
 func TestR16_TwoProcesses_ManyClosesOfOneDuplicateRefundOnce(t *testing.T) {
 	c := newCluster(t, 2)
 	lee := c.setup(expanded)
+	prov := providerDevToken(t, c.keys, "acme-support") // duplicates are the provider's findings (R25)
 	var r createResult
 	testenv.Post(t, c.url(0), lee, createMutation, createInput("xproc-close-1", expanded)).MustData(t, &r)
 	require.NotNil(t, r.CreateSupportRequest.Request)
@@ -133,9 +134,9 @@ func TestR16_TwoProcesses_ManyClosesOfOneDuplicateRefundOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var out struct{ CloseSupportRequest struct{ UserErrors []any } }
-			testenv.Post(t, c.url(i), lee, `mutation($id: ID!) { closeSupportRequest(id: $id, reason: DUPLICATE) { userErrors { code } } }`, map[string]any{"id": id}).MustData(t, &out)
-			assert.Empty(t, out.CloseSupportRequest.UserErrors)
+			var out struct{ ResolveSupportRequest struct{ UserErrors []any } }
+			testenv.Post(t, c.url(i), prov, `mutation($id: ID!) { resolveSupportRequest(id: $id, resolution: DUPLICATE) { userErrors { code } } }`, map[string]any{"id": id}).MustData(t, &out)
+			assert.Empty(t, out.ResolveSupportRequest.UserErrors)
 		}()
 	}
 	wg.Wait()
@@ -184,6 +185,7 @@ func TestR15_TwoProcesses_RetriesOfOneKeyMakeOneRequest(t *testing.T) {
 func TestCrash_KilledDuringCreatesAndClosesLeavesAgreeingState(t *testing.T) {
 	c := newCluster(t, 1)
 	lee := c.setup(spdCloud)
+	prov := providerDevToken(t, c.keys, "acme-support")
 	keys := []string{}
 	created := map[string]string{} // key -> request ID
 	var mu sync.Mutex
@@ -214,7 +216,7 @@ func TestCrash_KilledDuringCreatesAndClosesLeavesAgreeingState(t *testing.T) {
 					created[key] = out.CreateSupportRequest.Request.ID
 					mu.Unlock()
 					if i%2 == 0 { // close half as duplicates: refunds race the kill too
-						tryPost(url, lee, `mutation($id: ID!) { closeSupportRequest(id: $id, reason: DUPLICATE) { userErrors { code } } }`, map[string]any{"id": out.CreateSupportRequest.Request.ID})
+						tryPost(url, prov, `mutation($id: ID!) { resolveSupportRequest(id: $id, resolution: DUPLICATE) { userErrors { code } } }`, map[string]any{"id": out.CreateSupportRequest.Request.ID})
 					}
 				}
 				if done.Add(1) == int64(killAfter) {

@@ -20,6 +20,22 @@ type ActivateBenefitPayload struct {
 	UserErrors []domain.Error `json:"userErrors"`
 }
 
+// A page of a tenant's audit trail, newest first.
+type AuditConnection struct {
+	// The events of this page.
+	Edges []AuditEdge `json:"edges"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// One audit event of a page, with its cursor.
+type AuditEdge struct {
+	// The event's position, for after.
+	Cursor string `json:"cursor"`
+	// The event.
+	Node *domain.AuditEvent `json:"node"`
+}
+
 // The result of closeSupportRequest.
 type CloseSupportRequestPayload struct {
 	// The request as closed; null when refused.
@@ -28,17 +44,20 @@ type CloseSupportRequestPayload struct {
 	UserErrors []domain.Error `json:"userErrors"`
 }
 
-// What a new support request is about and which plan pays for it.
+// What a new support request is about and which plan pays for it. Free text (title,
+// description, version, IDs) refuses control characters and bidirectional override or
+// isolate characters with UNSAFE_TEXT naming the field; a field that has no meaning for the
+// request is refused with FIELD_NOT_APPLICABLE.
 type CreateSupportRequestInput struct {
 	// Chosen by the client, 8 to 128 of [A-Za-z0-9._:-]; sending it again returns the same request.
 	IdempotencyKey string `json:"idempotencyKey"`
-	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE.
+	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none.
 	PlanID *string `json:"planId,omitempty"`
-	// The product, from products.
-	ProductID string `json:"productId"`
-	// The product version, for an on-premises product.
+	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none (R17).
+	ProductID *string `json:"productId,omitempty"`
+	// For a product with versions (on-premises) only.
 	Version *string `json:"version,omitempty"`
-	// The portal the request is opened in.
+	// PARTNER_CENTER for PARTNER_PROGRAM and FRONT_LINE requests, and only for them (R17, R18).
 	Portal domain.Portal `json:"portal"`
 	// What the request is about.
 	Type domain.RequestType `json:"type"`
@@ -112,6 +131,22 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A page of the support provider's queue, oldest first.
+type ProviderRequestConnection struct {
+	// The requests of this page.
+	Edges []ProviderRequestEdge `json:"edges"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// One request of the provider's queue, with its cursor.
+type ProviderRequestEdge struct {
+	// The request's position, for after.
+	Cursor string `json:"cursor"`
+	// The request.
+	Node *domain.SupportRequest `json:"node"`
+}
+
 // The result of purchaseOffer.
 type PurchaseOfferPayload struct {
 	// The offer bought; null when refused.
@@ -142,6 +177,14 @@ type RenewOfferPayload struct {
 	HeldOffer *domain.HeldOffer `json:"heldOffer,omitempty"`
 	// The benefits of the new year, to activate (their IDs are new, R7).
 	Benefits []domain.BenefitView `json:"benefits"`
+	// Why it was refused; empty on success.
+	UserErrors []domain.Error `json:"userErrors"`
+}
+
+// The result of resolveSupportRequest.
+type ResolveSupportRequestPayload struct {
+	// The request as resolved; null when refused.
+	Request *domain.SupportRequest `json:"request,omitempty"`
 	// Why it was refused; empty on success.
 	UserErrors []domain.Error `json:"userErrors"`
 }

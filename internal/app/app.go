@@ -113,6 +113,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		Reminders:       domain.ReminderPolicy{Window: cfg.ReminderWindow, LowThreshold: cfg.LowBalance},
 		Logger:          log,
 		OnEvent:         func(e domain.Event) { a.Feed.Wake(e.TenantID) },
+		OnAudit:         a.Metrics.AuditEvent,
 	})
 	for _, t := range seeded {
 		if err = a.Service.RecordGrants(ctx, t); err != nil {
@@ -136,6 +137,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		CORSOrigins:   cfg.CORSOrigins,
 		Introspection: cfg.Introspection,
 		Dev:           dev,
+		Audit:         a.Service.Audit,
 		Dashboard:     dashboard.Handler(),
 		Limits: httpapi.Limits{MaxQueryBytes: cfg.QueryMaxBytes, MaxTokens: cfg.QueryMaxTokens,
 			MaxDepth: cfg.QueryMaxDepth, MaxComplexity: cfg.QueryMaxComplexity, CostArguments: graph.CostArguments},

@@ -30,12 +30,17 @@ const (
 	KindEntraID Kind = "ENTRA_ID"
 	// KindMSA is a personal Microsoft account.
 	KindMSA Kind = "MSA"
+	// KindSupportProvider is a support provider principal (R25): a support engineer or
+	// the ticketing system's integration. An OIDC token is one only when its issuer is
+	// configured as a support provider issuer and the token carries the configured role
+	// or scope (IssuerConfig.SupportProvider); a development token says so in its kind.
+	KindSupportProvider Kind = "SUPPORT_PROVIDER"
 )
 
 // Valid reports whether k is one of the known kinds.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindEntraID, KindMSA:
+	case KindEntraID, KindMSA, KindSupportProvider:
 		return true
 	}
 	return false

@@ -70,13 +70,52 @@ type IssuerConfig struct {
 	// DefaultOIDCAlgorithm only. Only asymmetric algorithms (RS*, PS*, ES*,
 	// EdDSA) are allowed; "none" and HS* never are.
 	Algorithms []string `json:"algorithms,omitempty"`
+	// SupportProvider, when set, makes this a support provider issuer (R25): its
+	// tokens (typically client-credentials tokens of the ticketing integration, or a
+	// support engineer's) identify KindSupportProvider principals, and only when they
+	// carry the configured role or scope; any other token of the issuer is refused.
+	// A partner issuer's tokens never identify a support provider, whatever they carry.
+	SupportProvider *ProviderClaim `json:"supportProvider,omitempty"`
+}
+
+// ProviderClaim is the claim that makes a token of a support provider issuer a support
+// provider principal: Value among the strings of the claim Claim, an array of strings
+// (as "roles") or a space-separated string (as "scp" or "scope").
+type ProviderClaim struct {
+	// Claim is the claim's name; default "roles".
+	Claim string `json:"claim,omitempty"`
+	// Value is the role or scope required, such as "SupportProvider.Resolve".
+	Value string `json:"value"`
+}
+
+// DefaultProviderClaim is the claim ProviderClaim reads when it names none.
+const DefaultProviderClaim = "roles"
+
+// has reports whether the claims carry the provider's role or scope.
+func (p ProviderClaim) has(m map[string]json.RawMessage) bool {
+	raw, ok := m[p.Claim]
+	if !ok {
+		return false
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		var one string
+		if err := json.Unmarshal(raw, &one); err != nil {
+			return false
+		}
+		list = strings.Fields(one)
+	}
+	return slices.Contains(list, p.Value)
 }
 
 // ParseIssuers parses a list of trusted issuers from a configuration value
 // (an environment variable or flag): a JSON array of objects with the keys
-// "issuer", "audience", "jwksUrl", "kind" and "algorithms", for example
+// "issuer", "audience", "jwksUrl", "kind", "algorithms" and "supportProvider", for
+// example
 //
-//	[{"issuer":"https://login.microsoftonline.com/<tenant>/v2.0","audience":"<client-id>"}]
+//	[{"issuer":"https://login.microsoftonline.com/<tenant>/v2.0","audience":"<client-id>"},
+//	 {"issuer":"https://login.example.com/vendor/v2.0","audience":"<client-id>",
+//	  "supportProvider":{"claim":"roles","value":"SupportProvider.Resolve"}}]
 //
 // Unknown keys, trailing data, an empty list, duplicate issuers and invalid
 // entries are errors naming the offending entry. The returned configs are
@@ -90,7 +129,7 @@ func ParseIssuers(spec string) ([]IssuerConfig, error) {
 	dec.DisallowUnknownFields()
 	var cfgs []IssuerConfig
 	if err := dec.Decode(&cfgs); err != nil {
-		return nil, fmt.Errorf("auth: OIDC issuers: invalid JSON (want an array of objects with keys issuer, audience, jwksUrl, kind, algorithms): %w", err)
+		return nil, fmt.Errorf("auth: OIDC issuers: invalid JSON (want an array of objects with keys issuer, audience, jwksUrl, kind, algorithms, supportProvider): %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("auth: OIDC issuers: invalid JSON: unexpected data after the array")
@@ -138,8 +177,23 @@ func (c IssuerConfig) normalize() (IssuerConfig, error) {
 			return c, fmt.Errorf("issuer %q: jwksUrl %q: %w", c.Issuer, c.JWKSURL, err)
 		}
 	}
-	if c.Kind != "" && !c.Kind.Valid() {
-		return c, fmt.Errorf("issuer %q: kind %q is not %q, %q or empty (derive from the tid claim)", c.Issuer, c.Kind, KindEntraID, KindMSA)
+	if c.Kind == KindSupportProvider || (c.Kind != "" && !c.Kind.Valid()) {
+		return c, fmt.Errorf("issuer %q: kind %q is not %q, %q or empty (derive from the tid claim); a support provider issuer is configured with supportProvider", c.Issuer, c.Kind, KindEntraID, KindMSA)
+	}
+	if p := c.SupportProvider; p != nil {
+		cp := *p
+		if cp.Claim == "" {
+			cp.Claim = DefaultProviderClaim
+		}
+		switch {
+		case c.Kind != "":
+			return c, fmt.Errorf("issuer %q: a support provider issuer takes no kind", c.Issuer)
+		case strings.TrimSpace(cp.Value) == "" || strings.ContainsFunc(cp.Value, isControl) || strings.ContainsRune(cp.Value, ' '):
+			return c, fmt.Errorf("issuer %q: supportProvider.value must be one role or scope", c.Issuer)
+		case strings.ContainsFunc(cp.Claim, isControl):
+			return c, fmt.Errorf("issuer %q: supportProvider.claim has control characters", c.Issuer)
+		}
+		c.SupportProvider = &cp
 	}
 	algs := make([]string, 0, max(len(c.Algorithms), 1))
 	for _, a := range c.Algorithms {
@@ -473,6 +527,12 @@ func (iv *issuerVerifier) checkClaims(payload []byte, now time.Time, leeway time
 		}
 	}
 
+	if p := iv.cfg.SupportProvider; p != nil {
+		if !p.has(m) {
+			return Identity{}, "missing support provider role"
+		}
+		return Identity{Issuer: iss, Subject: sub, Email: email, Kind: KindSupportProvider}, ""
+	}
 	kind := iv.cfg.Kind
 	if kind == "" {
 		kind = KindEntraID

@@ -1155,3 +1155,58 @@ func TestOIDCErrorsNeverQuoteToken(t *testing.T) {
 	requireRejected(t, token, err, "bad signature")
 	assert.NotContains(t, err.Error(), secret)
 }
+
+// TestR25_SupportProviderIssuer: a token identifies a support provider principal only when
+// its issuer is configured as a support provider issuer and it carries the configured role
+// or scope; a partner issuer's token never does, whatever it claims.
+func TestR25_SupportProviderIssuer(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	p := newOIDCProvider(t)
+	roles := p.config()
+	roles.SupportProvider = &ProviderClaim{Value: "SupportProvider.Resolve"} // claim: roles
+	scope := p.config()
+	scope.SupportProvider = &ProviderClaim{Claim: "scp", Value: "support.resolve"}
+	cases := []struct {
+		name string
+		cfg  IssuerConfig
+		edit func(jwt.MapClaims)
+		want Kind
+		err  string
+	}{
+		{"client credentials with the role", roles, func(c jwt.MapClaims) { c["roles"] = []string{"Other", "SupportProvider.Resolve"} }, KindSupportProvider, ""},
+		{"no role", roles, nil, "", "missing support provider role"},
+		{"another role", roles, func(c jwt.MapClaims) { c["roles"] = []string{"SupportProvider.Read"} }, "", "missing support provider role"},
+		{"the role as a string", roles, func(c jwt.MapClaims) { c["roles"] = "SupportProvider.Resolve" }, KindSupportProvider, ""},
+		{"a malformed roles claim", roles, func(c jwt.MapClaims) { c["roles"] = 7 }, "", "missing support provider role"},
+		{"the scope among several", scope, func(c jwt.MapClaims) { c["scp"] = "openid support.resolve profile" }, KindSupportProvider, ""},
+		{"a scope prefix is not the scope", scope, func(c jwt.MapClaims) { c["scp"] = "support.resolve.all" }, "", "missing support provider role"},
+		{"a partner issuer's token with the role", p.config(), func(c jwt.MapClaims) { c["roles"] = []string{"SupportProvider.Resolve"} }, KindEntraID, ""},
+		{"a partner issuer's token claiming the kind", p.config(), func(c jwt.MapClaims) { c["kind"] = string(KindSupportProvider) }, KindEntraID, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := p.verifier(t, clock, tc.cfg)
+			id, err := v.Verify(ctx, p.token(t, clock, tc.edit))
+			if tc.err != "" {
+				require.ErrorIs(t, err, ErrInvalidToken)
+				assert.Contains(t, err.Error(), tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, id.Kind)
+		})
+	}
+	for _, bad := range []string{
+		`[{"issuer":"https://login.example.com/v2.0","audience":"api","kind":"SUPPORT_PROVIDER"}]`,
+		`[{"issuer":"https://login.example.com/v2.0","audience":"api","supportProvider":{"value":""}}]`,
+		`[{"issuer":"https://login.example.com/v2.0","audience":"api","supportProvider":{"value":"two roles"}}]`,
+		`[{"issuer":"https://login.example.com/v2.0","audience":"api","kind":"MSA","supportProvider":{"value":"x"}}]`,
+	} {
+		_, err := ParseIssuers(bad)
+		assert.Error(t, err, bad)
+	}
+	cfgs, err := ParseIssuers(`[{"issuer":"https://login.example.com/v2.0","audience":"api","supportProvider":{"value":"SupportProvider.Resolve"}}]`)
+	require.NoError(t, err)
+	assert.Equal(t, &ProviderClaim{Claim: "roles", Value: "SupportProvider.Resolve"}, cfgs[0].SupportProvider)
+}

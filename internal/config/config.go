@@ -145,7 +145,7 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	b.duration(&c.FeedStall, "feed-stall", "FEED_STALL", 10*time.Second, "a live subscriber that accepts no event for this long is disconnected as too slow")
 	b.boolean(&c.Introspection, "introspection", "INTROSPECTION", true, "allow schema introspection (turn off in production if wanted)")
 	var oidcIssuers, trustedProxies string
-	b.str(&oidcIssuers, "oidc-issuers", "OIDC_ISSUERS", "", `trusted OpenID Connect issuers, a JSON array such as [{"issuer":"https://login.microsoftonline.com/<tenant>/v2.0","audience":"<client-id>"}] (keys issuer, audience, jwksUrl, kind, algorithms)`)
+	b.str(&oidcIssuers, "oidc-issuers", "OIDC_ISSUERS", "", `trusted OpenID Connect issuers, a JSON array such as [{"issuer":"https://login.microsoftonline.com/<tenant>/v2.0","audience":"<client-id>"}] (keys issuer, audience, jwksUrl, kind, algorithms, supportProvider: {claim, value} for a support provider issuer, R25)`)
 	b.str(&trustedProxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client; empty: the client is the peer")
 	b.integer(&c.QueryMaxBytes, "query-max-bytes", "QUERY_MAX_BYTES", 32<<10, "largest GraphQL query text, in bytes (variables are bounded by the body size)")
 	b.integer(&c.QueryMaxTokens, "query-max-tokens", "QUERY_MAX_TOKENS", 1000, "most lexical tokens in a GraphQL query")

@@ -78,7 +78,7 @@ func TestBrowserDashboardShowsLiveBalances(t *testing.T) {
 		`document.querySelector('[data-testid="announcer"]').textContent.startsWith('Incident used')`)
 
 	// Closing it as a duplicate refunds the incident: back to 5.
-	closeRequest(t, e, leeToken, req, "DUPLICATE")
+	closeRequest(t, e, e.ProviderToken("acme-support"), req, "DUPLICATE") // the provider's finding (R25)
 	page.WaitText(testID("remaining-"+expanded), "5")
 	page.WaitJS("the live activity to show the refund", `!!document.querySelector('[data-testid="activity"] li[data-kind="REFUND"]')`)
 	require.Equal(t, "still the same document", page.Eval(`window.__noReload ?? 'reloaded'`), "the page must update without a reload")
@@ -149,7 +149,7 @@ func TestBrowserDashboardResumesAfterADrop(t *testing.T) {
 	// Drop the socket, and refund while the page is away.
 	e.App.HTTP.CloseWebsockets()
 	page.WaitJS("the page to notice the drop", `document.querySelector('[data-testid="live-status"]').dataset.state !== 'live'`)
-	closeRequest(t, e, leeToken, first, "DUPLICATE")
+	closeRequest(t, e, e.ProviderToken("acme-support"), first, "DUPLICATE")
 
 	page.WaitJS("the page to reconnect", `document.querySelector('[data-testid="live-status"]').dataset.state === 'live'`)
 	page.WaitText(testID("remaining-"+expanded), "5")

@@ -73,8 +73,9 @@ func TestR15_CreateAfterACrashAfterItsClaimCompletesOnThatClaim(t *testing.T) {
 	other.PlanID = contosoExpanded
 	_, err = svc.CreateRequest(ctx, megan, other)
 	assert.Equal(t, domain.EKEYREUSED, domain.ErrorCode(err), "%v", err)
-	other.Type = domain.RequestPartnerProgram // R17: takes no incident, so claims nothing
-	_, err = svc.CreateRequest(ctx, megan, other)
+	// R17: takes no incident, so claims nothing (a partner-centre request, no plan)
+	free := domain.CreateRequestInput{IdempotencyKey: "crashed-2", Portal: domain.PortalPartnerCenter, Type: domain.RequestPartnerProgram, Title: "t"}
+	_, err = svc.CreateRequest(ctx, megan, free)
 	assert.Equal(t, domain.EKEYREUSED, domain.ErrorCode(err), "%v", err)
 	_, err = st.Request(ctx, id2)
 	assert.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "no request under the reused key")

@@ -30,6 +30,10 @@ const (
 	ECSPREFUSED      Code = "CSP_NOT_ALLOWED"        // R14
 	EPPIREFUSED      Code = "PPI_NOT_ALLOWED"        // R21
 	EALREADYCLOSED   Code = "ALREADY_CLOSED"         // the request was closed already, for another reason
+	EPROVIDERONLY    Code = "SUPPORT_PROVIDER_ONLY"  // R25: only the support provider records a resolution
+	EPARTNERONLY     Code = "PARTNER_ONLY"           // R25: a support provider cannot act for a partner
+	EUNSAFETEXT      Code = "UNSAFE_TEXT"            // free text with control or bidi-override characters
+	EFIELDNOTAPPLY   Code = "FIELD_NOT_APPLICABLE"   // a field that has no meaning for this request
 )
 
 // Error is an expected, explainable refusal. Rule names the business rule from

@@ -385,17 +385,57 @@ func (s *Service) Repair(ctx context.Context) error {
 // discardLogger is the default logger.
 var discardLogger = slog.New(slog.DiscardHandler)
 
-// FeedFilter authorises a subscription to a scope's balance events and returns the filter
-// of what the caller may see: a member sees the whole tenant; an outside user who linked
-// some of its plans sees those plans only; an account sees its own pay-per-incident scope.
-// Anyone else is refused with the one FORBIDDEN answer.
-func (s *Service) FeedFilter(ctx context.Context, caller Account, scope string) (func(Event) bool, error) {
-	if scope == PPIScope(caller.ID) {
-		return nil, nil
+// LedgerDetailVisible decides who sees the who and which of a tenant's ledger: the
+// account that caused a change, the request it concerns, and a request's type or outcome
+// as its cause. Only the tenant's admins do (PARTNER_ADMIN, GLOBAL_ADMIN: the ledger is
+// theirs), on every path; a member who is not an admin, an outside user who linked a
+// plan, and the support provider (R25) see balances change, never another account's
+// identity or requests (R18). roles are the principal's roles in the tenant.
+func LedgerDetailVisible(kind AccountKind, roles []Role) bool {
+	return kind != KindSupportProvider && Membership{Roles: roles}.Has(ActivatorRoles...)
+}
+
+// WithoutWhoOrWhich is the event as one who may not see the ledger's who and which sees
+// it (LedgerDetailVisible): its balance, kind, plan and time, without the actor, the
+// request, or a request's type or outcome.
+func (e Event) WithoutWhoOrWhich() Event {
+	e.ActorID, e.RequestID = "", ""
+	if e.Kind == EventConsume || e.Kind == EventRefund {
+		e.Reason = ""
 	}
-	_, err := s.store.Membership(ctx, scope, caller.ID)
+	return e
+}
+
+// FeedView authorises a subscription to a scope's balance events and returns what the
+// caller sees of each event, and whether it sees it at all (replay and live alike): an
+// admin of the tenant sees everything; another member sees every balance without who or
+// which; an outside user who linked some of its plans sees those plans' balances without
+// who or which; the support provider (R25) sees a tenant's balances without who or which;
+// an account sees its own pay-per-incident scope whole. Anyone else is refused with the
+// one FORBIDDEN answer.
+func (s *Service) FeedView(ctx context.Context, caller Account, scope string) (func(Event) (Event, bool), error) {
+	whole := func(e Event) (Event, bool) { return e, true }
+	balances := func(e Event) (Event, bool) { return e.WithoutWhoOrWhich(), true }
+	if err := s.permit(ctx, caller, ActBalances, ""); err != nil {
+		return nil, err
+	}
+	if caller.Kind == KindSupportProvider {
+		if _, err := s.store.Tenant(ctx, scope); ErrorCode(err) == ENOTFOUND {
+			return nil, s.refused(ctx, caller, "", Forbidden())
+		} else if err != nil {
+			return nil, err
+		}
+		return balances, nil
+	}
+	if scope == PPIScope(caller.ID) {
+		return whole, nil
+	}
+	m, err := s.store.Membership(ctx, scope, caller.ID)
 	if err == nil {
-		return nil, nil
+		if LedgerDetailVisible(caller.Kind, m.Roles) {
+			return whole, nil
+		}
+		return balances, nil
 	} else if ErrorCode(err) != ENOTFOUND {
 		return nil, err
 	}
@@ -410,9 +450,14 @@ func (s *Service) FeedFilter(ctx context.Context, caller Account, scope string) 
 		}
 	}
 	if len(linked) == 0 {
-		return nil, Forbidden()
+		return nil, s.refused(ctx, caller, "", Forbidden())
 	}
-	return func(e Event) bool { return linked[e.BenefitID] }, nil
+	return func(e Event) (Event, bool) {
+		if !linked[e.BenefitID] {
+			return Event{}, false
+		}
+		return e.WithoutWhoOrWhich(), true
+	}, nil
 }
 
 // LedgerCursor is the sequence number of the tenant's latest event, for a member to

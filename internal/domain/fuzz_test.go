@@ -83,6 +83,9 @@ func FuzzCreateRequestInput(f *testing.F) {
 	f.Add("my-first-request-0001", "plan", "azure", "", "AZURE", "TECHNICAL", "VM does not boot", "", "")
 	f.Add("short", "", "azure", "", "AZURE", "TECHNICAL", "t", "", "")
 	f.Add("partner-program-01", "", "azure", "", "AZURE", "PARTNER_PROGRAM", " ", "", "")
+	f.Add("partner-centre-01", "", "", "", "PARTNER_CENTER", "FRONT_LINE", "benefits question", "", "")
+	f.Add("bidi-title-key-01", "p", "azure", "", "AZURE", "TECHNICAL", "abc\u202edef", "", "")
+	f.Add("ctl-version-key-1", "p", "sql-server", "SQL\x00Server", "SERVICES_HUB", "TECHNICAL", "t", "", "")
 	f.Add("bad-portal-key-01", "p", "windows-server", "Windows Server 2019", "NOWHERE", "TECHNICAL", "t", "", "")
 	f.Add("bad-type-key-0001", "p", "azure", "", "AZURE", "technical", "t", "", "")
 	f.Add("utf8-key-00000001", "p", "azure", "", "AZURE", "BILLING", "\xff\xfe", "\xc3", "")
@@ -93,10 +96,18 @@ func FuzzCreateRequestInput(f *testing.F) {
 		err := in.validate()
 		if err != nil {
 			e, ok := AsError(err)
-			if !ok || e.Code != EINVALID {
-				t.Fatalf("want a coded INVALID error, got %#v", err)
+			if !ok || (e.Code != EINVALID && e.Code != EUNSAFETEXT && e.Code != EFIELDNOTAPPLY) || len(e.Field) == 0 && e.Code != EINVALID {
+				t.Fatalf("want a coded INVALID, UNSAFE_TEXT or FIELD_NOT_APPLICABLE error about a field, got %#v", err)
 			}
 			return
+		}
+		for _, v := range []string{title, description, version, customer, product, plan} {
+			if CheckText("f", v, true) != nil {
+				t.Fatalf("accepted unsafe text %q", v)
+			}
+		}
+		if RequestType(typ).Free() != (Portal(portal) == PortalPartnerCenter) {
+			t.Fatal("accepted a request in the wrong portal for its type (R17, R18)")
 		}
 		tt := strings.TrimSpace(title)
 		switch {

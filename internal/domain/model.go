@@ -13,10 +13,16 @@ type AccountKind string
 const (
 	KindEntraID AccountKind = "ENTRA_ID" // work account
 	KindMSA     AccountKind = "MSA"      // personal account
+	// KindSupportProvider is the support provider's side of R25: a support engineer or the
+	// ticketing system's integration, authenticated as such by a configured issuer. It is
+	// nobody's tenant member.
+	KindSupportProvider AccountKind = "SUPPORT_PROVIDER"
 )
 
 // Valid reports whether k is a known kind.
-func (k AccountKind) Valid() bool { return k == KindEntraID || k == KindMSA }
+func (k AccountKind) Valid() bool {
+	return k == KindEntraID || k == KindMSA || k == KindSupportProvider
+}
 
 // Role is a tenant role.
 type Role string
@@ -55,10 +61,13 @@ const (
 	PortalDynamicsFinanceOperations Portal = "DYNAMICS_FINANCE_OPERATIONS"
 	PortalServicesHub               Portal = "SERVICES_HUB"
 	PortalMicrosoft365              Portal = "MICROSOFT_365"
+	// PortalPartnerCenter is the partner centre, a portal of its own where front-line and
+	// partner-program requests are opened, with no product (R17, R18).
+	PortalPartnerCenter Portal = "PARTNER_CENTER"
 )
 
 // Portals lists every portal.
-var Portals = []Portal{PortalAzure, PortalDynamics, PortalDynamicsFinanceOperations, PortalServicesHub, PortalMicrosoft365}
+var Portals = []Portal{PortalAzure, PortalDynamics, PortalDynamicsFinanceOperations, PortalServicesHub, PortalMicrosoft365, PortalPartnerCenter}
 
 // Valid reports whether p is a known portal.
 func (p Portal) Valid() bool {

@@ -1,5 +1,7 @@
 package domain
 
+import "strings"
+
 // The API answers null, never "", for a value that is absent: a client must not have to
 // know that an empty string means "none", and an empty enum is no value of its enum.
 // gqlgen.yml binds each nullable field whose Go value is a string to one of these.
@@ -10,6 +12,9 @@ func orNil[T ~string](v T) *T {
 	}
 	return &v
 }
+
+// ProductIDOrNil is the request's product, nil for a request of the partner centre (R17).
+func (r SupportRequest) ProductIDOrNil() *string { return orNil(r.ProductID) }
 
 // PlanIDOrNil is the request's plan; nil for a free request with no plan (R17).
 func (r SupportRequest) PlanIDOrNil() *string { return orNil(r.PlanID) }
@@ -29,10 +34,12 @@ func (e Event) BenefitIDOrNil() *string { return orNil(e.BenefitID) }
 // PlanNameOrNil is the plan's name; nil when not recorded.
 func (e Event) PlanNameOrNil() *string { return orNil(e.PlanName) }
 
-// RequestIDOrNil is the request that caused the event; nil when none did.
+// RequestIDOrNil is the request that caused the event; nil when none did, or when the
+// subscriber may not see it (LedgerDetailVisible).
 func (e Event) RequestIDOrNil() *string { return orNil(e.RequestID) }
 
-// ActorIDOrNil is the account that caused the event; nil when none did.
+// ActorIDOrNil is the account that caused the event; nil when none did, or when the
+// subscriber may not see it (LedgerDetailVisible).
 func (e Event) ActorIDOrNil() *string { return orNil(e.ActorID) }
 
 // ReasonOrNil is why the event happened; nil when not recorded.
@@ -52,3 +59,16 @@ func (p Product) FamilyOrNil() *string { return orNil(p.Family) }
 
 // LifecyclePolicyOrNil is the product's lifecycle policy (R21); nil when none applies.
 func (p Product) LifecyclePolicyOrNil() *string { return orNil(p.LifecyclePolicy) }
+
+// DescriptionOrNil is the request's description, nil when it has none.
+func (r SupportRequest) DescriptionOrNil() *string { return orNil(r.Description) }
+
+// TenantOrNil is the tenant whose plan the request is on, as the support provider sees it
+// (R25): nil for a request on no tenant's plan (the partner centre's, R17) and for a
+// pay-per-incident one, whose ledger scope names the account.
+func (r SupportRequest) TenantOrNil() *string {
+	if strings.HasPrefix(r.TenantID, PPIScope("")) {
+		return nil
+	}
+	return orNil(r.TenantID)
+}

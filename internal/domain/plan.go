@@ -184,3 +184,12 @@ func (c planContext) evaluate(p *Plan, status BenefitStatus, needsLink bool) {
 
 // PortalHint is where to go instead, when the product's requests are opened elsewhere.
 func (p Plans) PortalHint() *PortalHint { return p.Hint }
+
+// Valid reports whether k is a known plan kind.
+func (k PlanKind) Valid() bool {
+	switch k {
+	case PlanPartnerCloud, PlanPartnerOnPremise, PlanCSP, PlanPayPerIncident:
+		return true
+	}
+	return false
+}

@@ -38,20 +38,25 @@ const (
 	CloseDuplicate CloseReason = "DUPLICATE" // R16: refunded
 	CloseBug       CloseReason = "BUG"       // R16: refunded
 	CloseCancelled CloseReason = "CANCELLED"
+	// CloseWithdrawn: the partner side withdrew the request (R25). It refunds only what
+	// R16 refunds by request type.
+	CloseWithdrawn CloseReason = "WITHDRAWN"
 )
 
 // Valid reports whether r is a known reason.
 func (r CloseReason) Valid() bool {
 	switch r {
-	case CloseResolved, CloseDuplicate, CloseBug, CloseCancelled:
+	case CloseResolved, CloseDuplicate, CloseBug, CloseCancelled, CloseWithdrawn:
 		return true
 	}
 	return false
 }
 
-// Refundable reports whether closing a request on a plan of this kind for this reason
-// gives its incident back (R16): duplicates and bugs always; on a Partner Cloud Support
-// plan, billing, quota and subscription requests too.
+// Refundable reports whether closing a request on a plan of this kind with this outcome
+// gives its incident back (R16, R25): a duplicate or a bug, which only the support
+// provider finds (R25), always; on a Partner Cloud Support plan, billing, quota and
+// subscription requests whatever the outcome, a partner's withdrawal included. A
+// withdrawal of any other request refunds nothing. This is the only place that decides.
 func Refundable(kind PlanKind, t RequestType, r CloseReason) bool {
 	if r == CloseDuplicate || r == CloseBug {
 		return true
@@ -72,6 +77,7 @@ type SupportRequest struct {
 	Version        string
 	Type           RequestType
 	Title          string
+	Description    string
 	CustomerID     string // R14: the CSP customer it is opened for
 	IdempotencyKey string
 	Fingerprint    string

@@ -37,6 +37,7 @@ type Service struct {
 	log             *slog.Logger
 	seq             sequencer
 	onEvent         Sequenced
+	onAudit         func(AuditEvent)
 }
 
 // Options configure a Service.
@@ -50,6 +51,8 @@ type Options struct {
 	Logger *slog.Logger
 	// OnEvent is called for every event this process sequences.
 	OnEvent Sequenced
+	// OnAudit is called for every audit event (for metrics); may be nil.
+	OnAudit func(AuditEvent)
 }
 
 // NewService returns a Service over the store.
@@ -64,7 +67,7 @@ func NewService(s Store, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = discardLogger
 	}
-	return &Service{store: s, now: o.Now, activationDelay: o.ActivationDelay, reminders: o.Reminders, newSecret: newSecret, log: o.Logger, onEvent: o.OnEvent}
+	return &Service{store: s, now: o.Now, activationDelay: o.ActivationDelay, reminders: o.Reminders, newSecret: newSecret, log: o.Logger, onEvent: o.OnEvent, onAudit: o.OnAudit}
 }
 
 // Now is the service's clock.
@@ -80,10 +83,14 @@ func (s *Service) SignIn(ctx context.Context, id Identity) (Account, error) {
 	if id.Subject == "" || !id.Kind.Valid() {
 		return Account{}, Errorf(EUNAUTHENTICATED, "", "the token does not identify an account")
 	}
-	return s.store.EnsureAccount(ctx, Account{
+	a, err := s.store.EnsureAccount(ctx, Account{
 		ID: AccountID(id.Issuer, id.Subject), Issuer: id.Issuer, Subject: id.Subject,
 		Email: strings.ToLower(id.Email), Kind: id.Kind, CreatedAt: s.Now(),
 	})
+	// The kind is the verified token's, whatever was stored at the first sign-in: the
+	// side of R25 a principal acts on comes from how it authenticated now.
+	a.Kind = id.Kind
+	return a, err
 }
 
 // Memberships lists the caller's tenants and roles.
@@ -92,13 +99,30 @@ func (s *Service) Memberships(ctx context.Context, caller Account) ([]Membership
 }
 
 // member returns the caller's membership of the tenant, or the one FORBIDDEN answer that
-// does not tell whether the tenant exists (R4).
+// does not tell whether the tenant exists (R4). A support provider is nobody's member
+// and is refused as such (R25). A refusal is audited, in the tenant's trail when the
+// tenant exists (the answer does not say).
 func (s *Service) member(ctx context.Context, caller Account, tenantID string) (Membership, error) {
+	if err := s.permit(ctx, caller, ActTenantRead, ""); err != nil {
+		return Membership{}, err
+	}
 	m, err := s.store.Membership(ctx, tenantID, caller.ID)
 	if ErrorCode(err) == ENOTFOUND {
-		return Membership{}, Forbidden()
+		trail := ""
+		if _, terr := s.store.Tenant(ctx, tenantID); terr == nil {
+			trail = tenantID
+		}
+		return Membership{}, s.refused(ctx, caller, trail, Forbidden())
 	}
 	return m, err
+}
+
+// requireRole is requireRole with the refusal audited in the tenant's trail.
+func (s *Service) requireRole(ctx context.Context, caller Account, m Membership, rule string, roles ...Role) error {
+	if err := requireRole(m, rule, roles...); err != nil {
+		return s.refused(ctx, caller, m.TenantID, err)
+	}
+	return nil
 }
 
 // requireRole refuses a member who lacks every one of the roles, saying which are needed (R3).
@@ -335,18 +359,24 @@ func (s *Service) benefit(ctx context.Context, benefitID string) (Benefit, error
 // tenant may. It creates one Access ID and one Contract ID, shown once the activation
 // delay has passed; a second activation, concurrent or later, returns the same contract.
 // Activating an ISV consultation benefit submits its consultation request instead (R22).
-func (s *Service) Activate(ctx context.Context, caller Account, benefitID string) (BenefitView, error) {
+func (s *Service) Activate(ctx context.Context, caller Account, benefitID string) (v BenefitView, err error) {
+	if err := s.permit(ctx, caller, ActActivate, ""); err != nil {
+		return BenefitView{}, err
+	}
 	b, err := s.benefit(ctx, benefitID)
-	if err != nil {
+	if ErrorCode(err) == EFORBIDDEN {
+		return BenefitView{}, s.refused(ctx, caller, "", err)
+	} else if err != nil {
 		return BenefitView{}, err
 	}
 	m, err := s.member(ctx, caller, b.TenantID)
 	if err != nil {
 		return BenefitView{}, err
 	}
-	if err := requireRole(m, "R3", ActivatorRoles...); err != nil {
+	if err := s.requireRole(ctx, caller, m, "R3", ActivatorRoles...); err != nil {
 		return BenefitView{}, err
 	}
+	defer func() { s.audited(ctx, caller, AuditActivate, b.TenantID, b.ID, err) }()
 	now := s.Now()
 	if b.Expired(now) {
 		return BenefitView{}, Errorf(EEXPIRED, "R19", "this benefit ended on %s and can no longer be activated", b.EndsAt.Format("2006-01-02"))
@@ -398,6 +428,17 @@ const maxIDLen = 64
 // same pair again answers "already linked" and changes nothing (R9). The Azure portal
 // takes links only outside the request flow (R11).
 func (s *Service) Link(ctx context.Context, caller Account, in LinkInput) (plan LinkedPlan, already bool, err error) {
+	if err := s.permit(ctx, caller, ActLink, ""); err != nil {
+		return LinkedPlan{}, false, err
+	}
+	// Every attempt is audited, a wrong pair too (a brute force of Access IDs leaves a
+	// trace); the pair itself never is. The tenant is known only once the pair matched.
+	defer func() {
+		s.audited(ctx, caller, AuditLink, plan.Link.TenantID, plan.Benefit.ID, err)
+	}()
+	if in.Portal == PortalPartnerCenter {
+		return LinkedPlan{}, false, Errorf(ELINKPLACE, "R17", "the partner centre's requests need no support plan; link a plan from another portal").WithField("portal")
+	}
 	if !in.Portal.Valid() {
 		return LinkedPlan{}, false, Errorf(EINVALID, "", "unknown portal").WithField("portal")
 	}
@@ -510,14 +551,18 @@ func (st *tenantState) benefit(id string) (Benefit, bool) {
 
 // Purchase buys an offer for the tenant's current enrollment year (R20): at most once per
 // offer and year, never a retired offer. Only an admin of the tenant may (R3).
-func (s *Service) Purchase(ctx context.Context, caller Account, tenantID, offerID string) (HeldOffer, error) {
+func (s *Service) Purchase(ctx context.Context, caller Account, tenantID, offerID string) (h HeldOffer, err error) {
+	if err := s.permit(ctx, caller, ActPurchase, ""); err != nil {
+		return HeldOffer{}, err
+	}
 	m, err := s.member(ctx, caller, tenantID)
 	if err != nil {
 		return HeldOffer{}, err
 	}
-	if err := requireRole(m, "R3", ActivatorRoles...); err != nil {
+	if err := s.requireRole(ctx, caller, m, "R3", ActivatorRoles...); err != nil {
 		return HeldOffer{}, err
 	}
+	defer func() { s.audited(ctx, caller, AuditPurchase, tenantID, offerID, err) }()
 	o, err := s.store.Offer(ctx, offerID)
 	if ErrorCode(err) == ENOTFOUND {
 		return HeldOffer{}, Errorf(EINVALID, "R1", "there is no offer %q in the catalog", clip(offerID)).WithField("offer")
@@ -532,7 +577,7 @@ func (s *Service) Purchase(ctx context.Context, caller Account, tenantID, offerI
 	if err != nil {
 		return HeldOffer{}, err
 	}
-	h := NewHeldOffer(t, o, now, now, nil)
+	h = NewHeldOffer(t, o, now, now, nil)
 	if err := s.store.InsertHeldOffer(ctx, h); ErrorCode(err) == ECONFLICT {
 		return HeldOffer{}, Errorf(EALREADYBOUGHT, "R20", "the tenant already holds %s for the enrollment year starting %s; buy a different offer", o.Name, h.PeriodStart.Format("2006-01-02"))
 	} else if err != nil {
@@ -545,10 +590,13 @@ func (s *Service) Purchase(ctx context.Context, caller Account, tenantID, offerI
 // Renew buys the next enrollment year of a held offer (R7, R20, R24). The new year has new
 // benefits, which must be activated again and get new IDs (R7); an SPD year that starts on
 // or after the cut-over is capped (R2, R24). Only an admin of the tenant may (R3).
-func (s *Service) Renew(ctx context.Context, caller Account, heldOfferID string) (HeldOffer, error) {
+func (s *Service) Renew(ctx context.Context, caller Account, heldOfferID string) (h HeldOffer, err error) {
+	if err := s.permit(ctx, caller, ActRenew, ""); err != nil {
+		return HeldOffer{}, err
+	}
 	prev, err := s.store.HeldOffer(ctx, heldOfferID)
 	if ErrorCode(err) == ENOTFOUND {
-		return HeldOffer{}, Forbidden()
+		return HeldOffer{}, s.refused(ctx, caller, "", Forbidden())
 	} else if err != nil {
 		return HeldOffer{}, err
 	}
@@ -556,9 +604,10 @@ func (s *Service) Renew(ctx context.Context, caller Account, heldOfferID string)
 	if err != nil {
 		return HeldOffer{}, err
 	}
-	if err := requireRole(m, "R3", ActivatorRoles...); err != nil {
+	if err := s.requireRole(ctx, caller, m, "R3", ActivatorRoles...); err != nil {
 		return HeldOffer{}, err
 	}
+	defer func() { s.audited(ctx, caller, AuditRenew, prev.TenantID, heldOfferID, err) }()
 	o, err := s.store.Offer(ctx, prev.OfferID)
 	if err != nil {
 		return HeldOffer{}, err
@@ -571,7 +620,7 @@ func (s *Service) Renew(ctx context.Context, caller Account, heldOfferID string)
 	if err != nil {
 		return HeldOffer{}, err
 	}
-	h := NewHeldOffer(t, o, prev.PeriodEnd, now, &now)
+	h = NewHeldOffer(t, o, prev.PeriodEnd, now, &now)
 	h.RenewalOf = prev.ID
 	if err := s.store.InsertHeldOffer(ctx, h); ErrorCode(err) == ECONFLICT {
 		return HeldOffer{}, Errorf(EALREADYBOUGHT, "R20", "%s is already held for the enrollment year starting %s", o.Name, h.PeriodStart.Format("2006-01-02"))

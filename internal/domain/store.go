@@ -90,6 +90,19 @@ type Store interface {
 	InsertClosure(ctx context.Context, c Closure) error
 	// InsertRefund fails with ECONFLICT when the request was refunded already (R16).
 	InsertRefund(ctx context.Context, r Refund) error
+	// MarkRequestClosed notes on a request that it was closed, which takes it off the
+	// support provider's queue (R25). The closure decides; this is the queue's index.
+	// Marking again is harmless.
+	MarkRequestClosed(ctx context.Context, id string, at time.Time) error
+	// OpenRequests lists the requests not marked closed, across tenants, oldest first,
+	// after the cursor when given (R25).
+	OpenRequests(ctx context.Context, q QueueQuery) ([]SupportRequest, error)
+
+	// InsertAuditEvent stores an event of a tenant's audit trail.
+	InsertAuditEvent(ctx context.Context, e AuditEvent) error
+	// AuditEvents lists a tenant's audit trail, newest first, before the event ID when
+	// given.
+	AuditEvents(ctx context.Context, tenantID, before string, limit int) ([]AuditEvent, error)
 
 	InsertPPIPlan(ctx context.Context, p PPIPlan) error
 	PPIPlans(ctx context.Context, accountID string) ([]PPIPlan, error)
@@ -125,6 +138,15 @@ type Store interface {
 	RefundsWithClaims(ctx context.Context) ([]Refund, error)
 	ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) ([]Claim, error)
 	RequestsSince(ctx context.Context, since time.Time) ([]SupportRequest, error)
+}
+
+// QueueQuery selects a page of the support provider's queue (R25): a portal and a plan
+// kind when given ("" for any).
+type QueueQuery struct {
+	Portal   Portal
+	PlanKind PlanKind
+	After    *RequestCursor
+	Limit    int
 }
 
 // RequestCursor is a position in a request list.

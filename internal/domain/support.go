@@ -47,6 +47,9 @@ func (s *Service) productVersion(ctx context.Context, productID, version string)
 // R12, R13, R14, R21, R23). Everything is evaluated now: a plan available yesterday may not
 // be today.
 func (s *Service) SupportPlans(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error) {
+	if err := s.permit(ctx, caller, ActSupportPlans, ""); err != nil {
+		return Plans{}, err
+	}
 	return s.supportPlans(ctx, caller, productID, version, portal, true)
 }
 
@@ -55,6 +58,9 @@ func (s *Service) SupportPlans(ctx context.Context, caller Account, productID, v
 func (s *Service) supportPlans(ctx context.Context, caller Account, productID, version string, portal Portal, counts bool) (Plans, error) {
 	if !portal.Valid() {
 		return Plans{}, Errorf(EINVALID, "R11", "unknown portal").WithField("portal")
+	}
+	if portal == PortalPartnerCenter {
+		return Plans{}, Errorf(EINVALID, "R17", "the partner centre takes front-line and partner-program requests, which need no support plan").WithField("portal")
 	}
 	product, ver, err := s.productVersion(ctx, productID, version)
 	if err != nil {
@@ -199,7 +205,7 @@ func (s *Service) cspPlans(ctx context.Context, c planContext, ms []Membership) 
 		if err != nil || t.CSP == CSPNone {
 			continue
 		}
-		p := Plan{ID: "csp:" + t.ID, Kind: PlanCSP, Name: t.Name + " CSP support plan", TenantID: t.ID, Incidents: Incidents{Unlimited: true}}
+		p := Plan{ID: cspPlanPrefix + t.ID, Kind: PlanCSP, Name: t.Name + " CSP support plan", TenantID: t.ID, Incidents: Incidents{Unlimited: true}}
 		add := func(code ReasonCode, msg string) {
 			p.Reasons = append(p.Reasons, Reason{Code: code, Rule: "R14", Message: msg})
 		}
@@ -283,17 +289,23 @@ func (in CreateRequestInput) validate() error {
 	if !in.Portal.Valid() {
 		return Errorf(EINVALID, "", "unknown portal").WithField("portal")
 	}
-	if t := strings.TrimSpace(in.Title); t == "" || utf8.RuneCountInString(t) > 200 || !utf8.ValidString(t) {
+	if err := in.checkRequestText(); err != nil {
+		return err
+	}
+	if t := strings.TrimSpace(in.Title); t == "" || utf8.RuneCountInString(t) > 200 {
 		return Errorf(EINVALID, "", "the title must be 1 to 200 characters").WithField("title")
 	}
-	if utf8.RuneCountInString(in.Description) > 10000 || !utf8.ValidString(in.Description) {
+	if utf8.RuneCountInString(in.Description) > 10000 {
 		return Errorf(EINVALID, "", "the description must be at most 10,000 characters").WithField("description")
-	}
-	if !in.Type.Free() && in.PlanID == "" {
-		return Errorf(EINVALID, "R15", "a %s request needs a support plan", strings.ToLower(string(in.Type))).WithField("planId")
 	}
 	if len(in.PlanID) > 200 || len(in.CustomerID) > 200 || len(in.ProductID) > 200 || len(in.Version) > 100 {
 		return Errorf(EINVALID, "", "an identifier is too long")
+	}
+	if err := CheckRequestPlace(in); err != nil {
+		return err
+	}
+	if !in.Type.Free() && in.PlanID == "" {
+		return Errorf(EINVALID, "R15", "a %s request needs a support plan", strings.ToLower(string(in.Type))).WithField("planId")
 	}
 	return nil
 }
@@ -322,6 +334,9 @@ func RequestID(accountID, key string) string {
 // leaves a claim that a retry with the same key completes, or that the start-up repair
 // frees after an hour; after (2) the repair records the missing event.
 func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRequestInput) (SupportRequest, error) {
+	if err := s.permit(ctx, caller, ActCreateRequest, ""); err != nil {
+		return SupportRequest{}, err
+	}
 	if err := in.validate(); err != nil {
 		return SupportRequest{}, err
 	}
@@ -335,9 +350,23 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 	}
 	now := s.Now()
 	req := SupportRequest{ID: id, AccountID: caller.ID, PlanID: in.PlanID, Portal: in.Portal, ProductID: in.ProductID, Version: in.Version,
-		Type: in.Type, Title: in.Title, CustomerID: in.CustomerID, IdempotencyKey: in.IdempotencyKey, Fingerprint: fp, CreatedAt: now}
-	if in.Type.Free() && in.PlanID == "" {
-		return s.insertRequest(ctx, req, fp) // R17: free, no plan, no incident
+		Type: in.Type, Title: in.Title, Description: in.Description, CustomerID: in.CustomerID, IdempotencyKey: in.IdempotencyKey, Fingerprint: fp, CreatedAt: now}
+	if in.Type.Free() {
+		// R17: in the partner centre, free, no plan, no incident. An earlier attempt of
+		// this key that claimed an incident was another request: the key's reuse.
+		if _, err := s.store.Claim(ctx, id); err == nil {
+			return SupportRequest{}, keyReused()
+		} else if ErrorCode(err) != ENOTFOUND {
+			return SupportRequest{}, err
+		}
+		return s.insertRequest(ctx, req, fp)
+	}
+	if in.Version != "" {
+		if p, err := s.store.Product(ctx, in.ProductID); err == nil {
+			if err := checkVersionApplies(p, in.Version); err != nil {
+				return SupportRequest{}, err
+			}
+		} // an unknown product is refused with the plans below (R8)
 	}
 	// The plan without incident counts: counting reads every claim of the tenant, and the
 	// claim below decides whether an incident is left (R15).
@@ -600,41 +629,111 @@ func hasGDAP(c Customer, partner string) bool {
 	return false
 }
 
-// CloseRequest closes a request (R16). Only its creator or an admin of the plan's tenant
-// may. Closing as a duplicate or a bug refunds the incident; on a Partner Cloud Support
-// plan, billing, quota and subscription requests are refunded too. The first closure
-// wins and a refund is recorded under the request's ID, so however many closes race,
-// there is at most one refund. Each step is idempotent: a retry completes a close that a
-// crash cut short.
+// WithdrawRequest is the partner side's close (R25): the account that opened the request,
+// or an admin of its plan's tenant, withdraws it. A withdrawal refunds only what R16
+// refunds by request type (billing, quota, subscription on a Partner Cloud Support plan),
+// never as a duplicate or a bug, which are the support provider's findings. Withdrawing a
+// withdrawn request again answers it as it is.
+func (s *Service) WithdrawRequest(ctx context.Context, caller Account, id string) (SupportRequest, error) {
+	if err := s.permit(ctx, caller, ActWithdraw, ""); err != nil {
+		return SupportRequest{}, err
+	}
+	r, err := s.store.Request(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return SupportRequest{}, s.refused(ctx, caller, "", Forbidden())
+	} else if err != nil {
+		return SupportRequest{}, err
+	}
+	var roles []Role
+	if r.AccountID != caller.ID && r.TenantID != "" {
+		if m, err := s.store.Membership(ctx, r.TenantID, caller.ID); err == nil {
+			roles = m.Roles
+		} else if ErrorCode(err) != ENOTFOUND {
+			return SupportRequest{}, err
+		}
+	}
+	if !MayWithdraw(caller.ID, roles, r) {
+		return SupportRequest{}, s.refused(ctx, caller, r.TenantID, Forbidden())
+	}
+	out, err := s.closeRequest(ctx, caller, r, CloseWithdrawn)
+	s.audited(ctx, caller, AuditWithdraw, r.TenantID, r.ID, err)
+	return out, err
+}
+
+// ResolveRequest is the support provider's close (R25): it records its finding
+// (resolved, duplicate, bug, cancelled) on an open request of any tenant, and the refund
+// follows from it by R16, at most once.
+func (s *Service) ResolveRequest(ctx context.Context, caller Account, id string, outcome CloseReason) (SupportRequest, error) {
+	if err := Permit(caller.Kind, ActResolve); err != nil {
+		return SupportRequest{}, s.refused(ctx, caller, s.trailOf(ctx, id), err)
+	}
+	if !outcome.Resolution() {
+		return SupportRequest{}, Errorf(EINVALID, "R25", "a resolution is RESOLVED, DUPLICATE, BUG or CANCELLED; a withdrawal is the partner's").WithField("resolution")
+	}
+	r, err := s.store.Request(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return SupportRequest{}, Errorf(ENOTFOUND, "", "there is no support request %q", clip(id)).WithField("id")
+	} else if err != nil {
+		return SupportRequest{}, err
+	}
+	out, err := s.closeRequest(ctx, caller, r, outcome)
+	s.audited(ctx, caller, AuditResolve, r.TenantID, r.ID, err)
+	return out, err
+}
+
+// CloseRequest is the deprecated closeSupportRequest (R25). For the support provider it
+// is ResolveRequest. For a partner principal it is WithdrawRequest: RESOLVED and CANCELLED
+// become a withdrawal, and DUPLICATE and BUG, the provider's findings, are refused.
 func (s *Service) CloseRequest(ctx context.Context, caller Account, id string, reason CloseReason) (SupportRequest, error) {
 	if !reason.Valid() {
 		return SupportRequest{}, Errorf(EINVALID, "", "unknown close reason").WithField("reason")
 	}
-	r, err := s.store.Request(ctx, id)
-	if ErrorCode(err) == ENOTFOUND {
-		return SupportRequest{}, Forbidden()
-	} else if err != nil {
-		return SupportRequest{}, err
+	if caller.Kind == KindSupportProvider {
+		return s.ResolveRequest(ctx, caller, id, reason)
 	}
-	if r.AccountID != caller.ID {
-		m, err := s.store.Membership(ctx, r.TenantID, caller.ID)
-		if err != nil || !m.Has(ActivatorRoles...) {
-			return SupportRequest{}, Forbidden()
-		}
+	if reason == CloseDuplicate || reason == CloseBug {
+		err := Errorf(EPROVIDERONLY, "R25", "a duplicate or a bug is the support provider's finding, which refunds the incident; withdraw the request instead (withdrawSupportRequest)").WithField("reason")
+		return SupportRequest{}, s.refused(ctx, caller, s.trailOf(ctx, id), err)
 	}
-	now := s.Now()
-	closure := Closure{RequestID: id, TenantID: r.TenantID, Reason: reason, By: caller.ID, At: now}
+	return s.WithdrawRequest(ctx, caller, id)
+}
+
+// trailOf is the tenant whose audit trail a refusal about request id belongs in: the
+// tenant of its plan, or "" (the log only) when there is none or it cannot be read. The
+// caller's answer does not depend on it.
+func (s *Service) trailOf(ctx context.Context, id string) string {
+	if r, err := s.store.Request(ctx, id); err == nil && !strings.HasPrefix(r.TenantID, PPIScope("")) {
+		return r.TenantID
+	}
+	return ""
+}
+
+// closeRequest records a closure with the outcome and refunds the incident when R16 says
+// so. The first closure wins and a refund is recorded under the request's ID, so however
+// many closes race (a withdrawal and a resolution included), there is at most one refund,
+// and it follows the closure that won. Each step is idempotent: a retry completes a close
+// that a crash cut short.
+func (s *Service) closeRequest(ctx context.Context, caller Account, r SupportRequest, reason CloseReason) (SupportRequest, error) {
+	closure := Closure{RequestID: r.ID, TenantID: r.TenantID, Reason: reason, By: caller.ID, At: s.Now()}
 	var conflict error
 	if err := s.store.InsertClosure(ctx, closure); ErrorCode(err) == ECONFLICT {
-		if r, err = s.store.Request(ctx, id); err != nil {
+		var err error
+		if r, err = s.store.Request(ctx, r.ID); err != nil {
 			return SupportRequest{}, err
+		}
+		if r.Closure == nil {
+			return SupportRequest{}, Errorf(EUNAVAILABLE, "", "the request's closure cannot be read yet; try again")
 		}
 		closure = *r.Closure
 		if closure.Reason != reason {
-			conflict = Errorf(EALREADYCLOSED, "R16", "this request was already closed as %s", strings.ToLower(string(closure.Reason)))
+			conflict = Errorf(EALREADYCLOSED, "R25", "this request was already closed as %s", strings.ToLower(string(closure.Reason)))
 		}
 	} else if err != nil {
 		return SupportRequest{}, err
+	}
+	// Off the provider's queue: a hint for listing, which the closure decides.
+	if err := s.store.MarkRequestClosed(ctx, r.ID, closure.At); err != nil {
+		s.log.WarnContext(ctx, "marking a closed request failed; the repair will", "request", r.ID, "err", err)
 	}
 	if err := s.refundIfDue(ctx, r, closure); err != nil {
 		return SupportRequest{}, err
@@ -642,7 +741,7 @@ func (s *Service) CloseRequest(ctx context.Context, caller Account, id string, r
 	if conflict != nil {
 		return SupportRequest{}, conflict
 	}
-	return s.store.Request(ctx, id)
+	return s.store.Request(ctx, r.ID)
 }
 
 // refundIfDue gives a closed request's incident back when R16 says so: record the refund
@@ -693,10 +792,24 @@ func CheckFirst(first int) error {
 	return nil
 }
 
-// Requests lists the caller's requests for a portal, newest first (R18): within a portal,
-// those the account created there; in the on-premises portal (Services Hub), all of the
-// account's requests, across portals.
+// ListedIn decides whether a portal's list of an account's requests shows one of them
+// (R18): each portal lists the requests the account created there; the on-premises portal
+// (Services Hub, "Support for business") lists every one of the account's requests tied
+// to its plans, whichever portal they were opened in, and its front-line requests of the
+// partner centre too. The partner centre lists its own (front-line and partner-program,
+// R17).
+func ListedIn(portal Portal, r SupportRequest) bool {
+	if portal == PortalServicesHub {
+		return r.PlanID != "" || r.Type == RequestFrontLine || r.Portal == PortalServicesHub
+	}
+	return r.Portal == portal
+}
+
+// Requests lists the caller's requests for a portal, newest first, as ListedIn says (R18).
 func (s *Service) Requests(ctx context.Context, caller Account, portal Portal, first int, after *RequestCursor) (RequestPage, error) {
+	if err := s.permit(ctx, caller, ActOwnRequests, ""); err != nil {
+		return RequestPage{}, err
+	}
 	if !portal.Valid() {
 		return RequestPage{}, Errorf(EINVALID, "R18", "unknown portal").WithField("portal")
 	}
@@ -705,17 +818,79 @@ func (s *Service) Requests(ctx context.Context, caller Account, portal Portal, f
 	}
 	filter := portal
 	if portal == PortalServicesHub {
-		filter = "" // R18: the on-premises portal lists all of the account's requests
+		filter = "" // R18: across portals, then ListedIn
 	}
-	rs, err := s.store.Requests(ctx, caller.ID, filter, after, first+1)
-	if err != nil {
+	return filteredPage(first, after, func(after *RequestCursor) ([]SupportRequest, error) {
+		return s.store.Requests(ctx, caller.ID, filter, after, first+1)
+	}, func(r SupportRequest) bool { return ListedIn(portal, r) })
+}
+
+// filteredPage reads pages of first+1 requests from the cursor on, in the store's order,
+// until first requests that keep accepts are found (HasMore when more follow) or the list
+// ends.
+func filteredPage(first int, after *RequestCursor, read func(after *RequestCursor) ([]SupportRequest, error), keep func(SupportRequest) bool) (RequestPage, error) {
+	var page RequestPage
+	for {
+		rs, err := read(after)
+		if err != nil {
+			return RequestPage{}, err
+		}
+		for _, r := range rs {
+			if keep(r) {
+				page.Requests = append(page.Requests, r)
+			}
+		}
+		if len(page.Requests) > first {
+			page.Requests, page.HasMore = page.Requests[:first], true
+			return page, nil
+		}
+		if len(rs) <= first {
+			return page, nil
+		}
+		last := rs[len(rs)-1]
+		after = &RequestCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+}
+
+// ProviderQueue lists the open requests the support provider serves, across tenants,
+// oldest first, in a portal and of a plan kind when given (R25). Only the provider's side
+// may (Permit). A request closed while its closedAt mark was not yet written is left out
+// here and marked now.
+func (s *Service) ProviderQueue(ctx context.Context, caller Account, portal Portal, kind PlanKind, first int, after *RequestCursor) (RequestPage, error) {
+	if err := s.permit(ctx, caller, ActProviderQueue, ""); err != nil {
 		return RequestPage{}, err
 	}
-	page := RequestPage{Requests: rs, HasMore: len(rs) > first}
-	if page.HasMore {
-		page.Requests = rs[:first]
+	if portal != "" && !portal.Valid() {
+		return RequestPage{}, Errorf(EINVALID, "", "unknown portal").WithField("portal")
 	}
-	return page, nil
+	if kind != "" && !kind.Valid() {
+		return RequestPage{}, Errorf(EINVALID, "", "unknown plan kind").WithField("planKind")
+	}
+	if err := CheckFirst(first); err != nil {
+		return RequestPage{}, err
+	}
+	return filteredPage(first, after, func(after *RequestCursor) ([]SupportRequest, error) {
+		return s.store.OpenRequests(ctx, QueueQuery{Portal: portal, PlanKind: kind, After: after, Limit: first + 1})
+	}, func(r SupportRequest) bool {
+		if r.Closure != nil {
+			_ = s.store.MarkRequestClosed(ctx, r.ID, r.Closure.At)
+		}
+		return r.Closure == nil
+	})
+}
+
+// ProviderRequest reads a request for the support provider to resolve it (R25): what it
+// is about, never who opened it, and never a tenant's Access ID or Contract ID, which a
+// request does not carry.
+func (s *Service) ProviderRequest(ctx context.Context, caller Account, id string) (SupportRequest, error) {
+	if err := s.permit(ctx, caller, ActProviderRead, ""); err != nil {
+		return SupportRequest{}, err
+	}
+	r, err := s.store.Request(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return SupportRequest{}, Errorf(ENOTFOUND, "", "there is no support request %q", clip(id)).WithField("id")
+	}
+	return r, err
 }
 
 // LedgerPage is a page of a tenant's ledger.
@@ -728,30 +903,49 @@ type LedgerPage struct {
 // consumption, refund, expiry and cap, with who, when, which request and why. (The
 // article has no such view; this API goes further.)
 func (s *Service) Ledger(ctx context.Context, caller Account, tenantID string, first int, before int64) (LedgerPage, error) {
-	m, err := s.member(ctx, caller, tenantID)
-	if err != nil {
-		return LedgerPage{}, err
-	}
-	if err := requireRole(m, "R3", ActivatorRoles...); err != nil {
-		return LedgerPage{}, err
-	}
-	if err := CheckFirst(first); err != nil {
+	if err := s.adminPage(ctx, caller, ActLedger, tenantID, first); err != nil {
 		return LedgerPage{}, err
 	}
 	evs, err := s.store.Events(ctx, tenantID, 0, before, first+1, true)
 	if err != nil {
 		return LedgerPage{}, err
 	}
-	p := LedgerPage{Events: evs, HasMore: len(evs) > first}
-	if p.HasMore {
-		p.Events = evs[:first]
-	}
+	p := LedgerPage{}
+	p.Events, p.HasMore = trimPage(evs, first)
 	return p, nil
+}
+
+// adminPage authorises a page of a tenant's admin-only list (the ledger, the audit
+// trail): the partner side (R25), a member (R4) with an admin role (R3), and a page size
+// of 1..100.
+func (s *Service) adminPage(ctx context.Context, caller Account, act Action, tenantID string, first int) error {
+	if err := s.permit(ctx, caller, act, ""); err != nil {
+		return err
+	}
+	m, err := s.member(ctx, caller, tenantID)
+	if err != nil {
+		return err
+	}
+	if err := s.requireRole(ctx, caller, m, "R3", ActivatorRoles...); err != nil {
+		return err
+	}
+	return CheckFirst(first)
+}
+
+// trimPage cuts a read of first+1 items to first, and says whether there were more.
+func trimPage[T any](xs []T, first int) ([]T, bool) {
+	if len(xs) > first {
+		return xs[:first], true
+	}
+	return xs, false
 }
 
 // PurchasePayPerIncident buys a one-incident plan for an on-premises product under the
 // fixed lifecycle policy (R21). Only an MSA can buy it online.
 func (s *Service) PurchasePayPerIncident(ctx context.Context, caller Account, productID, version string) (PPIPlan, error) {
+	if err := s.permit(ctx, caller, ActBuyPPI, ""); err != nil {
+		return PPIPlan{}, err
+	}
 	if caller.Kind != KindMSA {
 		return PPIPlan{}, Errorf(EPPIREFUSED, "R21", "pay per incident can be bought online only with a personal Microsoft account (MSA); this is a work account")
 	}

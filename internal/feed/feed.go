@@ -119,7 +119,7 @@ type Subscription struct {
 	C      <-chan domain.Event
 	c      chan domain.Event
 	ctx    context.Context
-	filter func(domain.Event) bool
+	view   func(domain.Event) (domain.Event, bool)
 	last   int64
 	err    error
 	onDrop func(error)
@@ -128,18 +128,19 @@ type Subscription struct {
 // Err tells why C was closed.
 func (s *Subscription) Err() error { return s.err }
 
-// Subscribe streams the scope's events with seq > after (after < 0: only new events)
-// that pass filter, until ctx ends. onDrop, if set, is called when the subscription is
-// dropped (slow client, hub closing).
-func (h *Hub) Subscribe(ctx context.Context, scope string, after int64, filter func(domain.Event) bool, onDrop func(error)) (*Subscription, error) {
-	if filter == nil {
-		filter = func(domain.Event) bool { return true }
+// Subscribe streams the scope's events with seq > after (after < 0: only new events),
+// each as view shows it to this subscriber, and only those view keeps, on the replay and
+// live alike, until ctx ends (nil: every event as it is). onDrop, if set, is called when
+// the subscription is dropped (slow client, hub closing).
+func (h *Hub) Subscribe(ctx context.Context, scope string, after int64, view func(domain.Event) (domain.Event, bool), onDrop func(error)) (*Subscription, error) {
+	if view == nil {
+		view = func(e domain.Event) (domain.Event, bool) { return e, true }
 	}
 	t, err := h.tailer(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
-	s := &Subscription{c: make(chan domain.Event, h.opt.Buffer), ctx: ctx, filter: filter, onDrop: onDrop}
+	s := &Subscription{c: make(chan domain.Event, h.opt.Buffer), ctx: ctx, view: view, onDrop: onDrop}
 	s.C = s.c
 	if after < 0 {
 		t.mu.Lock()
@@ -204,10 +205,10 @@ func (h *Hub) catchUp(t *tailer, s *Subscription) error {
 			}
 			recent = nil
 			for _, e := range evs {
-				if s.filter(e) {
+				if v, ok := s.view(e); ok {
 					stall.Reset(h.opt.Stall)
 					select {
-					case s.c <- e:
+					case s.c <- v:
 					case <-s.ctx.Done():
 						return s.ctx.Err()
 					case <-h.ctx.Done():
@@ -361,11 +362,12 @@ func (t *tailer) poll() {
 					continue
 				}
 				s.last = e.Seq
-				if !s.filter(e) {
+				v, ok := s.view(e)
+				if !ok {
 					continue
 				}
 				select {
-				case s.c <- e:
+				case s.c <- v:
 				default:
 					// Never block the tailer for one reader: this one leaves, catches up
 					// from the store at its own pace, and rejoins (or is dropped if it

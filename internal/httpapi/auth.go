@@ -18,6 +18,23 @@ type SignIn func(ctx context.Context, id domain.Identity) (domain.Account, error
 type authenticator struct {
 	verifier auth.Verifier
 	signIn   SignIn
+	audit    Audit
+}
+
+// Audit records a security event (domain.Service.Audit).
+type Audit func(ctx context.Context, e domain.AuditEvent)
+
+// signInFailed audits a refused token (a 401, or a refused websocket init) with the
+// short reason auth gives, which never quotes the token.
+func (a authenticator) signInFailed(ctx context.Context, err error) {
+	if a.audit == nil {
+		return
+	}
+	detail := "malformed authorization"
+	if e, ok := domain.AsError(err); ok && e.Code == domain.EUNAUTHENTICATED {
+		detail = e.Message
+	}
+	a.audit(ctx, domain.AuditEvent{Name: domain.AuditSignInFailed, Outcome: domain.OutcomeRefused, Code: domain.EUNAUTHENTICATED, Detail: detail})
 }
 
 // account validates a raw token and signs the account in.
@@ -55,11 +72,14 @@ func (a authenticator) middleware(next http.Handler) http.Handler {
 		}
 		token, ok := auth.BearerToken(h)
 		if !ok {
-			writeAuthError(w, domain.Errorf(domain.EUNAUTHENTICATED, "", "the Authorization header must be: Bearer <token>"))
+			err := domain.Errorf(domain.EUNAUTHENTICATED, "", "the Authorization header must be: Bearer <token>")
+			a.signInFailed(r.Context(), err)
+			writeAuthError(w, err)
 			return
 		}
 		acct, err := a.account(r.Context(), token)
 		if err != nil {
+			a.signInFailed(r.Context(), err)
 			writeAuthError(w, err)
 			return
 		}
@@ -85,10 +105,12 @@ func (a authenticator) websocketInit(ctx context.Context, p transport.InitPayloa
 	}
 	token, ok := auth.BearerToken(raw)
 	if !ok {
+		a.signInFailed(ctx, nil)
 		return forbidden(ctx), nil, errors.New("forbidden: the authorization must be Bearer <token>")
 	}
 	acct, err := a.account(ctx, token)
 	if err != nil {
+		a.signInFailed(ctx, err)
 		return forbidden(ctx), nil, errors.New("forbidden: " + safeMessage(err))
 	}
 	return domain.WithCaller(ctx, acct), nil, nil

@@ -9,6 +9,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/partnersupport/api/internal/domain"
 )
 
 // Metrics are the server's Prometheus collectors, on their own registry.
@@ -19,6 +21,7 @@ type Metrics struct {
 	subscriptions prometheus.Gauge
 	storeTrips    *prometheus.CounterVec
 	storeLatency  *prometheus.HistogramVec
+	audit         *prometheus.CounterVec
 	labels        labelCache // each operation's label, computed once
 }
 
@@ -49,10 +52,18 @@ func NewMetrics() *Metrics {
 			Name: "store_roundtrip_duration_seconds", Help: "Latency of store commands.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"command"}),
+		audit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "audit_events_total", Help: "Audit events (sign-in failures, authorization refusals, rate-limit hits, admin and provider actions) by event and outcome.",
+		}, []string{"event", "outcome"}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency, m.subscriptions, m.storeTrips, m.storeLatency,
+	m.Registry.MustRegister(m.requests, m.latency, m.subscriptions, m.storeTrips, m.storeLatency, m.audit,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// AuditEvent counts an audit event by its name and outcome, both from fixed sets.
+func (m *Metrics) AuditEvent(e domain.AuditEvent) {
+	m.audit.WithLabelValues(e.Name, e.Outcome).Inc()
 }
 
 // StoreCommand records one store round trip.

@@ -50,6 +50,7 @@ type rateLimiter struct {
 	account *keyedLimiter // nil: no per-account limit
 	address *keyedLimiter // nil: no per-address limit
 	now     func() time.Time
+	audit   Audit // records each hit; may be nil
 }
 
 func newRateLimiter(c RateLimit) *rateLimiter {
@@ -102,6 +103,11 @@ func (r *rateLimiter) rootField(ctx context.Context, next graphql.RootResolver) 
 		return next(ctx)
 	}
 	if err := r.allow(ctx); err != nil {
+		if r.audit != nil {
+			a, _ := domain.CallerFrom(ctx)
+			r.audit(ctx, domain.AuditEvent{Name: domain.AuditRateLimited, Outcome: domain.OutcomeRefused, Code: domain.ERATELIMITED,
+				PrincipalID: a.ID, PrincipalKind: a.Kind, Operation: rfc.Field.Name})
+		}
 		ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: parent.Object, Field: rfc.Field})
 		graphql.AddError(ctx, graphql.AddFieldLocationToError(ctx, err))
 		return graphql.Null

@@ -58,6 +58,8 @@ type Config struct {
 	Dashboard http.Handler
 	// Dev enables the development sign-in endpoints; nil (the default): none.
 	Dev *DevAuth
+	// Audit records security events: refused tokens and rate-limit hits; may be nil.
+	Audit Audit
 }
 
 // Server is the HTTP handler plus what shutdown must close.
@@ -80,7 +82,7 @@ func New(c Config) *Server {
 	if c.MaxWSMessageBytes == 0 {
 		c.MaxWSMessageBytes = 64 << 10
 	}
-	authn := authenticator{verifier: c.Verifier, signIn: c.SignIn}
+	authn := authenticator{verifier: c.Verifier, signIn: c.SignIn, audit: c.Audit}
 	tracker := newWSTracker(transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
 		OriginPatterns: originHosts(c.CORSOrigins),
 	}})
@@ -112,10 +114,18 @@ func New(c Config) *Server {
 	facts := newOpFactsCache(limits.CostArguments)
 	gql.Use(operationLimits{l: limits, facts: facts})
 	gql.Use(complexityLimit{limit: limits.MaxComplexity, facts: facts})
+	// Audit events name the operation they happened in (domain.WithOperation).
+	gql.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if rfc := graphql.GetRootFieldContext(ctx); rfc != nil && rfc.Field.Field != nil {
+			ctx = domain.WithOperation(ctx, rfc.Field.Name)
+		}
+		return next(ctx)
+	})
 	if rl := newRateLimiter(c.RateLimit); rl != nil {
 		// Around root fields, not AroundFields: a field middleware runs for every field of
 		// every answer, guarded or not.
 		rl.checkFields(c.Schema.Schema())
+		rl.audit = c.Audit
 		gql.AroundRootFields(rl.rootField)
 	}
 	if c.Metrics != nil {

@@ -123,24 +123,28 @@ type requestDoc struct {
 	Version        string    `bson:"version,omitempty"`
 	Type           string    `bson:"type"`
 	Title          string    `bson:"title"`
+	Description    string    `bson:"description,omitempty"`
 	CustomerID     string    `bson:"customerId,omitempty"`
 	IdempotencyKey string    `bson:"idempotencyKey"`
 	Fingerprint    string    `bson:"fingerprint"`
 	Consumed       bool      `bson:"consumed"`
 	CreatedAt      time.Time `bson:"createdAt"`
+	// ClosedAt is set once the request is closed (MarkRequestClosed): absent or null, it
+	// is on the support provider's queue (queue.go).
+	ClosedAt *time.Time `bson:"closedAt,omitempty"`
 }
 
 func (d requestDoc) domain() domain.SupportRequest {
 	return domain.SupportRequest{ID: d.ID, AccountID: d.AccountID, TenantID: d.TenantID, PlanID: d.PlanID, PlanKind: domain.PlanKind(d.PlanKind),
 		BenefitID: d.BenefitID, Portal: domain.Portal(d.Portal), ProductID: d.ProductID, Version: d.Version, Type: domain.RequestType(d.Type),
-		Title: d.Title, CustomerID: d.CustomerID, IdempotencyKey: d.IdempotencyKey, Fingerprint: d.Fingerprint, Consumed: d.Consumed, CreatedAt: d.CreatedAt.UTC()}
+		Title: d.Title, Description: d.Description, CustomerID: d.CustomerID, IdempotencyKey: d.IdempotencyKey, Fingerprint: d.Fingerprint, Consumed: d.Consumed, CreatedAt: d.CreatedAt.UTC()}
 }
 
 // InsertRequest inserts a request; ECONFLICT when its ID exists.
 func (s *Store) InsertRequest(ctx context.Context, r domain.SupportRequest) error {
 	return s.requests.do(ctx, &write{doc: requestDoc{ID: r.ID, AccountID: r.AccountID, TenantID: r.TenantID, PlanID: r.PlanID,
 		PlanKind: string(r.PlanKind), BenefitID: r.BenefitID, Portal: string(r.Portal), ProductID: r.ProductID, Version: r.Version, Type: string(r.Type),
-		Title: r.Title, CustomerID: r.CustomerID, IdempotencyKey: r.IdempotencyKey, Fingerprint: r.Fingerprint, Consumed: r.Consumed, CreatedAt: r.CreatedAt}})
+		Title: r.Title, Description: r.Description, CustomerID: r.CustomerID, IdempotencyKey: r.IdempotencyKey, Fingerprint: r.Fingerprint, Consumed: r.Consumed, CreatedAt: r.CreatedAt}})
 }
 
 // Request finds a request with its closure and refund.

@@ -40,6 +40,7 @@ const (
 	colOutbox        = "outbox"
 	colEvents        = "events"
 	colLedgerHeads   = "ledgerHeads"
+	colAudit         = "audit"
 )
 
 // codeNamespaceExists is the server's error code for creating a collection that exists.
@@ -186,11 +187,18 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			// The ledger's order: one event per sequence number of a tenant.
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
 		},
+		colAudit: {
+			// A tenant's audit trail, newest first (the _id orders by time).
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "_id", Value: -1}}},
+		},
+	}
+	for k, v := range queueIndexes {
+		idx[k] = append(idx[k], v...)
 	}
 	// Create every collection first, those without a secondary index too, so that the
 	// schema is complete once Open returns (the embedded store indexes _id per table then).
 	for _, col := range []string{colAccounts, colTenants, colMemberships, colOffers, colProducts, colHeldOffers, colContracts,
-		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents, colLedgerHeads} {
+		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents, colLedgerHeads, colAudit} {
 		var ce mongo.CommandError
 		if err := s.db.CreateCollection(ctx, col); err != nil && !(errors.As(err, &ce) && ce.Code == codeNamespaceExists) {
 			return fmt.Errorf("mongodb: create collection %s: %w", col, err)

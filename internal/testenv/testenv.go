@@ -293,3 +293,12 @@ func (r Result) MustData(t testing.TB, v any) {
 	require.Empty(t, r.Errors, "unexpected GraphQL errors")
 	require.NoError(t, json.Unmarshal(r.Data, v))
 }
+
+// ProviderToken issues a development token for a support provider principal (R25), as
+// `server token --provider NAME` does.
+func (e *Env) ProviderToken(name string) string {
+	e.t.Helper()
+	tok, err := e.App.Signer.Issue("provider:"+name, "", auth.KindSupportProvider, time.Hour)
+	require.NoError(e.t, err)
+	return tok
+}
