@@ -16,12 +16,12 @@ build:
 	$(GO) build -trimpath -o bin/server ./server
 
 ## token: a development token for EMAIL (KIND=ENTRA_ID or MSA for an account outside the
-## fixtures), signed with the key of the server `make run` started on $(DATA_DIR). Only the
+## fixtures), or for the support provider PROVIDER=NAME (R25), signed with the key of the server `make run` started on $(DATA_DIR). Only the
 ## token is printed: TOKEN=$$(make token EMAIL=megan@contoso.com)
 token:
-	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=megan@contoso.com" >&2; exit 2; }
+	@test -n "$(EMAIL)$(PROVIDER)" || { echo "usage: make token EMAIL=megan@contoso.com, or make token PROVIDER=acme-support" >&2; exit 2; }
 	@$(GO) build -trimpath -o bin/server ./server
-	@./bin/server token --data-dir $(DATA_DIR) --email $(EMAIL) $(if $(KIND),--kind $(KIND))
+	@./bin/server token --data-dir $(DATA_DIR) $(if $(EMAIL),--email $(EMAIL)) $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KIND),--kind $(KIND))
 
 ## test: every test, with the race detector (see README "Testing" for why -race is on). The
 ## browser tests need Debian's Chromium, and the client tests (internal/clients) Node.js
