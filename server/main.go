@@ -40,18 +40,32 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
+// commands is the help's list of the binary's commands.
+const commands = `
+Commands:
+  server [serve] [flags]   the API (the default command)
+  server store [flags]     only the embedded store, for several API processes to share
+  server token [flags]     a development token signed with the data directory's key
+                           (server token --help)
+`
+
 // run is main with its world passed in, so tests can drive it. It returns the exit code:
 // 0 on a clean stop, 1 on a failure, 2 on a configuration error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && (args[0] == "store" || args[0] == "token") {
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "store" || args[0] == "token") {
 		cmd, args = args[0], args[1:]
 	}
 	if cmd == "token" {
 		return token(args, getenv, stdout, stderr)
 	}
-	cfg, err := config.Parse("server "+cmd, args, getenv, stdout)
+	name := "server " + cmd
+	if cmd == "serve" {
+		name = "server [serve]"
+	}
+	cfg, err := config.Parse(name, args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, commands)
 		return 0
 	} else if err != nil {
 		fmt.Fprintf(stderr, "server: %v\n", err)

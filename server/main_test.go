@@ -257,11 +257,20 @@ func TestServer_WebsocketBadTokenClosesForbidden(t *testing.T) {
 }
 
 func TestServer_HelpDocumentsEveryFlag(t *testing.T) {
-	out, err := exec.Command(testenv.ServerBinary(t), "--help").CombinedOutput()
-	require.NoError(t, err)
-	for _, env := range []string{"LISTEN_ADDR", "MONGODB_URI", "DATA_DIR", "CORS_ORIGINS", "LOG_LEVEL", "STORE_ADDR", "SEED", "NOW", "DEV_AUTH", "ACTIVATION_DELAY"} {
-		assert.Contains(t, string(out), "env "+env)
+	// The help names the command it was asked about, and every command it names is accepted.
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}} {
+		out, err := exec.Command(testenv.ServerBinary(t), args...).CombinedOutput()
+		require.NoError(t, err, "%v", args)
+		assert.Contains(t, string(out), "Usage: server [serve] [flags]", "%v", args)
+		assert.Contains(t, string(out), "server store [flags]", "%v", args)
+		assert.Contains(t, string(out), "server token [flags]", "%v", args)
+		for _, env := range []string{"LISTEN_ADDR", "MONGODB_URI", "DATA_DIR", "CORS_ORIGINS", "LOG_LEVEL", "STORE_ADDR", "SEED", "NOW", "DEV_AUTH", "ACTIVATION_DELAY"} {
+			assert.Contains(t, string(out), "env "+env, "%v", args)
+		}
 	}
+	out, err := exec.Command(testenv.ServerBinary(t), "store", "--help").CombinedOutput()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "Usage: server store [flags]")
 }
 
 // TestServer_MisconfigurationFailsFastWithOneLine: each bad setting ends the process
