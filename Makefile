@@ -39,9 +39,11 @@ test:
 example:
 	cd examples/genqlient && $(GO) tool genqlient && $(GO) vet ./... && $(GO) build -o /dev/null .
 
-## generate: regenerate the GraphQL code from schema.graphqls (must leave no diff)
+## generate: regenerate the GraphQL code from schema.graphqls and the rules catalog from
+## docs/rules.md (must leave no diff)
 generate:
 	$(GO) tool gqlgen generate
+	$(GO) generate ./internal/domain
 
 ## lint: vet and a gofmt check
 lint:
