@@ -120,6 +120,11 @@ func (r *Registry) initCollections(ctx context.Context, dbName string, db *fsql.
 		return lazyerrors.Error(err)
 	}
 
+	// Patched (PATCHES.md): indexes built by upstream are rebuilt on pushdown expressions.
+	if err = upgradeIndexes(ctx, db, colls); err != nil {
+		return lazyerrors.Error(err)
+	}
+
 	r.colls[dbName] = colls
 
 	return nil
@@ -465,33 +470,8 @@ func (r *Registry) indexesCreate(ctx context.Context, dbName, collectionName str
 			continue
 		}
 
-		q := "CREATE "
-
-		if index.Unique {
-			q += "UNIQUE "
-		}
-
-		q += "INDEX %q ON %q (%s)"
-
-		columns := make([]string, len(index.Key))
-		for i, key := range index.Key {
-			fields := strings.Split(key.Field, ".")
-			for j, f := range fields {
-				fields[j] = fmt.Sprintf("%q", f)
-			}
-
-			columns[i] = fmt.Sprintf("%s->%s", DefaultColumn, strings.Join(fields, "->"))
-			if key.Descending {
-				columns[i] += " DESC"
-			}
-		}
-
-		q = fmt.Sprintf(
-			q,
-			c.TableName+"_"+index.Name,
-			c.TableName,
-			strings.Join(columns, ", "),
-		)
+		// Patched (PATCHES.md): the index is built on the expressions pushdown filters on.
+		q := createIndexQuery(c.TableName, index)
 
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			_ = r.indexesDrop(ctx, dbName, collectionName, created)
