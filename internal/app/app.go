@@ -69,8 +69,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		return a, err
 	}
 	if a.embedded != nil {
-		// After the collections exist: lookups by _id use an index (see IndexIDs).
-		if err := a.embedded.IndexIDs(ctx, cfg.Database); err != nil {
+		// After the collections exist: drop the _id indexes earlier versions added.
+		if err := a.embedded.DropLegacyIDIndexes(ctx, cfg.Database); err != nil {
 			return a, err
 		}
 	}

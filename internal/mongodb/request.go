@@ -250,9 +250,11 @@ func (s *Store) InsertRefund(ctx context.Context, r domain.Refund) error {
 	return mapErr("insert refund", err)
 }
 
-// RefundsWithClaims lists refunds whose claim was not freed yet (a crash between the two).
-func (s *Store) RefundsWithClaims(ctx context.Context) ([]domain.Refund, error) {
-	refunds, err := findAll[refundDoc](ctx, s.db.Collection(colRefunds), "find refunds", bson.D{})
+// RefundsWithClaims lists the refunds recorded since a time whose claim was not freed yet
+// (a crash between the two). Across tenants, as a start-up repair is: by the refund's time
+// (index refunds {at}), so on a sharded cluster this one query goes to every shard.
+func (s *Store) RefundsWithClaims(ctx context.Context, since time.Time) ([]domain.Refund, error) {
+	refunds, err := findAll[refundDoc](ctx, s.db.Collection(colRefunds), "find refunds", bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}})
 	if err != nil {
 		return nil, err
 	}
@@ -274,9 +276,10 @@ func (s *Store) RefundsWithClaims(ctx context.Context) ([]domain.Refund, error) 
 	return out, nil
 }
 
-// ClaimsWithoutRequests lists claims older than t that no request followed.
-func (s *Store) ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) ([]domain.Claim, error) {
-	claims, err := findAll[claimDoc](ctx, s.db.Collection(colClaims), "find old claims", bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: olderThan}}}})
+// ClaimsWithoutRequests lists the claims made in [since, before) that no request followed.
+// Across tenants, by the claim's time (index claims {at}), as RefundsWithClaims.
+func (s *Store) ClaimsWithoutRequests(ctx context.Context, since, before time.Time) ([]domain.Claim, error) {
+	claims, err := findAll[claimDoc](ctx, s.db.Collection(colClaims), "find old claims", bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}, {Key: "$lt", Value: before}}}})
 	if err != nil || len(claims) == 0 {
 		return nil, err
 	}
@@ -301,6 +304,46 @@ func (s *Store) ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) 
 		}
 	}
 	return out, nil
+}
+
+// RequestsClosedSince lists the requests closed since a time (index closures {at}), with
+// their closures and refunds.
+func (s *Store) RequestsClosedSince(ctx context.Context, since time.Time) ([]domain.SupportRequest, error) {
+	closures, err := findAll[struct {
+		ID string `bson:"_id"`
+	}](ctx, s.db.Collection(colClosures), "find recent closures", bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil || len(closures) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(closures))
+	for i, c := range closures {
+		ids[i] = c.ID
+	}
+	ds, err := findAll[requestDoc](ctx, s.db.Collection(colRequests), "find closed requests", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return nil, err
+	}
+	return s.withClosures(ctx, ds)
+}
+
+type checkpointDoc struct {
+	ID        string    `bson:"_id"`
+	StartedAt time.Time `bson:"startedAt"`
+}
+
+// Checkpoint is when the last completed run of job started; zero when none did.
+func (s *Store) Checkpoint(ctx context.Context, job string) (time.Time, error) {
+	d, err := findOne[checkpointDoc](ctx, s.db.Collection(colCheckpoints), "find checkpoint", bson.D{{Key: "_id", Value: job}})
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return time.Time{}, nil
+	}
+	return d.StartedAt.UTC(), err
+}
+
+// SaveCheckpoint saves when the run of job that completed started.
+func (s *Store) SaveCheckpoint(ctx context.Context, job string, startedAt time.Time) error {
+	return replace(ctx, s.db.Collection(colCheckpoints), "save checkpoint", job, checkpointDoc{ID: job, StartedAt: startedAt})
 }
 
 type ppiDoc struct {

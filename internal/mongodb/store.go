@@ -40,6 +40,7 @@ const (
 	colOutbox        = "outbox"
 	colEvents        = "events"
 	colLedgerHeads   = "ledgerHeads"
+	colCheckpoints   = "checkpoints"
 )
 
 // codeNamespaceExists is the server's error code for creating a collection that exists.
@@ -152,6 +153,9 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		colHeldOffers: {
 			// R20: one held offer per offer and enrollment year.
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "offerId", Value: 1}, {Key: "periodStart", Value: 1}}, Options: options.Index().SetUnique(true)},
+			// The sweep: the held offers whose year starts or ends near now, across tenants.
+			{Keys: bson.D{{Key: "periodStart", Value: 1}}},
+			{Keys: bson.D{{Key: "periodEnd", Value: 1}}},
 		},
 		colContracts: {
 			// R4: one contract per benefit.
@@ -171,6 +175,16 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		colClaims: {
 			// R15: an incident slot is claimed once; no overdraft.
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "slot", Value: 1}}, Options: options.Index().SetUnique(true)},
+			// The start-up repair's claims since its last run, across tenants (Service.Repair).
+			{Keys: bson.D{{Key: "at", Value: 1}}},
+		},
+		colClosures: {
+			// The start-up repair's closures since its last run, across tenants.
+			{Keys: bson.D{{Key: "at", Value: 1}}},
+		},
+		colRefunds: {
+			// The start-up repair's refunds since its last run, across tenants.
+			{Keys: bson.D{{Key: "at", Value: 1}}},
 		},
 		colRequests: {
 			{Keys: bson.D{{Key: "accountId", Value: 1}, {Key: "createdAt", Value: -1}}},
@@ -190,7 +204,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 	// Create every collection first, those without a secondary index too, so that the
 	// schema is complete once Open returns (the embedded store indexes _id per table then).
 	for _, col := range []string{colAccounts, colTenants, colMemberships, colOffers, colProducts, colHeldOffers, colContracts,
-		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents, colLedgerHeads} {
+		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents, colLedgerHeads, colCheckpoints} {
 		var ce mongo.CommandError
 		if err := s.db.CreateCollection(ctx, col); err != nil && !(errors.As(err, &ce) && ce.Code == codeNamespaceExists) {
 			return fmt.Errorf("mongodb: create collection %s: %w", col, err)
