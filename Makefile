@@ -16,11 +16,14 @@ build:
 	$(GO) build -trimpath -o bin/server ./server
 
 ## test: every test, with the race detector (see README "Testing" for why -race is on). The
-## dashboard's browser test needs Debian's Chromium, installed here when missing.
+## dashboard's browser test needs Debian's Chromium, installed here when missing. The
+## patched FerretDB (third_party/ferretdb, a module of its own, outside ./...) is tested
+## on its own: its pushdown against a full scan on random data, and its query plans.
 test:
 	bash scripts/ensure-chromium.sh
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/... && $(GO) test -count=1 -timeout 10m ./internal/backends/sqlite/...
 	./scripts/fuzz-all.sh 5s
 
 ## generate: regenerate the GraphQL code from schema.graphqls (must leave no diff)
