@@ -222,3 +222,48 @@ func TestScansAreDetected(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, scans(t, st, rec.take()), "a find by an indexed field")
 }
+
+// The newest page of a ledger is read from a window of sequence numbers (below a saved
+// head, which may be stale, or below the page's before), widened when the ledger has gaps:
+// the same events as a read of the whole ledger, in the same order.
+func TestEvents_NewestPagesReadAWindowAndAgreeWithTheWholeLedger(t *testing.T) {
+	st, _ := openStore(t)
+	ctx := t.Context()
+	var seqs []int64
+	for s := int64(1); s <= 120; s++ {
+		if s > 60 && s < 90 {
+			continue // a gap the windows must widen across
+		}
+		seqs = append(seqs, s)
+		require.NoError(t, st.AppendEvent(ctx, domain.Event{ID: fmt.Sprintf("e%03d", s), TenantID: "t", Seq: s, Kind: domain.EventConsume, At: testenv.DemoNow}))
+	}
+	want := func(after, before int64, limit int) []int64 {
+		var out []int64
+		for i := len(seqs) - 1; i >= 0 && len(out) < limit; i-- {
+			if seqs[i] > after && (before == 0 || seqs[i] < before) {
+				out = append(out, seqs[i])
+			}
+		}
+		return out
+	}
+	check := func(name string, after, before int64, limit int) {
+		t.Helper()
+		es, err := st.Events(ctx, "t", after, before, limit, true)
+		require.NoError(t, err)
+		var got []int64
+		for _, e := range es {
+			got = append(got, e.Seq)
+		}
+		require.Equal(t, want(after, before, limit), got, name)
+	}
+	check("no head saved", 0, 0, 20)
+	require.NoError(t, st.SaveLedgerHead(ctx, domain.LedgerHead{Scope: "t", Seq: 100})) // stale: the ledger is at 120
+	check("first page below a stale head", 0, 0, 21)
+	check("a page across the gap", 0, 95, 21)
+	check("a page that ends at after", 50, 95, 21)
+	check("the oldest page", 0, 12, 21)
+	check("more than the ledger holds", 0, 0, 500)
+	last, err := st.LastEvent(ctx, "t")
+	require.NoError(t, err)
+	require.EqualValues(t, 120, last.Seq)
+}
