@@ -19,6 +19,7 @@ type Metrics struct {
 	subscriptions prometheus.Gauge
 	storeTrips    *prometheus.CounterVec
 	storeLatency  *prometheus.HistogramVec
+	poolExhausted prometheus.Counter
 	labels        labelCache // each operation's label, computed once
 }
 
@@ -49,8 +50,11 @@ func NewMetrics() *Metrics {
 			Name: "store_roundtrip_duration_seconds", Help: "Latency of store commands.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"command"}),
+		poolExhausted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "store_pool_exhausted_total", Help: "Store operations refused (UNAVAILABLE) because no pooled connection was free in time.",
+		}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency, m.subscriptions, m.storeTrips, m.storeLatency,
+	m.Registry.MustRegister(m.requests, m.latency, m.subscriptions, m.storeTrips, m.storeLatency, m.poolExhausted,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -64,6 +68,9 @@ func (m *Metrics) StoreCommand(command string, d time.Duration, failed bool) {
 	m.storeTrips.WithLabelValues(command, outcome).Inc()
 	m.storeLatency.WithLabelValues(command).Observe(d.Seconds())
 }
+
+// PoolExhausted counts one checkout of a store connection that timed out.
+func (m *Metrics) PoolExhausted() { m.poolExhausted.Inc() }
 
 // label names an operation by its root fields, sorted and joined with "+"; more than a
 // few are "multiple". Only names the schema defines can appear.

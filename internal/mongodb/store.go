@@ -86,6 +86,8 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// MaxPoolSize of the driver's connection pool; 0 keeps the driver's default.
 	MaxPoolSize uint64
+	// PoolMonitor observes the connection pool (for the exhausted-pool metric); may be nil.
+	PoolMonitor *event.PoolMonitor
 }
 
 // Open connects to uri, checks that the server answers, and creates every index
@@ -100,6 +102,9 @@ func Open(ctx context.Context, uri, database string, o Options) (*Store, error) 
 	}
 	if o.MaxPoolSize > 0 {
 		co.SetMaxPoolSize(o.MaxPoolSize)
+	}
+	if o.PoolMonitor != nil {
+		co.SetPoolMonitor(o.PoolMonitor)
 	}
 	if err := co.Validate(); err != nil {
 		return nil, fmt.Errorf("mongodb: invalid MONGODB_URI: %w", err)
@@ -223,7 +228,9 @@ func (s *Store) createIndexes(ctx context.Context) error {
 }
 
 // mapErr turns driver errors into domain errors: no document is ENOTFOUND, a duplicate
-// key is ECONFLICT, anything else is wrapped as internal.
+// key is ECONFLICT, a timeout (no pooled connection free in time, the context's deadline,
+// the server's time limit) is EUNAVAILABLE, which clients may retry; anything else is
+// wrapped as internal.
 func mapErr(op string, err error) error {
 	switch {
 	case err == nil:
@@ -232,6 +239,8 @@ func mapErr(op string, err error) error {
 		return &domain.Error{Code: domain.ENOTFOUND, Message: op + ": not found"}
 	case mongo.IsDuplicateKeyError(err):
 		return &domain.Error{Code: domain.ECONFLICT, Message: op + ": already exists"}
+	case mongo.IsTimeout(err):
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: op + ": the store is busy; try again"}
 	}
 	return fmt.Errorf("mongodb: %s: %w", op, err)
 }
