@@ -267,3 +267,28 @@ func TestEvents_NewestPagesReadAWindowAndAgreeWithTheWholeLedger(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 120, last.Seq)
 }
+
+// A long list of IDs is looked up in index searches of at most 500 (a longer $in would be
+// a scan on the embedded store), and finds every one.
+func TestAccounts_ALongListIsReadInIndexedChunks(t *testing.T) {
+	var rec reads
+	st, err := mongodb.Open(t.Context(), testenv.StoreURI(t), testenv.NewDatabaseName(), mongodb.Options{Monitor: rec.monitor()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
+	var ids []string
+	docs := make([]any, 0, 1100)
+	for i := range 1100 {
+		ids = append(ids, fmt.Sprintf("acct-%04d", i))
+		docs = append(docs, bson.D{{Key: "_id", Value: ids[i]}, {Key: "email", Value: ids[i] + "@example.com"}})
+	}
+	_, err = st.Database().Collection("accounts").InsertMany(t.Context(), docs)
+	require.NoError(t, err)
+	rec.on.Store(true)
+	got, err := st.Accounts(t.Context(), ids)
+	rec.on.Store(false)
+	require.NoError(t, err)
+	require.Len(t, got, 1100)
+	cmds := rec.take()
+	require.Len(t, cmds, 3, "1,100 IDs in 3 finds")
+	require.Empty(t, scans(t, st, cmds))
+}

@@ -156,7 +156,7 @@ func (s *Store) Request(ctx context.Context, id string) (domain.SupportRequest, 
 	return rs[0], nil
 }
 
-// withClosures attaches closures and refunds: two reads for the whole page.
+// withClosures attaches closures and refunds: two reads for the whole page (more only for more than maxInIDs requests).
 func (s *Store) withClosures(ctx context.Context, ds []requestDoc) ([]domain.SupportRequest, error) {
 	out := make([]domain.SupportRequest, len(ds))
 	if len(ds) == 0 {
@@ -167,14 +167,13 @@ func (s *Store) withClosures(ctx context.Context, ds []requestDoc) ([]domain.Sup
 		ids[i] = d.ID
 		out[i] = d.domain()
 	}
-	in := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
-	closures, err := findAll[closureDoc](ctx, s.db.Collection(colClosures), "find closures", in)
+	closures, err := findByIDs[closureDoc](ctx, s.db.Collection(colClosures), "find closures", ids)
 	if err != nil {
 		return nil, err
 	}
-	refunds, err := findAll[struct {
+	refunds, err := findByIDs[struct {
 		ID string `bson:"_id"`
-	}](ctx, s.db.Collection(colRefunds), "find refunds", in, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	}](ctx, s.db.Collection(colRefunds), "find refunds", ids, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +264,7 @@ func (s *Store) RefundsWithClaims(ctx context.Context, since time.Time) ([]domai
 	for i, r := range refunds {
 		ids[i] = r.ID
 	}
-	claims, err := findAll[claimDoc](ctx, s.db.Collection(colClaims), "find claims", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	claims, err := findByIDs[claimDoc](ctx, s.db.Collection(colClaims), "find claims", ids)
 	if err != nil {
 		return nil, err
 	}
@@ -287,9 +286,9 @@ func (s *Store) ClaimsWithoutRequests(ctx context.Context, since, before time.Ti
 	for i, c := range claims {
 		ids[i] = c.ID
 	}
-	reqs, err := findAll[struct {
+	reqs, err := findByIDs[struct {
 		ID string `bson:"_id"`
-	}](ctx, s.db.Collection(colRequests), "find requests", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	}](ctx, s.db.Collection(colRequests), "find requests", ids, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +319,7 @@ func (s *Store) RequestsClosedSince(ctx context.Context, since time.Time) ([]dom
 	for i, c := range closures {
 		ids[i] = c.ID
 	}
-	ds, err := findAll[requestDoc](ctx, s.db.Collection(colRequests), "find closed requests", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	ds, err := findByIDs[requestDoc](ctx, s.db.Collection(colRequests), "find closed requests", ids)
 	if err != nil {
 		return nil, err
 	}

@@ -258,6 +258,25 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, op string, filter 
 	return out, nil
 }
 
+// maxInIDs bounds the _ids of one $in: the embedded store sends a longer list to SQLite as
+// a scan (third_party/ferretdb/PATCHES.md), so findByIDs splits longer lists.
+const maxInIDs = 500
+
+// findByIDs finds the documents with the given _ids, maxInIDs at a time, each an index
+// search.
+func findByIDs[T any](ctx context.Context, c *mongo.Collection, op string, ids []string, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	var out []T
+	for len(ids) > 0 {
+		n := min(len(ids), maxInIDs)
+		ds, err := findAll[T](ctx, c, op, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		out, ids = append(out, ds...), ids[n:]
+	}
+	return out, nil
+}
+
 // findOne finds one document.
 func findOne[T any](ctx context.Context, c *mongo.Collection, op string, filter any) (T, error) {
 	var v T

@@ -33,6 +33,11 @@ import (
 // SQLite and the handler's Go filter order numeric bounds the same way.
 const maxExactInt = 1 << 53
 
+// maxInValues bounds the values of an $in pushed down: SQLite refuses statements with more
+// than 32,766 parameters, and the disjunction repeats a condition's values in every term
+// after it. A longer $in is left to the handler.
+const maxInValues = 1000
+
 // condition is what can be pushed down for one top-level field of a filter: the
 // conjunction of scalar comparisons on its expression, and whether documents in which
 // the field is an array must be kept too (a MongoDB comparison also matches an array that
@@ -155,7 +160,7 @@ func (c *condition) addEq(v any) {
 
 func (c *condition) addIn(v any) {
 	arr, ok := v.(*types.Array)
-	if !ok || arr.Len() == 0 {
+	if !ok || arr.Len() == 0 || arr.Len() > maxInValues {
 		return
 	}
 

@@ -324,6 +324,15 @@ func plan(t *testing.T, c backends.Collection, filter *types.Document) (string, 
 
 func doc(pairs ...any) *types.Document { return must.NotFail(types.NewDocument(pairs...)) }
 
+func longArray(n int) *types.Array {
+	arr := types.MakeArray(n)
+	for i := range n {
+		arr.Append(fmt.Sprintf("v%d", i))
+	}
+
+	return arr
+}
+
 // TestPushdownUsesIndexes checks with EXPLAIN QUERY PLAN that pushed-down filters are index
 // searches on the indexes createIndexes builds, and that what is not pushed is a scan.
 func TestPushdownUsesIndexes(t *testing.T) {
@@ -338,16 +347,17 @@ func TestPushdownUsesIndexes(t *testing.T) {
 		filter *types.Document
 		search string // "" for a scan
 	}{
-		"id":                {doc("_id", "x"), "__id_ ("},
-		"id in":             {doc("_id", doc("$in", must.NotFail(types.NewArray("x", "y")))), "__id_ ("},
-		"tenant":            {doc("tenantId", "a"), "_tenant_seq ("},
-		"tenant in":         {doc("tenantId", doc("$in", must.NotFail(types.NewArray("a", "b")))), "_tenant_seq ("},
-		"tenant seq range":  {doc("seq", doc("$gt", int64(5), "$lte", int32(9)), "tenantId", "a"), "_tenant_seq (<expr>=? AND <expr>>? AND <expr><?)"},
-		"tenant other":      {doc("tenantId", "a", "kind", "x"), "_tenant_seq ("},
-		"account date":      {doc("accountId", "a", "createdAt", doc("$lt", at)), "_account_created ("},
-		"unindexed field":   {doc("kind", "x"), ""},
-		"not pushed: $or":   {doc("$or", must.NotFail(types.NewArray(doc("tenantId", "a")))), ""},
-		"not pushed: regex": {doc("tenantId", types.Regex{Pattern: "a"}), ""},
+		"id":                     {doc("_id", "x"), "__id_ ("},
+		"id in":                  {doc("_id", doc("$in", must.NotFail(types.NewArray("x", "y")))), "__id_ ("},
+		"tenant":                 {doc("tenantId", "a"), "_tenant_seq ("},
+		"tenant in":              {doc("tenantId", doc("$in", must.NotFail(types.NewArray("a", "b")))), "_tenant_seq ("},
+		"tenant seq range":       {doc("seq", doc("$gt", int64(5), "$lte", int32(9)), "tenantId", "a"), "_tenant_seq (<expr>=? AND <expr>>? AND <expr><?)"},
+		"tenant other":           {doc("tenantId", "a", "kind", "x"), "_tenant_seq ("},
+		"account date":           {doc("accountId", "a", "createdAt", doc("$lt", at)), "_account_created ("},
+		"unindexed field":        {doc("kind", "x"), ""},
+		"not pushed: a long $in": {doc("tenantId", doc("$in", longArray(maxInValues+1))), ""},
+		"not pushed: $or":        {doc("$or", must.NotFail(types.NewArray(doc("tenantId", "a")))), ""},
+		"not pushed: regex":      {doc("tenantId", types.Regex{Pattern: "a"}), ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, pushed := plan(t, c, tc.filter)
