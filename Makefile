@@ -25,12 +25,15 @@ token:
 
 ## test: every test, with the race detector (see README "Testing" for why -race is on). The
 ## browser tests need Debian's Chromium, and the client tests (internal/clients) Node.js
-## and their npm packages, installed here when missing.
+## and their npm packages, installed here when missing. The patched FerretDB
+## (third_party/ferretdb, a module of its own, outside ./...) is tested on its own: its
+## pushdown against a full scan on random data, and its query plans.
 test:
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-node-deps.sh
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/... && $(GO) test -count=1 -timeout 10m ./internal/backends/sqlite/...
 	./scripts/fuzz-all.sh 5s
 	$(MAKE) --no-print-directory example
 

@@ -103,3 +103,5 @@ require (
 )
 
 tool github.com/99designs/gqlgen
+
+replace github.com/FerretDB/FerretDB => ./third_party/ferretdb

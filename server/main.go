@@ -101,8 +101,8 @@ func storeOnly(ctx context.Context, cfg config.Config, log *slog.Logger, stdout,
 		fmt.Fprintf(stderr, "server: %v\n", err)
 		return 1
 	}
-	// Create the service's collections and indexes now, so that the lookups by _id of
-	// the servers that connect use an index from their first request (see IndexIDs).
+	// Create the service's collections and indexes now, so that the servers that connect
+	// find them from their first request.
 	if err := prepareSchema(ctx, es, cfg); err != nil {
 		fmt.Fprintf(stderr, "server: %v\n", err)
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -128,7 +128,8 @@ func storeOnly(ctx context.Context, cfg config.Config, log *slog.Logger, stdout,
 }
 
 // prepareSchema creates the database's collections and indexes on the embedded store, as
-// every server does when it opens the store, and then the store's own _id indexes.
+// every server does when it opens the store, and drops the _id indexes earlier versions
+// added (embedded.Store.DropLegacyIDIndexes).
 func prepareSchema(ctx context.Context, es *embedded.Store, cfg config.Config) error {
 	st, err := mongodb.Open(ctx, es.URI(), cfg.Database, mongodb.Options{ConnectTimeout: cfg.ConnectTimeout})
 	if err != nil {
@@ -137,7 +138,7 @@ func prepareSchema(ctx context.Context, es *embedded.Store, cfg config.Config) e
 	if err := st.Close(ctx); err != nil {
 		return err
 	}
-	return es.IndexIDs(ctx, cfg.Database)
+	return es.DropLegacyIDIndexes(ctx, cfg.Database)
 }
 
 // serve runs the API until ctx ends, then shuts down gracefully.

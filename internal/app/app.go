@@ -65,12 +65,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		}
 		a.StoreURI = a.embedded.URI()
 	}
-	if a.Store, err = mongodb.Open(ctx, a.StoreURI, cfg.Database, mongodb.Options{Monitor: commandMonitor(a.Metrics), ConnectTimeout: cfg.ConnectTimeout}); err != nil {
+	if a.Store, err = mongodb.Open(ctx, a.StoreURI, cfg.Database, mongodb.Options{Monitor: commandMonitor(a.Metrics), PoolMonitor: poolMonitor(a.Metrics), ConnectTimeout: cfg.ConnectTimeout}); err != nil {
 		return a, err
 	}
 	if a.embedded != nil {
-		// After the collections exist: lookups by _id use an index (see IndexIDs).
-		if err := a.embedded.IndexIDs(ctx, cfg.Database); err != nil {
+		// After the collections exist: drop the _id indexes earlier versions added.
+		if err := a.embedded.DropLegacyIDIndexes(ctx, cfg.Database); err != nil {
 			return a, err
 		}
 	}
@@ -237,6 +237,16 @@ func devAuth(s *auth.DevSigner) *httpapi.DevAuth {
 }
 
 // commandMonitor counts store round trips for /metrics.
+// poolMonitor counts the checkouts of a store connection that timed out: the store was
+// saturated and the operation was answered UNAVAILABLE.
+func poolMonitor(m *httpapi.Metrics) *event.PoolMonitor {
+	return &event.PoolMonitor{Event: func(e *event.PoolEvent) {
+		if e.Type == event.ConnectionCheckOutFailed && e.Reason == event.ReasonTimedOut {
+			m.PoolExhausted()
+		}
+	}}
+}
+
 func commandMonitor(m *httpapi.Metrics) *event.CommandMonitor {
 	return &event.CommandMonitor{
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {

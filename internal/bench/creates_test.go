@@ -79,7 +79,6 @@ func BenchmarkCreatesStoreTime(b *testing.B) {
 	st, err := mongodb.Open(ctx, testenv.StoreURI(b), database, mongodb.Options{Monitor: timer.monitor()})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
-	testenv.IndexIDs(b, database)
 	const n = 1000
 	f, admins, plans := benchenv.ManyTenants(n)
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)

@@ -263,13 +263,21 @@ func (s *Service) RecordGrants(ctx context.Context, tenantID string) error {
 // whose year ended expires; a capped SPD year caps at its renewal anniversary. Event IDs
 // are deterministic, so every instance may sweep. It then sequences what is pending.
 //
-// It reads every held offer in one query, and skips an event already in the ledger with
-// one lookup by its key; a tenant's contracts and claims are read only for an ending-soon
-// reminder not yet sent. So a sweep of many tenants with nothing new to record costs one
-// query and a few lookups per benefit, not several queries per tenant.
+// Every event it records is due at the start or the end of a held offer's year (a cap at
+// its start, an expiry at its end, an ending-soon reminder within the reminder window
+// before its end), so it reads only the held offers whose year starts or ends between the
+// start of the last completed sweep (less repairOverlap; everything on a store never swept)
+// and the end of the reminder window: one query per bound across tenants, on the indexes
+// heldOffers {periodStart} and {periodEnd}, not every held offer each minute. It skips an
+// event already in the ledger with one lookup by its key; a tenant's contracts and claims
+// are read only for an ending-soon reminder not yet sent.
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.Now()
-	held, err := s.store.AllHeldOffers(ctx)
+	since, err := s.since(ctx, "sweep", now)
+	if err != nil {
+		return err
+	}
+	held, err := s.store.HeldOffersStartingOrEnding(ctx, since, now.Add(s.reminders.Window))
 	if err != nil {
 		return err
 	}
@@ -315,7 +323,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.store.SaveCheckpoint(ctx, "sweep", now)
 }
 
 // recordOnce records an event of the sweep unless the ledger has it already.
@@ -336,12 +344,29 @@ func (s *Service) sequenced(ctx context.Context, e Event) bool {
 // long enough that no create still in flight can own it.
 const OrphanClaimAge = time.Hour
 
+// repairOverlap is how far before the last repair's start a repair looks back: longer than
+// any create or close takes from stamping its time to its last write, so that what such
+// an operation left when its process crashed was either complete when the last repair
+// read, or is stamped after this bound.
+const repairOverlap = 5 * time.Minute
+
 // Repair completes what crashes may have cut short; run it at start-up (every instance
 // may). It frees the claims of recorded refunds, frees claims that no request followed
 // within OrphanClaimAge, finishes refunds of closures, and records the ledger events of
-// the last day's requests. Every step is idempotent.
+// requests whose event is missing. Every step is idempotent.
+//
+// It reads only what happened since the last repair that completed (its checkpoint, less
+// repairOverlap; everything on a store that was never repaired), through indexes on the
+// time of each record: a crash's leftovers are at most that old, because every completed
+// repair saw everything stamped before it started. So a restart costs what was written
+// since the last start, not the whole store.
 func (s *Service) Repair(ctx context.Context) error {
-	refunds, err := s.store.RefundsWithClaims(ctx)
+	now := s.Now()
+	since, err := s.since(ctx, "repair", now)
+	if err != nil {
+		return err
+	}
+	refunds, err := s.store.RefundsWithClaims(ctx, since)
 	if err != nil {
 		return err
 	}
@@ -350,8 +375,9 @@ func (s *Service) Repair(ctx context.Context) error {
 			return err
 		}
 	}
-	now := s.Now()
-	orphans, err := s.store.ClaimsWithoutRequests(ctx, now.Add(-OrphanClaimAge))
+	// A claim younger than OrphanClaimAge is not judged yet: the window of claims ends
+	// there, and the next repair's starts before it.
+	orphans, err := s.store.ClaimsWithoutRequests(ctx, since.Add(-OrphanClaimAge), now.Add(-OrphanClaimAge))
 	if err != nil {
 		return err
 	}
@@ -361,16 +387,21 @@ func (s *Service) Repair(ctx context.Context) error {
 		}
 		s.log.InfoContext(ctx, "repair: freed an incident claimed by a request that was never created", "request", c.RequestID, "benefit", c.BenefitID)
 	}
-	rs, err := s.store.RequestsSince(ctx, now.Add(-24*time.Hour))
+	rs, err := s.store.RequestsSince(ctx, since)
 	if err != nil {
 		return err
 	}
 	for _, r := range rs {
 		if r.Consumed {
-			quota, unlimited, name := s.planQuota(ctx, r)
-			if err := s.store.RecordEvent(ctx, Event{ID: "consume/" + r.ID, TenantID: r.TenantID, Kind: EventConsume, BenefitID: r.BenefitID, PlanName: name,
-				RequestID: r.ID, ActorID: r.AccountID, Reason: string(r.Type), At: r.CreatedAt, Delta: -1, Quota: quota, Unlimited: unlimited}); err != nil {
-				return err
+			e := Event{ID: "consume/" + r.ID, TenantID: r.TenantID, Kind: EventConsume, BenefitID: r.BenefitID,
+				RequestID: r.ID, ActorID: r.AccountID, Reason: string(r.Type), At: r.CreatedAt, Delta: -1}
+			// One lookup by key skips what the ledger has: the outbox gets only what is
+			// missing, not every recent request again.
+			if !s.sequenced(ctx, e) {
+				e.Quota, e.Unlimited, e.PlanName = s.planQuota(ctx, r)
+				if err := s.store.RecordEvent(ctx, e); err != nil {
+					return err
+				}
 			}
 		}
 		if r.Closure != nil {
@@ -379,7 +410,33 @@ func (s *Service) Repair(ctx context.Context) error {
 			}
 		}
 	}
-	return s.Sweep(ctx)
+	// A request created before the window may have been closed within it.
+	closed, err := s.store.RequestsClosedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	for _, r := range closed {
+		if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
+			return err
+		}
+	}
+	if err := s.Sweep(ctx); err != nil {
+		return err
+	}
+	return s.store.SaveCheckpoint(ctx, "repair", now)
+}
+
+// since is where a run of job at now starts reading: the start of its last completed run
+// less repairOverlap, or the beginning when it never completed.
+func (s *Service) since(ctx context.Context, job string, now time.Time) (time.Time, error) {
+	checkpoint, err := s.store.Checkpoint(ctx, job)
+	if err != nil || checkpoint.IsZero() {
+		return time.Time{}, err
+	}
+	if now.Before(checkpoint) {
+		checkpoint = now // the business clock was set back
+	}
+	return checkpoint.Add(-repairOverlap), nil
 }
 
 // discardLogger is the default logger.

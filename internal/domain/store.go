@@ -42,8 +42,9 @@ type Store interface {
 	InsertHeldOffer(ctx context.Context, h HeldOffer) error
 	HeldOffer(ctx context.Context, id string) (HeldOffer, error)
 	HeldOffers(ctx context.Context, tenantID string) ([]HeldOffer, error)
-	// AllHeldOffers lists the held offers of every tenant (for the sweep).
-	AllHeldOffers(ctx context.Context) ([]HeldOffer, error)
+	// HeldOffersStartingOrEnding lists the held offers of every tenant whose year starts or
+	// ends within [from, to] (for the sweep).
+	HeldOffersStartingOrEnding(ctx context.Context, from, to time.Time) ([]HeldOffer, error)
 
 	// InsertContract fails with ECONFLICT when the benefit already has a contract (R4).
 	InsertContract(ctx context.Context, c Contract) error
@@ -134,10 +135,21 @@ type Store interface {
 	// ascending or descending.
 	Events(ctx context.Context, scope string, after, before int64, limit int, desc bool) ([]Event, error)
 
-	// Repair queries (crash recovery).
-	RefundsWithClaims(ctx context.Context) ([]Refund, error)
-	ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) ([]Claim, error)
+	// Repair queries (crash recovery), each bounded by time on an index of that time, so
+	// that a start-up reads what happened since the last repair, not the whole store.
+	// RefundsWithClaims lists the refunds recorded since a time whose claim is still held.
+	RefundsWithClaims(ctx context.Context, since time.Time) ([]Refund, error)
+	// ClaimsWithoutRequests lists the claims made in [since, before) that no request followed.
+	ClaimsWithoutRequests(ctx context.Context, since, before time.Time) ([]Claim, error)
 	RequestsSince(ctx context.Context, since time.Time) ([]SupportRequest, error)
+	// RequestsClosedSince lists the requests closed since a time, with their closures.
+	RequestsClosedSince(ctx context.Context, since time.Time) ([]SupportRequest, error)
+	// Checkpoint is when the last run of a periodic job ("repair", "sweep") that completed
+	// started; zero when none did.
+	Checkpoint(ctx context.Context, job string) (time.Time, error)
+	// SaveCheckpoint saves it. Concurrent runs may save an older one than the newest,
+	// which only makes the next run look further back.
+	SaveCheckpoint(ctx context.Context, job string, startedAt time.Time) error
 }
 
 // QueueQuery selects a page of the support provider's queue (R25): a portal and a plan

@@ -13,68 +13,61 @@ import (
 	_ "modernc.org/sqlite" // the SQLite driver FerretDB itself uses ("sqlite")
 )
 
-// idExpr is the expression FerretDB v1.24's SQLite backend filters on when a find,
-// update or delete names exactly one `_id` (backends/sqlite: metadata.IDColumn).
-const idExpr = `_ferretdb_sjson->'$._id'`
+// legacyIDIndexSuffix names the indexes earlier versions of the service added on
+// `_ferretdb_sjson->'$._id'`, the expression FerretDB filters by `_id` on, because
+// upstream FerretDB v1.24 built its own `_id` index on another expression, which made every
+// lookup by `_id` a full table scan. The patched FerretDB this service embeds
+// (third_party/ferretdb/PATCHES.md) builds (and, for old data directories, rebuilds) its
+// `_id` index on that expression, so the extra index only costs every write.
+const legacyIDIndexSuffix = "_psapi_id"
 
-// IndexIDs works around a FerretDB v1.24 defect that makes every lookup by `_id` a full
-// table scan on SQLite. FerretDB filters on `_ferretdb_sjson->'$._id'` but creates its
-// unique `_id` index on `_ferretdb_sjson->"_id"`; SQLite only uses an expression index
-// for the same expression, so it never uses that one (measured: a find by `_id` took
-// 0.25 ms at 10 documents and 26 ms at 10,000). For every collection of the database,
-// IndexIDs adds an index on FerretDB's own filter expression, so
-// that finds, updates and deletes by `_id` are index lookups.
-//
-// The index is plain SQLite, invisible to FerretDB (which keeps its index list in its
-// own metadata table), dropped with its table, and created with IF NOT EXISTS, so
-// calling IndexIDs again is cheap. Call it after the database's collections are
-// created: it indexes the tables that exist when it runs.
-func (s *Store) IndexIDs(ctx context.Context, database string) error {
+// DropLegacyIDIndexes drops, in the database's file, the `_id` indexes earlier versions
+// added. FerretDB does not know them (its index list is in its own metadata table); a
+// database without them is left as it is, so calling it again is cheap.
+func (s *Store) DropLegacyIDIndexes(ctx context.Context, database string) error {
 	f := filepath.Join(s.dir, database+".sqlite")
 	if _, err := os.Stat(f); err != nil {
-		return fmt.Errorf("embedded store: index _id: database %q: %w", database, err)
+		return fmt.Errorf("embedded store: drop legacy _id indexes: database %q: %w", database, err)
 	}
-	return indexIDs(ctx, f)
+	return dropLegacyIDIndexes(ctx, f)
 }
 
-func indexIDs(ctx context.Context, file string) (err error) {
+func dropLegacyIDIndexes(ctx context.Context, file string) (err error) {
 	// The same pragmas FerretDB opens its files with; busy_timeout waits out its writers.
 	u := "file:" + filepath.ToSlash(file) + "?" + url.Values{"_pragma": {"busy_timeout(10000)", "journal_mode(wal)"}}.Encode()
 	db, err := sql.Open("sqlite", u)
 	if err != nil {
-		return fmt.Errorf("embedded store: index _id: %s: %w", file, err)
+		return fmt.Errorf("embedded store: drop legacy _id indexes: %s: %w", file, err)
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
-	tables, err := collectionTables(ctx, db)
+	names, err := legacyIDIndexes(ctx, db)
 	if err != nil {
-		return fmt.Errorf("embedded store: index _id: %s: %w", file, err)
+		return fmt.Errorf("embedded store: drop legacy _id indexes: %s: %w", file, err)
 	}
-	for _, t := range tables {
-		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, t+"_psapi_id", t, idExpr)
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("embedded store: index _id of %s in %s: %w", t, filepath.Base(file), err)
+	for _, n := range names {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, n)); err != nil {
+			return fmt.Errorf("embedded store: drop legacy _id index %s in %s: %w", n, filepath.Base(file), err)
 		}
 	}
 	return nil
 }
 
-// collectionTables lists the tables of FerretDB's collections from its metadata table.
-func collectionTables(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM "_ferretdb_collections"`)
+// legacyIDIndexes lists the legacy indexes of the file.
+func legacyIDIndexes(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE ?`, "%"+legacyIDIndexSuffix)
 	if err != nil {
-		if strings.Contains(err.Error(), "no such table") {
-			return nil, nil // a database FerretDB has not finished creating
-		}
 		return nil, err
 	}
 	defer rows.Close()
-	var ts []string
+	var out []string
 	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
+		var n string
+		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		ts = append(ts, t)
+		if strings.HasSuffix(n, legacyIDIndexSuffix) {
+			out = append(out, n)
+		}
 	}
-	return ts, rows.Err()
+	return out, rows.Err()
 }

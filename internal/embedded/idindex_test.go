@@ -19,7 +19,7 @@ func queryPlan(t *testing.T, file, table string) string {
 	db, err := sql.Open("sqlite", "file:"+file)
 	require.NoError(t, err)
 	defer db.Close()
-	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "`+table+`" WHERE `+idExpr+` = ?`, `"a"`)
+	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "`+table+`" WHERE _ferretdb_sjson->'$._id' = ?`, `"a"`)
 	require.NoError(t, err)
 	defer rows.Close()
 	var plan string
@@ -33,7 +33,9 @@ func queryPlan(t *testing.T, file, table string) string {
 	return plan
 }
 
-func TestIndexIDsMakesLookupsByIDUseAnIndex(t *testing.T) {
+// A find by `_id` is an index search on FerretDB's own `_id` index (patched, see
+// third_party/ferretdb/PATCHES.md), and the index earlier versions added for it is dropped.
+func TestLookupsByIDUseFerretDBsIndexAndTheLegacyOneIsDropped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -52,15 +54,18 @@ func TestIndexIDsMakesLookupsByIDUseAnIndex(t *testing.T) {
 	require.NoError(t, err)
 	var table string
 	require.NoError(t, db.QueryRow(`SELECT table_name FROM "_ferretdb_collections" WHERE name = 'things'`).Scan(&table))
+	require.Contains(t, queryPlan(t, file, table), "USING INDEX "+table+"__id_")
+
+	// What an earlier version left: its own index on the same expression.
+	_, err = db.Exec(`CREATE INDEX "` + table + legacyIDIndexSuffix + `" ON "` + table + `" (_ferretdb_sjson->'$._id')`)
+	require.NoError(t, err)
 	require.NoError(t, db.Close())
+	require.NoError(t, s.DropLegacyIDIndexes(ctx, "idx"))
+	require.NoError(t, s.DropLegacyIDIndexes(ctx, "idx"), "dropping again is a no-op")
+	require.NotContains(t, queryPlan(t, file, table), legacyIDIndexSuffix)
+	require.Contains(t, queryPlan(t, file, table), "USING INDEX "+table+"__id_")
 
-	// FerretDB's own _id index is on another expression: without ours, SQLite scans.
-	require.Contains(t, queryPlan(t, file, table), "SCAN")
-	require.NoError(t, s.IndexIDs(ctx, "idx"))
-	require.Contains(t, queryPlan(t, file, table), "USING INDEX "+table+"_psapi_id")
-	require.NoError(t, s.IndexIDs(ctx, "idx"), "indexing again is a no-op")
-
-	// FerretDB answers as before and does not list the index as one of its own.
+	// FerretDB answers as before.
 	var got bson.M
 	require.NoError(t, col.FindOne(ctx, bson.D{{Key: "_id", Value: "b"}}).Decode(&got))
 	require.EqualValues(t, 2, got["n"])

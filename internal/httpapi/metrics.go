@@ -22,6 +22,7 @@ type Metrics struct {
 	storeTrips    *prometheus.CounterVec
 	storeLatency  *prometheus.HistogramVec
 	audit         *prometheus.CounterVec
+	poolExhausted prometheus.Counter
 	labels        labelCache // each operation's label, computed once
 }
 
@@ -55,8 +56,11 @@ func NewMetrics() *Metrics {
 		audit: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "audit_events_total", Help: "Audit events (sign-in failures, authorization refusals, rate-limit hits, admin and provider actions) by event and outcome.",
 		}, []string{"event", "outcome"}),
+		poolExhausted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "store_pool_exhausted_total", Help: "Store operations refused (UNAVAILABLE) because no pooled connection was free in time.",
+		}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency, m.subscriptions, m.storeTrips, m.storeLatency, m.audit,
+	m.Registry.MustRegister(m.requests, m.latency, m.subscriptions, m.storeTrips, m.storeLatency, m.audit, m.poolExhausted,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +79,9 @@ func (m *Metrics) StoreCommand(command string, d time.Duration, failed bool) {
 	m.storeTrips.WithLabelValues(command, outcome).Inc()
 	m.storeLatency.WithLabelValues(command).Observe(d.Seconds())
 }
+
+// PoolExhausted counts one checkout of a store connection that timed out.
+func (m *Metrics) PoolExhausted() { m.poolExhausted.Inc() }
 
 // label names an operation by its root fields, sorted and joined with "+"; more than a
 // few are "multiple". Only names the schema defines can appear.

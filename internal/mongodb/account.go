@@ -57,12 +57,12 @@ func (s *Store) Account(ctx context.Context, id string) (domain.Account, error) 
 	return d.domain(), err
 }
 
-// Accounts finds accounts by ID, in one round trip.
+// Accounts finds accounts by ID, in one round trip (one per 500 IDs).
 func (s *Store) Accounts(ctx context.Context, ids []string) ([]domain.Account, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ds, err := findAll[accountDoc](ctx, s.db.Collection(colAccounts), "find accounts", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	ds, err := findByIDs[accountDoc](ctx, s.db.Collection(colAccounts), "find accounts", ids)
 	if err != nil {
 		return nil, err
 	}

@@ -211,7 +211,7 @@ func replaceBatcher(col *mongo.Collection, op string, lane *sync.Mutex) *batcher
 
 // spread gives each write its outcome of one command over all of them: a write error
 // names its write by index and is that write's alone, mapped as for a single command (a
-// duplicate key is ECONFLICT); any other error is every write's, as an internal error.
+// duplicate key is ECONFLICT); any other error is every write's, mapped as mapErr does.
 func spread(op string, ws []*write, err error) {
 	if err == nil {
 		return
@@ -219,7 +219,7 @@ func spread(op string, ws []*write, err error) {
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) {
 		for _, w := range ws {
-			w.err = fmt.Errorf("mongodb: %s: %w", op, err)
+			w.err = mapErr(op, err)
 		}
 		return
 	}

@@ -79,7 +79,6 @@ func openStore(t *testing.T) (*mongodb.Store, *commands) {
 	st, err := mongodb.Open(t.Context(), testenv.StoreURI(t), db, mongodb.Options{Monitor: cmds.monitor()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
-	testenv.IndexIDs(t, db)
 	return st, cmds
 }
 

@@ -73,9 +73,30 @@ func (s *Store) HeldOffers(ctx context.Context, tenantID string) ([]domain.HeldO
 	return s.heldOffers(ctx, bson.D{{Key: "tenantId", Value: tenantID}})
 }
 
-// AllHeldOffers lists every tenant's held offers.
-func (s *Store) AllHeldOffers(ctx context.Context) ([]domain.HeldOffer, error) {
-	return s.heldOffers(ctx, bson.D{})
+// HeldOffersStartingOrEnding lists every tenant's held offers whose year starts or ends
+// within [from, to]: one query per bound (indexes heldOffers {periodStart} and
+// {periodEnd}; an $or of both would not be served by either on the embedded store).
+// Across tenants, as the sweep is, so on a sharded cluster each goes to every shard.
+func (s *Store) HeldOffersStartingOrEnding(ctx context.Context, from, to time.Time) ([]domain.HeldOffer, error) {
+	in := bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}
+	starting, err := s.heldOffers(ctx, bson.D{{Key: "periodStart", Value: in}})
+	if err != nil {
+		return nil, err
+	}
+	ending, err := s.heldOffers(ctx, bson.D{{Key: "periodEnd", Value: in}})
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(starting))
+	for _, h := range starting {
+		seen[h.ID] = true
+	}
+	for _, h := range ending {
+		if !seen[h.ID] {
+			starting = append(starting, h)
+		}
+	}
+	return starting, nil
 }
 
 func (s *Store) heldOffers(ctx context.Context, filter bson.D) ([]domain.HeldOffer, error) {

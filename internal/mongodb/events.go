@@ -122,8 +122,7 @@ func (s *Store) DropPending(ctx context.Context, scope, id string) error {
 
 // LastEvent is the scope's highest-sequenced event.
 func (s *Store) LastEvent(ctx context.Context, scope string) (domain.Event, error) {
-	ds, err := findAll[eventDoc](ctx, s.db.Collection(colEvents), "find last event", bson.D{{Key: "tenantId", Value: scope}},
-		options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(1))
+	ds, err := s.newestEvents(ctx, scope, 0, 0, 1)
 	if err != nil {
 		return domain.Event{}, err
 	}
@@ -193,15 +192,50 @@ func (s *Store) FoldLedger(ctx context.Context, scope string) (domain.LedgerHead
 
 // Events lists a scope's events with after < seq < before.
 func (s *Store) Events(ctx context.Context, scope string, after, before int64, limit int, desc bool) ([]domain.Event, error) {
+	if desc && limit > 0 {
+		ds, err := s.newestEvents(ctx, scope, after, before, limit)
+		return eventsOf(ds), err
+	}
+	ds, err := s.findEvents(ctx, scope, after, before, limit, 1)
+	return eventsOf(ds), err
+}
+
+// findEvents finds a scope's events with after < seq < before (0: no bound) in seq order
+// (index events {tenantId, seq}). The store sorts and limits what the filter selects, so
+// the filter is what bounds the work.
+func (s *Store) findEvents(ctx context.Context, scope string, after, before int64, limit, order int) ([]eventDoc, error) {
 	rng := bson.D{{Key: "$gt", Value: after}}
 	if before > 0 {
 		rng = append(rng, bson.E{Key: "$lt", Value: before})
 	}
-	order := 1
-	if desc {
-		order = -1
-	}
-	ds, err := findAll[eventDoc](ctx, s.db.Collection(colEvents), "find events", bson.D{{Key: "tenantId", Value: scope}, {Key: "seq", Value: rng}},
+	return findAll[eventDoc](ctx, s.db.Collection(colEvents), "find events", bson.D{{Key: "tenantId", Value: scope}, {Key: "seq", Value: rng}},
 		options.Find().SetSort(bson.D{{Key: "seq", Value: order}}).SetLimit(int64(limit)))
-	return eventsOf(ds), err
+}
+
+// newestEvents is the last limit events with after < seq < before (0: no bound), newest
+// first, read without reading the scope's whole ledger: sequence numbers are dense, so
+// it asks for the window of seq just below before (below the saved ledger head, a hint
+// never ahead of the ledger, when there is no before; no upper bound then, so events
+// newer than the hint are read too), and widens the window fourfold while it finds fewer
+// than limit and has not reached after.
+func (s *Store) newestEvents(ctx context.Context, scope string, after, before int64, limit int) ([]eventDoc, error) {
+	top := before - 1 // the highest seq wanted
+	if before <= 0 {
+		h, err := s.LedgerHead(ctx, scope)
+		switch {
+		case domain.ErrorCode(err) == domain.ENOTFOUND:
+			top = after // no hint: the first window is everything after after
+		case err != nil:
+			return nil, err
+		default:
+			top = h.Seq
+		}
+	}
+	for width := int64(limit); ; width *= 4 {
+		lo := max(after, top-width)
+		ds, err := s.findEvents(ctx, scope, lo, before, limit, -1)
+		if err != nil || len(ds) >= limit || lo <= after {
+			return ds, err
+		}
+	}
 }

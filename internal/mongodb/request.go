@@ -160,7 +160,7 @@ func (s *Store) Request(ctx context.Context, id string) (domain.SupportRequest, 
 	return rs[0], nil
 }
 
-// withClosures attaches closures and refunds: two reads for the whole page.
+// withClosures attaches closures and refunds: two reads for the whole page (more only for more than maxInIDs requests).
 func (s *Store) withClosures(ctx context.Context, ds []requestDoc) ([]domain.SupportRequest, error) {
 	out := make([]domain.SupportRequest, len(ds))
 	if len(ds) == 0 {
@@ -171,14 +171,13 @@ func (s *Store) withClosures(ctx context.Context, ds []requestDoc) ([]domain.Sup
 		ids[i] = d.ID
 		out[i] = d.domain()
 	}
-	in := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
-	closures, err := findAll[closureDoc](ctx, s.db.Collection(colClosures), "find closures", in)
+	closures, err := findByIDs[closureDoc](ctx, s.db.Collection(colClosures), "find closures", ids)
 	if err != nil {
 		return nil, err
 	}
-	refunds, err := findAll[struct {
+	refunds, err := findByIDs[struct {
 		ID string `bson:"_id"`
-	}](ctx, s.db.Collection(colRefunds), "find refunds", in, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	}](ctx, s.db.Collection(colRefunds), "find refunds", ids, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, err
 	}
@@ -254,9 +253,11 @@ func (s *Store) InsertRefund(ctx context.Context, r domain.Refund) error {
 	return mapErr("insert refund", err)
 }
 
-// RefundsWithClaims lists refunds whose claim was not freed yet (a crash between the two).
-func (s *Store) RefundsWithClaims(ctx context.Context) ([]domain.Refund, error) {
-	refunds, err := findAll[refundDoc](ctx, s.db.Collection(colRefunds), "find refunds", bson.D{})
+// RefundsWithClaims lists the refunds recorded since a time whose claim was not freed yet
+// (a crash between the two). Across tenants, as a start-up repair is: by the refund's time
+// (index refunds {at}), so on a sharded cluster this one query goes to every shard.
+func (s *Store) RefundsWithClaims(ctx context.Context, since time.Time) ([]domain.Refund, error) {
+	refunds, err := findAll[refundDoc](ctx, s.db.Collection(colRefunds), "find refunds", bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}})
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +268,7 @@ func (s *Store) RefundsWithClaims(ctx context.Context) ([]domain.Refund, error) 
 	for i, r := range refunds {
 		ids[i] = r.ID
 	}
-	claims, err := findAll[claimDoc](ctx, s.db.Collection(colClaims), "find claims", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	claims, err := findByIDs[claimDoc](ctx, s.db.Collection(colClaims), "find claims", ids)
 	if err != nil {
 		return nil, err
 	}
@@ -278,9 +279,10 @@ func (s *Store) RefundsWithClaims(ctx context.Context) ([]domain.Refund, error) 
 	return out, nil
 }
 
-// ClaimsWithoutRequests lists claims older than t that no request followed.
-func (s *Store) ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) ([]domain.Claim, error) {
-	claims, err := findAll[claimDoc](ctx, s.db.Collection(colClaims), "find old claims", bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: olderThan}}}})
+// ClaimsWithoutRequests lists the claims made in [since, before) that no request followed.
+// Across tenants, by the claim's time (index claims {at}), as RefundsWithClaims.
+func (s *Store) ClaimsWithoutRequests(ctx context.Context, since, before time.Time) ([]domain.Claim, error) {
+	claims, err := findAll[claimDoc](ctx, s.db.Collection(colClaims), "find old claims", bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}, {Key: "$lt", Value: before}}}})
 	if err != nil || len(claims) == 0 {
 		return nil, err
 	}
@@ -288,9 +290,9 @@ func (s *Store) ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) 
 	for i, c := range claims {
 		ids[i] = c.ID
 	}
-	reqs, err := findAll[struct {
+	reqs, err := findByIDs[struct {
 		ID string `bson:"_id"`
-	}](ctx, s.db.Collection(colRequests), "find requests", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	}](ctx, s.db.Collection(colRequests), "find requests", ids, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, err
 	}
@@ -305,6 +307,46 @@ func (s *Store) ClaimsWithoutRequests(ctx context.Context, olderThan time.Time) 
 		}
 	}
 	return out, nil
+}
+
+// RequestsClosedSince lists the requests closed since a time (index closures {at}), with
+// their closures and refunds.
+func (s *Store) RequestsClosedSince(ctx context.Context, since time.Time) ([]domain.SupportRequest, error) {
+	closures, err := findAll[struct {
+		ID string `bson:"_id"`
+	}](ctx, s.db.Collection(colClosures), "find recent closures", bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil || len(closures) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(closures))
+	for i, c := range closures {
+		ids[i] = c.ID
+	}
+	ds, err := findByIDs[requestDoc](ctx, s.db.Collection(colRequests), "find closed requests", ids)
+	if err != nil {
+		return nil, err
+	}
+	return s.withClosures(ctx, ds)
+}
+
+type checkpointDoc struct {
+	ID        string    `bson:"_id"`
+	StartedAt time.Time `bson:"startedAt"`
+}
+
+// Checkpoint is when the last completed run of job started; zero when none did.
+func (s *Store) Checkpoint(ctx context.Context, job string) (time.Time, error) {
+	d, err := findOne[checkpointDoc](ctx, s.db.Collection(colCheckpoints), "find checkpoint", bson.D{{Key: "_id", Value: job}})
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return time.Time{}, nil
+	}
+	return d.StartedAt.UTC(), err
+}
+
+// SaveCheckpoint saves when the run of job that completed started.
+func (s *Store) SaveCheckpoint(ctx context.Context, job string, startedAt time.Time) error {
+	return replace(ctx, s.db.Collection(colCheckpoints), "save checkpoint", job, checkpointDoc{ID: job, StartedAt: startedAt})
 }
 
 type ppiDoc struct {

@@ -41,6 +41,7 @@ const (
 	colEvents        = "events"
 	colLedgerHeads   = "ledgerHeads"
 	colAudit         = "audit"
+	colCheckpoints   = "checkpoints"
 )
 
 // codeNamespaceExists is the server's error code for creating a collection that exists.
@@ -86,6 +87,8 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// MaxPoolSize of the driver's connection pool; 0 keeps the driver's default.
 	MaxPoolSize uint64
+	// PoolMonitor observes the connection pool (for the exhausted-pool metric); may be nil.
+	PoolMonitor *event.PoolMonitor
 }
 
 // Open connects to uri, checks that the server answers, and creates every index
@@ -100,6 +103,9 @@ func Open(ctx context.Context, uri, database string, o Options) (*Store, error) 
 	}
 	if o.MaxPoolSize > 0 {
 		co.SetMaxPoolSize(o.MaxPoolSize)
+	}
+	if o.PoolMonitor != nil {
+		co.SetPoolMonitor(o.PoolMonitor)
 	}
 	if err := co.Validate(); err != nil {
 		return nil, fmt.Errorf("mongodb: invalid MONGODB_URI: %w", err)
@@ -153,6 +159,9 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		colHeldOffers: {
 			// R20: one held offer per offer and enrollment year.
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "offerId", Value: 1}, {Key: "periodStart", Value: 1}}, Options: options.Index().SetUnique(true)},
+			// The sweep: the held offers whose year starts or ends near now, across tenants.
+			{Keys: bson.D{{Key: "periodStart", Value: 1}}},
+			{Keys: bson.D{{Key: "periodEnd", Value: 1}}},
 		},
 		colContracts: {
 			// R4: one contract per benefit.
@@ -172,6 +181,16 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		colClaims: {
 			// R15: an incident slot is claimed once; no overdraft.
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "slot", Value: 1}}, Options: options.Index().SetUnique(true)},
+			// The start-up repair's claims since its last run, across tenants (Service.Repair).
+			{Keys: bson.D{{Key: "at", Value: 1}}},
+		},
+		colClosures: {
+			// The start-up repair's closures since its last run, across tenants.
+			{Keys: bson.D{{Key: "at", Value: 1}}},
+		},
+		colRefunds: {
+			// The start-up repair's refunds since its last run, across tenants.
+			{Keys: bson.D{{Key: "at", Value: 1}}},
 		},
 		colRequests: {
 			{Keys: bson.D{{Key: "accountId", Value: 1}, {Key: "createdAt", Value: -1}}},
@@ -198,7 +217,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 	// Create every collection first, those without a secondary index too, so that the
 	// schema is complete once Open returns (the embedded store indexes _id per table then).
 	for _, col := range []string{colAccounts, colTenants, colMemberships, colOffers, colProducts, colHeldOffers, colContracts,
-		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents, colLedgerHeads, colAudit} {
+		colConsultations, colLinks, colClaims, colRequests, colClosures, colRefunds, colPPIPlans, colCustomers, colOutbox, colEvents, colLedgerHeads, colAudit, colCheckpoints} {
 		var ce mongo.CommandError
 		if err := s.db.CreateCollection(ctx, col); err != nil && !(errors.As(err, &ce) && ce.Code == codeNamespaceExists) {
 			return fmt.Errorf("mongodb: create collection %s: %w", col, err)
@@ -217,7 +236,9 @@ func (s *Store) createIndexes(ctx context.Context) error {
 }
 
 // mapErr turns driver errors into domain errors: no document is ENOTFOUND, a duplicate
-// key is ECONFLICT, anything else is wrapped as internal.
+// key is ECONFLICT, a timeout (no pooled connection free in time, the context's deadline,
+// the server's time limit) is EUNAVAILABLE, which clients may retry; anything else is
+// wrapped as internal.
 func mapErr(op string, err error) error {
 	switch {
 	case err == nil:
@@ -226,6 +247,8 @@ func mapErr(op string, err error) error {
 		return &domain.Error{Code: domain.ENOTFOUND, Message: op + ": not found"}
 	case mongo.IsDuplicateKeyError(err):
 		return &domain.Error{Code: domain.ECONFLICT, Message: op + ": already exists"}
+	case mongo.IsTimeout(err):
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: op + ": the store is busy; try again"}
 	}
 	return fmt.Errorf("mongodb: %s: %w", op, err)
 }
@@ -239,6 +262,25 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, op string, filter 
 	var out []T
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// maxInIDs bounds the _ids of one $in: the embedded store sends a longer list to SQLite as
+// a scan (third_party/ferretdb/PATCHES.md), so findByIDs splits longer lists.
+const maxInIDs = 500
+
+// findByIDs finds the documents with the given _ids, maxInIDs at a time, each an index
+// search.
+func findByIDs[T any](ctx context.Context, c *mongo.Collection, op string, ids []string, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	var out []T
+	for len(ids) > 0 {
+		n := min(len(ids), maxInIDs)
+		ds, err := findAll[T](ctx, c, op, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		out, ids = append(out, ds...), ids[n:]
 	}
 	return out, nil
 }

@@ -107,19 +107,6 @@ func (c *Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// IndexIDs gives the tables of a database of the shared embedded store their _id indexes,
-// as app.Open does on an embedded store of its own (embedded.Store.IndexIDs); a no-op on
-// TEST_MONGODB_URI.
-func IndexIDs(tb testing.TB, database string) {
-	tb.Helper()
-	if shared.es == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(tb, shared.es.IndexIDs(ctx, database))
-}
-
 // DemoNow is the moment the demo data is written for.
 var DemoNow = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
@@ -189,7 +176,6 @@ func newEnv(t testing.TB, smallSendBuffers bool, opts []Option) *Env {
 	defer cancel()
 	a, err := app.Open(ctx, cfg, log, app.Options{Now: clock.Now})
 	require.NoError(t, err)
-	IndexIDs(t, cfg.Database)
 	srv := httptest.NewUnstartedServer(a.HTTP.Handler())
 	if smallSendBuffers {
 		srv.Listener = sndbufListener{srv.Listener}

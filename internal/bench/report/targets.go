@@ -1,6 +1,9 @@
 package main
 
-import "regexp"
+import (
+	"fmt"
+	"regexp"
+)
 
 // target is one of the issue's targets, for the figures of the benchmarks whose names
 // match Bench (without "Benchmark" and the -N suffix) in Unit.
@@ -15,8 +18,8 @@ type target struct {
 	re *regexp.Regexp
 }
 
-// targets are issue 8's targets. Add a row here when a benchmark gains one.
-var targets = []target{
+// targets are issue 8's and issue 13's targets. Add a row here when a benchmark gains one.
+var targets = append([]target{
 	{Bench: `^SupportPlansHTTP/clients=\d+$`, Name: "SupportPlansHTTP/clients=…", Unit: "p50-ratio", Op: "<=", Value: 1.10,
 		Text: "supportPlans GraphQL/baseline ratio ≤ 1.10 (and < 1.0 once batched/cached)"},
 	{Bench: `^SupportPlansHTTP/clients=\d+$`, Name: "SupportPlansHTTP/clients=…", Unit: "req/s-ratio", Op: ">=", Value: 1 / 1.10,
@@ -41,6 +44,34 @@ var targets = []target{
 		Text: "500 concurrent creates on a plan of 50 incidents: exactly 50 succeed (R15)"},
 	{Bench: `^StartToFirstAnswer$`, Name: "StartToFirstAnswer", Unit: "s/first-answer", Op: "<=", Value: 1.5,
 		Text: "start-to-first-answer ≤ 1.5 s"},
+}, growthTargets()...)
+
+// growthSize is the largest store BenchmarkGrowth builds by default (PSAPI_GROWTH_SIZES);
+// issue 13 states its targets at 100,000 requests, which a run with
+// PSAPI_GROWTH_SIZES=1000,10000,100000 measures (its units then name 100000).
+const growthSize = 10000
+
+// growthTargets are issue 13's: every operation's p50 at the largest size ÷ its p50 at
+// the smallest ≤ 1.5, at 1 and 20 clients; supportPlans and incidentLedger latencies at 20
+// clients; activations per second.
+func growthTargets() []target {
+	var out []target
+	for _, op := range []string{"supportPlans", "supportRequests", "incidentLedger", "tenantBenefits", "createSupportRequest", "closeSupportRequest", "floor-findOne-id"} {
+		for _, c := range []int{1, 20} {
+			out = append(out, target{Bench: `^Growth$`, Name: "Growth", Unit: fmt.Sprintf("ratio-p50:%s:c%d:%d/first", op, c, growthSize), Op: "<=", Value: 1.5,
+				Text: fmt.Sprintf("%s p50 at %d requests ÷ p50 at 1,000 ≤ 1.5, %d client(s), 2,000 tenants", op, growthSize, c)})
+		}
+	}
+	return append(out,
+		target{Bench: `^Growth$`, Name: "Growth", Unit: fmt.Sprintf("ms-p50:supportPlans:%d:c20", growthSize), Op: "<=", Value: 2,
+			Text: fmt.Sprintf("supportPlans p50 ≤ 2 ms at 20 clients (issue: at 100k; here at %d, service level)", growthSize)},
+		target{Bench: `^Growth$`, Name: "Growth", Unit: fmt.Sprintf("ms-p99:supportPlans:%d:c20", growthSize), Op: "<=", Value: 25,
+			Text: fmt.Sprintf("supportPlans p99 ≤ 25 ms at 20 clients (issue: at 100k; here at %d)", growthSize)},
+		target{Bench: `^Growth$`, Name: "Growth", Unit: fmt.Sprintf("ms-p50:incidentLedger:%d:c20", growthSize), Op: "<=", Value: 10,
+			Text: fmt.Sprintf("incidentLedger first page p50 ≤ 10 ms at 20 clients (issue: at 100k; here at %d)", growthSize)},
+		target{Bench: `^Growth$`, Name: "Growth", Unit: "tenants/s:activate", Op: ">=", Value: 200,
+			Text: "activations ≥ 200 tenants/s (4 at a time, through the service)"},
+	)
 }
 
 func init() {

@@ -1,0 +1,223 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/event"
+
+	"github.com/partnersupport/api/internal/bench/benchenv"
+	"github.com/partnersupport/api/internal/cache"
+	"github.com/partnersupport/api/internal/config"
+	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/mongodb"
+	"github.com/partnersupport/api/internal/seed"
+	"github.com/partnersupport/api/internal/testenv"
+)
+
+// growthSizes are the numbers of support requests the store is grown to
+// (PSAPI_GROWTH_SIZES, comma separated; default 1000,10000).
+func growthSizes() []int {
+	s := os.Getenv("PSAPI_GROWTH_SIZES")
+	if s == "" {
+		s = "1000,10000"
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// BenchmarkGrowth measures whether an operation's cost depends on other tenants' data
+// (issue 13): 2,000 tenants (PSAPI_GROWTH_TENANTS), each with one admin and one activated
+// SPD plan, built through the domain service as the server wires it (the cache in front of
+// the store, no HTTP), the store grown to each size of growthSizes with creates spread over
+// the tenants (every tenth closed as a duplicate, so refunds and their ledger entries grow
+// too), and at each size p50 and p99 of each operation at 1 and 20 clients, each call on a
+// random tenant. Units: ms-p50:<op>:<size>:c<clients>, and store commands per operation
+// (cmds:<op>:<size>) at one client.
+func BenchmarkGrowth(b *testing.B) {
+	ctx := context.Background()
+	ntenants := 2000
+	if n, err := strconv.Atoi(os.Getenv("PSAPI_GROWTH_TENANTS")); err == nil && n > 0 {
+		ntenants = n
+	}
+	var cmds atomic.Int64
+	timer := newStoreTimer()
+	mon := timer.monitor()
+	started := mon.Started
+	mon.Started = func(c context.Context, e *event.CommandStartedEvent) { cmds.Add(1); started(c, e) }
+	database := testenv.NewDatabaseName()
+	st, err := mongodb.Open(ctx, testenv.StoreURI(b), database, mongodb.Options{Monitor: mon, MaxPoolSize: 8})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
+	f, admins, plans := benchenv.ManyTenants(ntenants)
+	_, err = seed.Load(ctx, st, f, config.DevIssuer)
+	require.NoError(b, err)
+	now := func() time.Time { return testenv.DemoNow }
+	svc := domain.NewService(cache.New(st, 30*time.Second, 0), domain.Options{Now: now})
+	accts := make([]domain.Account, ntenants)
+	for i := range ntenants {
+		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
+		require.NoError(b, err)
+	}
+	for b.Loop() {
+		growth(b, ctx, svc, st, accts, plans, &cmds)
+	}
+}
+
+func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64) {
+	ntenants := len(accts)
+	tenantOf := func(i int) string {
+		return strings.TrimSuffix(plans[i], ".solutions_partner_designation.20260901.cloud_support")
+	}
+	start := time.Now()
+	parallel(b, 4, ntenants, func(i int) error {
+		_, err := svc.Activate(ctx, accts[i], plans[i])
+		return err
+	})
+	b.ReportMetric(float64(ntenants)/time.Since(start).Seconds(), "tenants/s:activate")
+
+	var created atomic.Int64
+	var mu sync.Mutex
+	var open []string // requests to close, by tenant index
+	openOf := map[string]int{}
+	create := func(i int) error {
+		k := created.Add(1)
+		r, err := svc.CreateRequest(ctx, accts[i], domain.CreateRequestInput{IdempotencyKey: fmt.Sprintf("growth-%09d", k), PlanID: plans[i],
+			ProductID: "microsoft-365", Portal: domain.PortalMicrosoft365, Type: domain.RequestTechnical, Title: "growth"})
+		if err != nil {
+			return err
+		}
+		if k%10 == 0 {
+			_, err = svc.CloseRequest(ctx, accts[i], r.ID, domain.CloseDuplicate)
+			return err
+		}
+		mu.Lock()
+		open = append(open, r.ID)
+		openOf[r.ID] = i
+		mu.Unlock()
+		return nil
+	}
+	closeOne := func(i int) error {
+		mu.Lock()
+		if len(open) == 0 {
+			mu.Unlock()
+			return nil
+		}
+		id := open[len(open)-1]
+		open = open[:len(open)-1]
+		owner := openOf[id]
+		mu.Unlock()
+		_, err := svc.CloseRequest(ctx, accts[owner], id, domain.CloseResolved)
+		return err
+	}
+	ops := []struct {
+		name string
+		do   func(i int) error
+	}{
+		{"floor-findOne-id", func(i int) error { _, err := st.Account(ctx, accts[i].ID); return err }},
+		{"supportPlans", func(i int) error {
+			_, err := svc.SupportPlans(ctx, accts[i], "azure", "", domain.PortalAzure)
+			return err
+		}},
+		{"supportRequests", func(i int) error {
+			_, err := svc.Requests(ctx, accts[i], domain.PortalServicesHub, 20, nil)
+			return err
+		}},
+		{"incidentLedger", func(i int) error { _, err := svc.Ledger(ctx, accts[i], tenantOf(i), 20, 0); return err }},
+		{"tenantBenefits", func(i int) error {
+			if _, err := svc.TenantBenefits(ctx, accts[i], tenantOf(i)); err != nil {
+				return err
+			}
+			_, err := svc.Reminders(ctx, accts[i], tenantOf(i))
+			return err
+		}},
+		{"createSupportRequest", create},
+		{"closeSupportRequest", closeOne},
+	}
+	p50 := map[string]float64{}
+	for _, size := range growthSizes() {
+		start := time.Now()
+		before := created.Load()
+		if n := size - int(before); n > 0 {
+			parallel(b, 16, n, func(j int) error { return create(int(before+int64(j)) % ntenants) })
+		}
+		b.ReportMetric(float64(created.Load()-before)/time.Since(start).Seconds(), fmt.Sprintf("creates/s:to-%d", size))
+		for _, op := range ops {
+			for _, clients := range []int{1, 20} {
+				n := 60
+				if clients > 1 {
+					n = 200
+				}
+				c0 := cmds.Load()
+				lat := timed(b, clients, n, ntenants, op.do)
+				if clients == 1 {
+					b.ReportMetric(float64(cmds.Load()-c0)/float64(n), fmt.Sprintf("cmds:%s:%d", op.name, size))
+				}
+				q50, q99 := lat[len(lat)/2], lat[len(lat)*99/100]
+				b.ReportMetric(q50, fmt.Sprintf("ms-p50:%s:%d:c%d", op.name, size, clients))
+				b.ReportMetric(q99, fmt.Sprintf("ms-p99:%s:%d:c%d", op.name, size, clients))
+				key := fmt.Sprintf("%s:c%d", op.name, clients)
+				if first, ok := p50[key]; ok && first > 0 {
+					b.ReportMetric(q50/first, fmt.Sprintf("ratio-p50:%s:%d/first", key, size))
+				} else {
+					p50[key] = q50
+				}
+			}
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// parallel runs do(0..n-1) on workers goroutines and fails b on the first error.
+func parallel(b *testing.B, workers, n int, do func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := do(i); err != nil {
+					once.Do(func() { b.Error(err) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// timed runs do n times on clients goroutines, each call on a pseudo-random tenant, and
+// returns the sorted latencies in milliseconds.
+func timed(b *testing.B, clients, n, ntenants int, do func(i int) error) []float64 {
+	lat := make([]float64, n)
+	parallel(b, clients, n, func(j int) error {
+		i := (j*7919 + 13) % ntenants
+		t := time.Now()
+		err := do(i)
+		lat[j] = float64(time.Since(t)) / float64(time.Millisecond)
+		return err
+	})
+	slices.Sort(lat)
+	return lat
+}
