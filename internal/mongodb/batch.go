@@ -54,7 +54,7 @@ type batcher struct {
 // as with a single command whose context ends in flight, the outcome is unknown).
 func (b *batcher) do(ctx context.Context, w *write) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mongodb: %w", err)
+		return mapErr("write", err)
 	}
 	w.ctx, w.done = ctx, make(chan struct{})
 	b.mu.Lock()
@@ -69,7 +69,7 @@ func (b *batcher) do(ctx context.Context, w *write) error {
 	case <-w.done:
 		return w.err
 	case <-ctx.Done():
-		return fmt.Errorf("mongodb: %w", ctx.Err())
+		return mapErr("write", ctx.Err()) // a deadline is UNAVAILABLE; the write may still land
 	}
 }
 
@@ -97,7 +97,7 @@ func (b *batcher) sendLive(ws []*write) {
 	live := ws[:0]
 	for _, w := range ws {
 		if err := w.ctx.Err(); err != nil {
-			w.err = fmt.Errorf("mongodb: %w", err) // never sent
+			w.err = mapErr("write", err) // never sent
 			close(w.done)
 			continue
 		}

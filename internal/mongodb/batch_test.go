@@ -142,11 +142,14 @@ func TestBatch_R15_ConcurrentInsertsEachGetTheirOwnOutcome(t *testing.T) {
 
 // 400 concurrent claims on a plan of 50 incidents, their slot inserts sent in shared
 // commands that collide inside themselves: exactly 50 claims, 50 distinct slots, each
-// told to the request that owns it, and every other claim refused (R15: no overdraft).
+// told to the request that owns it, and every other claim refused (R15: no overdraft):
+// EXHAUSTED, or, when the store's connections are all busy for too long (2 shared cores
+// under the whole test suite), the coded, retryable UNAVAILABLE (issue 13), never
+// anything else.
 func TestBatch_R15_ConcurrentClaimsOnOnePlanNeverOverdraw(t *testing.T) {
 	st, cmds := openStore(t)
 	var got sync.Map
-	var ok, exhausted atomic.Int64
+	var ok, exhausted, unavailable atomic.Int64
 	race(t, 400, func(ctx context.Context, i int) {
 		c, err := st.ClaimIncident(ctx, domain.Claim{RequestID: fmt.Sprintf("req_%03d", i), TenantID: "t", BenefitID: "t.plan", AccountID: "acc", At: testenv.DemoNow}, 50, false)
 		switch domain.ErrorCode(err) {
@@ -155,12 +158,15 @@ func TestBatch_R15_ConcurrentClaimsOnOnePlanNeverOverdraw(t *testing.T) {
 			got.Store(c.RequestID, c.Slot)
 		case domain.EEXHAUSTED:
 			exhausted.Add(1)
+		case domain.EUNAVAILABLE:
+			unavailable.Add(1)
 		default:
 			t.Errorf("claim %d: %v", i, err)
 		}
 	})
 	assert.EqualValues(t, 50, ok.Load())
-	assert.EqualValues(t, 350, exhausted.Load())
+	assert.EqualValues(t, 350, exhausted.Load()+unavailable.Load())
+	t.Logf("%d claims refused EXHAUSTED, %d UNAVAILABLE", exhausted.Load(), unavailable.Load())
 	slots := map[string]bool{}
 	got.Range(func(k, v any) bool {
 		c, err := st.Claim(t.Context(), k.(string))
