@@ -134,6 +134,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		return a
 	}
 	const plan = "contoso.solutions_partner_designation.20260901.cloud_support"
+	provider := domain.Account{ID: "provider:acme-support", Kind: domain.KindSupportProvider}
 	var requestID string
 	var contract domain.Contract
 	steps := []struct {
@@ -171,8 +172,39 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			requestID = r.ID
 			return err
 		}},
-		{"closeSupportRequest (refund)", func() error {
-			_, err := svc.CloseRequest(ctx, account("sam.freelancer@outlook.com"), requestID, domain.CloseDuplicate)
+		{"resolveSupportRequest as a duplicate (refund, R16, R25)", func() error {
+			_, err := svc.ResolveRequest(ctx, provider, requestID, domain.CloseDuplicate)
+			return err
+		}},
+		{"providerQueue, providerRequest, resolveSupportRequest (R25)", func() error {
+			r, err := svc.CreateRequest(ctx, account("sam.freelancer@outlook.com"), domain.CreateRequestInput{IdempotencyKey: "indexed-0000000002", PlanID: plan,
+				ProductID: "azure", Portal: domain.PortalAzure, Type: domain.RequestTechnical, Title: "indexed"})
+			if err != nil {
+				return err
+			}
+			rec.take() // the create is checked above; the provider's reads follow
+			p, err := svc.ProviderQueue(ctx, provider, domain.PortalAzure, "", 20, nil)
+			if err == nil && len(p.Requests) > 0 {
+				_, err = svc.ProviderRequest(ctx, provider, p.Requests[0].ID)
+			}
+			if err == nil {
+				_, err = svc.ResolveRequest(ctx, provider, r.ID, domain.CloseBug)
+			}
+			return err
+		}},
+		{"withdrawSupportRequest (R25)", func() error {
+			r, err := svc.CreateRequest(ctx, account("sam.freelancer@outlook.com"), domain.CreateRequestInput{IdempotencyKey: "indexed-0000000003", PlanID: plan,
+				ProductID: "azure", Portal: domain.PortalAzure, Type: domain.RequestBilling, Title: "indexed"})
+			if err == nil {
+				_, err = svc.WithdrawRequest(ctx, account("sam.freelancer@outlook.com"), r.ID)
+			}
+			return err
+		}},
+		{"auditTrail page", func() error {
+			p, err := svc.AuditTrail(ctx, account("megan@contoso.com"), "contoso", 1, "")
+			if err == nil && len(p.Events) > 0 {
+				_, err = svc.AuditTrail(ctx, account("megan@contoso.com"), "contoso", 20, p.Events[0].ID)
+			}
 			return err
 		}},
 		{"supportRequests page", func() error {

@@ -14,9 +14,11 @@ import (
 // The support provider's queue (R25): the open requests across tenants, oldest first,
 // filterable by portal and plan kind. An open request is one whose closedAt is absent or
 // null; each filter has an index that starts with closedAt and ends with the sort, so a
-// page reads only its own entries on MongoDB. (The embedded store scans either way:
-// docs/store.md.) The queue is across tenants by nature, so these indexes do not start
-// with tenantId; none of them carries a guarantee.
+// page reads only its own entries on MongoDB. The patched embedded store pushes closedAt
+// null and the equalities down to the same indexes, so it reads the open requests of the
+// filter (not every request) and sorts them in Go (TestHotQueriesUseIndexes). The queue
+// is across tenants by nature, so these indexes do not start with tenantId and reach
+// every shard; none of them carries a guarantee.
 var queueIndexes = map[string][]mongo.IndexModel{
 	colRequests: {
 		{Keys: bson.D{{Key: "closedAt", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}},

@@ -64,10 +64,11 @@ func arrayTerm(expr string) string {
 // drop a matching document.
 //
 // Pushed down: top-level fields with a plain identifier name (metadata.FieldExpr), compared
-// by equality (or $eq) or $in with strings, ObjectIDs, booleans, integers, integral doubles
-// and dates, and by $gt, $gte, $lt and $lte with integers, integral doubles and dates; the
-// conditions of several fields and operators are ANDed. Everything else ($or, $and, $ne,
-// $exists, regular expressions, null, documents, arrays, string ranges, dotted paths) is
+// by equality (or $eq) with null, by equality (or $eq) or $in with strings, ObjectIDs,
+// booleans, integers, integral doubles and dates, and by $gt, $gte, $lt and $lte with
+// integers, integral doubles and dates; the conditions of several fields and operators are
+// ANDed. Everything else ($or, $and, $ne, $exists, regular expressions, null in an $in,
+// documents, arrays, string ranges, dotted paths) is
 // left to the handler. `_id` keeps upstream's semantics (JSON text, strings and ObjectIDs).
 //
 // The clause is written so that SQLite can serve it from the collection's indexes, which
@@ -152,6 +153,12 @@ func (c *condition) add(v any) {
 }
 
 func (c *condition) addEq(v any) {
+	if _, null := v.(types.NullType); null && c.field != "_id" {
+		// {f: null} matches a null or a missing f; `->>` gives SQL NULL for both.
+		c.terms = append(c.terms, c.expr+" IS NULL")
+		return
+	}
+
 	if arg, ok := c.equalityArg(v); ok {
 		c.terms = append(c.terms, c.expr+" = ?")
 		c.args = append(c.args, arg)

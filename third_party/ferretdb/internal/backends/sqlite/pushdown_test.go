@@ -339,6 +339,7 @@ func TestPushdownUsesIndexes(t *testing.T) {
 	_, c := testCollection(t, t.TempDir(),
 		index("tenant_seq", true, "tenantId", "seq"),
 		index("account_created", false, "accountId", "-createdAt"),
+		index("closed_created", false, "closedAt", "createdAt"),
 	)
 
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -354,6 +355,8 @@ func TestPushdownUsesIndexes(t *testing.T) {
 		"tenant seq range":       {doc("seq", doc("$gt", int64(5), "$lte", int32(9)), "tenantId", "a"), "_tenant_seq (<expr>=? AND <expr>>? AND <expr><?)"},
 		"tenant other":           {doc("tenantId", "a", "kind", "x"), "_tenant_seq ("},
 		"account date":           {doc("accountId", "a", "createdAt", doc("$lt", at)), "_account_created ("},
+		"null":                   {doc("closedAt", types.Null), "_closed_created ("},
+		"null and a range":       {doc("closedAt", types.Null, "createdAt", doc("$gte", at)), "_closed_created ("},
 		"unindexed field":        {doc("kind", "x"), ""},
 		"not pushed: a long $in": {doc("tenantId", doc("$in", longArray(maxInValues+1))), ""},
 		"not pushed: $or":        {doc("$or", must.NotFail(types.NewArray(doc("tenantId", "a")))), ""},
