@@ -12,6 +12,9 @@ WORKDIR /src
 # Module download in its own layer: it is only re-run when go.mod/go.sum
 # change, not on every source edit.
 COPY go.mod go.sum ./
+# go.mod replaces FerretDB with the patched copy in third_party/ferretdb; the download
+# needs that module's go.mod and go.sum (its sources come with COPY . . below).
+COPY third_party/ferretdb/go.mod third_party/ferretdb/go.sum ./third_party/ferretdb/
 RUN go mod download
 
 COPY . .

@@ -405,6 +405,20 @@ func indexOf(body []dockerInstruction, match func(dockerInstruction) bool) int {
 	return slices.IndexFunc(body, match)
 }
 
+// localReplacements are the directories go.mod replaces modules with ("=> ./dir").
+func localReplacements(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(repoPath(t, "go.mod"))
+	require.NoError(t, err)
+	var dirs []string
+	for _, m := range localReplaceRe.FindAllStringSubmatch(string(data), -1) {
+		dirs = append(dirs, strings.TrimPrefix(m[1], "./"))
+	}
+	return dirs
+}
+
+var localReplaceRe = regexp.MustCompile(`(?m)^\s*(?:replace\s+)?\S+(?:\s+\S+)?\s+=>\s+(\.\.?/\S+)\s*$`)
+
 var serverPkgRe = regexp.MustCompile(`(^|\s)\./server(\s|$)`)
 
 func TestDockerfileBuildStage(t *testing.T) {
@@ -432,6 +446,15 @@ func TestDockerfileBuildStage(t *testing.T) {
 	assert.Less(t, copyMods, download, "go.mod/go.sum must be copied before go mod download")
 	assert.Less(t, download, copyAll, "go mod download must run before the sources are copied, or the layer is never reused")
 	assert.Less(t, copyAll, compile, "sources must be copied before go build")
+
+	// go mod download needs the go.mod of every module go.mod replaces with a local
+	// directory (third_party/ferretdb): without it the download layer fails to build.
+	for _, dir := range localReplacements(t) {
+		copied := indexOf(build.Body[:download], func(in dockerInstruction) bool {
+			return in.Cmd == "COPY" && strings.Contains(in.Args, dir+"/go.mod") && strings.Contains(in.Args, dir+"/go.sum")
+		})
+		assert.GreaterOrEqual(t, copied, 0, "COPY %[1]s/go.mod %[1]s/go.sum before go mod download (a local replace in go.mod)", dir)
+	}
 
 	run := build.Body[compile].Args
 	assert.Contains(t, run, "CGO_ENABLED=0", "the binary must be static for a distroless/static image")
