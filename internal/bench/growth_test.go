@@ -91,10 +91,11 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 	})
 	b.ReportMetric(float64(ntenants)/time.Since(start).Seconds(), "tenants/s:activate")
 
+	// The support provider records resolutions (R25); a partner cannot refund its own request.
+	provider := domain.Account{ID: "provider:growth", Kind: domain.KindSupportProvider}
 	var created atomic.Int64
 	var mu sync.Mutex
-	var open []string // requests to close, by tenant index
-	openOf := map[string]int{}
+	var open []string // open requests, for the provider to resolve
 	create := func(i int) error {
 		k := created.Add(1)
 		r, err := svc.CreateRequest(ctx, accts[i], domain.CreateRequestInput{IdempotencyKey: fmt.Sprintf("growth-%09d", k), PlanID: plans[i],
@@ -103,12 +104,11 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 			return err
 		}
 		if k%10 == 0 {
-			_, err = svc.CloseRequest(ctx, accts[i], r.ID, domain.CloseDuplicate)
+			_, err = svc.ResolveRequest(ctx, provider, r.ID, domain.CloseDuplicate) // refunded (R16, R25)
 			return err
 		}
 		mu.Lock()
 		open = append(open, r.ID)
-		openOf[r.ID] = i
 		mu.Unlock()
 		return nil
 	}
@@ -120,9 +120,8 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 		}
 		id := open[len(open)-1]
 		open = open[:len(open)-1]
-		owner := openOf[id]
 		mu.Unlock()
-		_, err := svc.CloseRequest(ctx, accts[owner], id, domain.CloseResolved)
+		_, err := svc.ResolveRequest(ctx, provider, id, domain.CloseResolved)
 		return err
 	}
 	ops := []struct {
@@ -147,7 +146,7 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 			return err
 		}},
 		{"createSupportRequest", create},
-		{"closeSupportRequest", closeOne},
+		{"resolveSupportRequest", closeOne},
 	}
 	p50 := map[string]float64{}
 	for _, size := range growthSizes() {

@@ -56,7 +56,7 @@ const growthSize = 10000
 // clients; activations per second.
 func growthTargets() []target {
 	var out []target
-	for _, op := range []string{"supportPlans", "supportRequests", "incidentLedger", "tenantBenefits", "createSupportRequest", "closeSupportRequest", "floor-findOne-id"} {
+	for _, op := range []string{"supportPlans", "supportRequests", "incidentLedger", "tenantBenefits", "createSupportRequest", "resolveSupportRequest", "floor-findOne-id"} {
 		for _, c := range []int{1, 20} {
 			out = append(out, target{Bench: `^Growth$`, Name: "Growth", Unit: fmt.Sprintf("ratio-p50:%s:c%d:%d/first", op, c, growthSize), Op: "<=", Value: 1.5,
 				Text: fmt.Sprintf("%s p50 at %d requests ÷ p50 at 1,000 ≤ 1.5, %d client(s), 2,000 tenants", op, growthSize, c)})
