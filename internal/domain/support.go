@@ -873,7 +873,10 @@ func (s *Service) ProviderQueue(ctx context.Context, caller Account, portal Port
 		return s.store.OpenRequests(ctx, QueueQuery{Portal: portal, PlanKind: kind, After: after, Limit: first + 1})
 	}, func(r SupportRequest) bool {
 		if r.Closure != nil {
-			_ = s.store.MarkRequestClosed(ctx, r.ID, r.Closure.At)
+			// The closure decides; the mark only keeps the next page from reading it again.
+			if err := s.store.MarkRequestClosed(ctx, r.ID, r.Closure.At); err != nil {
+				s.log.WarnContext(ctx, "marking a closed request failed; the queue skips it meanwhile", "request", r.ID, "err", err)
+			}
 		}
 		return r.Closure == nil
 	})
