@@ -23,16 +23,20 @@ token:
 	@$(GO) build -trimpath -o bin/server ./server
 	@./bin/server token --data-dir $(DATA_DIR) $(if $(EMAIL),--email $(EMAIL)) $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KIND),--kind $(KIND))
 
-## test: every test, with the race detector (see README "Testing" for why -race is on). The
-## browser tests need Debian's Chromium, and the client tests (internal/clients) Node.js
-## and their npm packages, installed here when missing. The patched FerretDB
-## (third_party/ferretdb, a module of its own, outside ./...) is tested on its own: its
-## pushdown against a full scan on random data, and its query plans.
+## test: every test, with the race detector (see README "Testing" for why -race is on):
+## the product's (./...), then the end-to-end module's (e2e/: browser, client, deployment
+## tests and the benchmarks' own tests, a module of its own so the product's go.mod holds
+## none of their dependencies). The browser tests need Debian's Chromium, and the client
+## tests (e2e/clients) Node.js and their npm packages, installed here when missing. The
+## patched FerretDB (third_party/ferretdb, also a module of its own) is tested on its own:
+## its pushdown against a full scan on random data, and its query plans.
 test:
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-node-deps.sh
 	$(GO) vet $(PKGS)
+	cd e2e && $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	cd e2e && $(GO) test -race -count=1 -timeout 20m ./...
 	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/... && $(GO) test -count=1 -timeout 10m ./internal/backends/sqlite/...
 	./scripts/fuzz-all.sh 5s
 	$(MAKE) --no-print-directory example
@@ -51,6 +55,7 @@ generate:
 ## lint: vet and a gofmt check
 lint:
 	$(GO) vet $(PKGS)
+	cd e2e && $(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## bench: every benchmark, one package at a time (-p 1: packages never run side by side), raw
@@ -58,25 +63,26 @@ lint:
 ## written into BENCHMARKS.md with the machine. PROFILE=1 also profiles supportPlans.
 BENCHTIME         ?= 10s
 PROFILE_BENCHTIME ?= 15s
-BENCH_CMD          = $(GO) test -p 1 -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=1 -timeout 60m $(PKGS)
+BENCH_FLAGS        = -p 1 -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=1 -timeout 60m
+BENCH_CMD          = $(GO) test $(BENCH_FLAGS) $(PKGS) && cd e2e && $(GO) test $(BENCH_FLAGS) ./...
 bench:
-	$(BENCH_CMD) 2>&1 | tee bench.out
+	( $(BENCH_CMD) ) 2>&1 | tee bench.out
 	$(if $(PROFILE),$(MAKE) --no-print-directory bench-profiles)
-	$(GO) run ./internal/bench/report -in bench.out -out BENCHMARKS.md -cmd "$(BENCH_CMD)" $(if $(PROFILE),-profiles profiles)
+	cd e2e && $(GO) run ./bench/report -in ../bench.out -out ../BENCHMARKS.md -cmd "$(BENCH_CMD)" $(if $(PROFILE),-profiles ../profiles)
 
 ## bench-profile: CPU and allocation profiles of supportPlans under 50 clients (GraphQL, and
 ## the baseline to compare), a CPU profile of creates across 1,000 plans, and the heap and
 ## goroutines of a server holding 10,000 idle subscriptions, into ./profiles, and their
 ## pprof -top into BENCHMARKS.md
 bench-profile: bench-profiles
-	$(GO) run ./internal/bench/report -profiles profiles -out BENCHMARKS.md
+	cd e2e && $(GO) run ./bench/report -profiles ../profiles -out ../BENCHMARKS.md
 
 bench-profiles:
 	@mkdir -p profiles && rm -f profiles/*.txt
 	@set -e; for s in graphql baseline; do \
 	  echo "profiling supportPlans ($$s) for $(PROFILE_BENCHTIME)"; \
-	  PSAPI_BENCH_PROFILE=1 $(GO) test -run='^$$' -bench="^BenchmarkSupportPlansLoad$$/^$$s$$" -benchtime=$(PROFILE_BENCHTIME) -count=1 -timeout 30m \
-	    -o profiles/bench.test -outputdir profiles -cpuprofile cpu-$$s.prof -memprofile mem-$$s.prof ./internal/bench; \
+	  (cd e2e && PSAPI_BENCH_PROFILE=1 $(GO) test -run='^$$' -bench="^BenchmarkSupportPlansLoad$$/^$$s$$" -benchtime=$(PROFILE_BENCHTIME) -count=1 -timeout 30m \
+	    -o $(CURDIR)/profiles/bench.test -outputdir $(CURDIR)/profiles -cpuprofile cpu-$$s.prof -memprofile mem-$$s.prof ./bench); \
 	done
 	@(echo "# CPU, GraphQL: pprof -top (flat)"; $(GO) tool pprof -top -nodecount=30 profiles/cpu-graphql.prof) > profiles/1-cpu-graphql.txt
 	@(echo "# CPU, GraphQL: pprof -top -cum"; $(GO) tool pprof -top -cum -nodecount=45 profiles/cpu-graphql.prof) > profiles/2-cpu-graphql-cum.txt
@@ -84,8 +90,8 @@ bench-profiles:
 	@(echo "# CPU, baseline: pprof -top (flat)"; $(GO) tool pprof -top -nodecount=30 profiles/cpu-baseline.prof) > profiles/4-cpu-baseline.txt
 	@(echo "# Allocations, baseline: pprof -top -sample_index=alloc_space"; $(GO) tool pprof -top -sample_index=alloc_space -nodecount=25 profiles/mem-baseline.prof) > profiles/5-alloc-baseline.txt
 	@echo "profiling creates across 1,000 plans (BenchmarkCreatesStoreTime, one pass)"
-	@PSAPI_CREATES_CPUPROFILE=$(CURDIR)/profiles/cpu-creates.prof $(GO) test -run='^$$' -bench='^BenchmarkCreatesStoreTime$$' -benchtime=1x -count=1 -timeout 30m \
-	  -o profiles/bench.test ./internal/bench
+	@cd e2e && PSAPI_CREATES_CPUPROFILE=$(CURDIR)/profiles/cpu-creates.prof $(GO) test -run='^$$' -bench='^BenchmarkCreatesStoreTime$$' -benchtime=1x -count=1 -timeout 30m \
+	  -o $(CURDIR)/profiles/bench.test ./bench
 	@(echo "# CPU, creates across 1,000 plans (service, no HTTP): pprof -top -cum"; $(GO) tool pprof -top -cum -nodecount=40 profiles/cpu-creates.prof) > profiles/6-cpu-creates-cum.txt
 	@echo "profiling idle subscriptions (BenchmarkSubscriptionMemory, one pass)"
 	@PSAPI_FANOUT_PROFILES=$(CURDIR)/profiles $(GO) test -run='^$$' -bench='^BenchmarkSubscriptionMemory$$' -benchtime=1x -count=1 -timeout 30m ./server

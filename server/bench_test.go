@@ -24,7 +24,6 @@ import (
 	coderws "github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
-	"github.com/partnersupport/api/internal/bench/benchenv"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/mongodb"
@@ -406,7 +405,7 @@ func (c *cluster) manyPlans(n int) (tokens, plans []string) {
 	st, err := mongodb.Open(ctx, c.uri, "partnersupport", mongodb.Options{})
 	require.NoError(c.t, err)
 	defer st.Close(ctx)
-	f, admins, plans := benchenv.ManyTenants(n)
+	f, admins, plans := testenv.ManyTenants(n)
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(c.t, err)
 	svc := domain.NewService(st, domain.Options{Now: func() time.Time { return testenv.DemoNow }})

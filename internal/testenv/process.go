@@ -53,12 +53,14 @@ func ServerBinary(t testing.TB) string {
 	return buildOnce.path
 }
 
+// moduleRoot is the directory of the product module, also when the test runs in the
+// e2e module, which requires the product module through a replace of "..".
 func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/partnersupport/api").Output()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("go list -m github.com/partnersupport/api: %w", err)
 	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
+	return strings.TrimSpace(string(out)), nil
 }
 
 // FreeAddr returns a loopback address with a port free right now.

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/partnersupport/api/internal/bench/benchenv"
+	"github.com/partnersupport/api/e2e/bench/benchenv"
 	"github.com/partnersupport/api/internal/testenv"
 )
 

@@ -1,19 +1,16 @@
-package graphiql_test
+package browser_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/partnersupport/api/internal/browsertest"
+	"github.com/partnersupport/api/e2e/browsertest"
 	"github.com/partnersupport/api/internal/testenv"
 )
-
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // editor is the CodeMirror instance of a visible GraphiQL editor, by a CSS selector of
 // its container.

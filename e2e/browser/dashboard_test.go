@@ -1,4 +1,4 @@
-package dashboard_test
+package browser_test
 
 import (
 	"encoding/json"
@@ -12,10 +12,11 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
-	"github.com/partnersupport/api/internal/browsertest"
+	"github.com/partnersupport/api/e2e/browsertest"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
+// TestMain: the browser tests start servers through testenv.
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 const (

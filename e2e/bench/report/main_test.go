@@ -12,14 +12,14 @@ import (
 
 const sample = `goos: linux
 goarch: amd64
-pkg: github.com/partnersupport/api/internal/bench
+pkg: github.com/partnersupport/api/e2e/bench
 cpu: AMD EPYC 7B13
 BenchmarkSupportPlansHTTP/clients=1-2         	       8	         2.461 baseline-p50-ms	         2.654 graphql-p50-ms	         1.078 p50-ratio	         0.9286 req/s-ratio
 BenchmarkSupportPlansRoundTrips/graphql-2     	     699	         1.000 aggregate:claims/op	         4.000 find:links/op	         5.000 roundtrips/op
 --- SKIP: BenchmarkSupportPlansLoad
     supportplans_test.go:160: profiling only: make bench-profile
 PASS
-ok  	github.com/partnersupport/api/internal/bench	12.078s
+ok  	github.com/partnersupport/api/e2e/bench	12.078s
 pkg: github.com/partnersupport/api/server
 BenchmarkFanout/subscribers=10000-2
     bench_test.go:12: a log line between the name and the figures

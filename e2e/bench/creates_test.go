@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/event"
 
-	"github.com/partnersupport/api/internal/bench/benchenv"
 	"github.com/partnersupport/api/internal/cache"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
@@ -80,7 +79,7 @@ func BenchmarkCreatesStoreTime(b *testing.B) {
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
 	const n = 1000
-	f, admins, plans := benchenv.ManyTenants(n)
+	f, admins, plans := testenv.ManyTenants(n)
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(b, err)
 	now := func() time.Time { return testenv.DemoNow }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/partnersupport/api/internal/bench/benchenv"
-	"github.com/partnersupport/api/internal/bench/storeproxy"
+	"github.com/partnersupport/api/e2e/bench/benchenv"
+	"github.com/partnersupport/api/e2e/bench/storeproxy"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/testenv"
 )

@@ -27,7 +27,7 @@ func node(t *testing.T, script string, argsAndEnv ...string) string {
 		t.Fatalf("this test needs Node.js 20.19 or later on PATH: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join("testdata", "node_modules", ".package-lock.json")); err != nil {
-		t.Fatalf("the npm packages are missing: run scripts/ensure-node-deps.sh (npm ci in internal/clients/testdata): %v", err)
+		t.Fatalf("the npm packages are missing: run scripts/ensure-node-deps.sh (npm ci in e2e/clients/testdata): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/partnersupport/api/e2e/bench/benchenv"
 	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/auth"
-	"github.com/partnersupport/api/internal/bench/benchenv"
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/httpapi"
 )

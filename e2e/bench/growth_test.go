@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/event"
 
-	"github.com/partnersupport/api/internal/bench/benchenv"
 	"github.com/partnersupport/api/internal/cache"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
@@ -64,7 +63,7 @@ func BenchmarkGrowth(b *testing.B) {
 	st, err := mongodb.Open(ctx, testenv.StoreURI(b), database, mongodb.Options{Monitor: mon, MaxPoolSize: 8})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
-	f, admins, plans := benchenv.ManyTenants(ntenants)
+	f, admins, plans := testenv.ManyTenants(ntenants)
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(b, err)
 	now := func() time.Time { return testenv.DemoNow }
