@@ -107,7 +107,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		now = cfg.Clock()
 	}
 	a.Feed = feed.NewHub(a.Store, feed.Options{Poll: cfg.FeedPoll, Buffer: cfg.FeedBuffer, Stall: cfg.FeedStall, Logger: log})
-	a.Service = domain.NewService(cache.New(a.Store, 30*time.Second, min(30*time.Second, cfg.ActivationDelay)), domain.Options{
+	a.Service = domain.NewService(cache.NewPerRequest(cache.New(a.Store, 30*time.Second, min(30*time.Second, cfg.ActivationDelay))), domain.Options{
 		Now:             now,
 		ActivationDelay: cfg.ActivationDelay,
 		Reminders:       domain.ReminderPolicy{Window: cfg.ReminderWindow, LowThreshold: cfg.LowBalance},

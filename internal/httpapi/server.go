@@ -7,6 +7,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"github.com/partnersupport/api/internal/cache"
 	"log/slog"
 	"net"
 	"net/http"
@@ -114,6 +115,14 @@ func New(c Config) *Server {
 	facts := newOpFactsCache(limits.CostArguments)
 	gql.Use(operationLimits{l: limits, facts: facts})
 	gql.Use(complexityLimit{limit: limits.MaxComplexity, facts: facts})
+	// A query reads each piece of tenant and account state once, however many of its
+	// fields need it (cache.PerRequest). Mutations and subscriptions read afresh.
+	gql.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Query {
+			ctx = cache.WithRequestMemo(ctx)
+		}
+		return next(ctx)
+	})
 	// Audit events name the operation they happened in (domain.WithOperation).
 	gql.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		if rfc := graphql.GetRootFieldContext(ctx); rfc != nil && rfc.Field.Field != nil {
