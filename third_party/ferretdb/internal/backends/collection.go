@@ -81,11 +81,21 @@ type QueryParams struct {
 
 	OnlyRecordIDs bool
 	Comment       string
+
+	// OrderBy (patched, PATCHES.md) is the find's sort, top-level fields only, which the
+	// backend may apply; QueryResult.Ordered says whether it did. A backend that orders
+	// must return documents in the order the handler's sort would give them, except that
+	// documents whose sort key is an array, a document or another type it cannot order
+	// come first (the handler then sorts everything itself).
+	OrderBy *types.Document
 }
 
 // QueryResult represents the results of Collection.Query method.
 type QueryResult struct {
 	Iter types.DocumentsIterator
+
+	// Ordered (patched) reports that Iter follows QueryParams.OrderBy.
+	Ordered bool
 }
 
 // Query executes a query against the collection.

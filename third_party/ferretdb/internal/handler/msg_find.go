@@ -130,7 +130,7 @@ func (h *Handler) MsgFind(connCtx context.Context, msg *wire.OpMsg) (*wire.OpMsg
 	// closer accumulates all things that should be closed / canceled.
 	closer := iterator.NewMultiCloser(iterator.CloserFunc(cancel))
 
-	iter, err := h.makeFindIter(queryRes.Iter, closer, params)
+	iter, err := h.makeFindIter(queryRes.Iter, queryRes.Ordered, closer, params)
 	if err != nil {
 		return nil, handleMaxTimeMSError(err, params.MaxTimeMS, "find")
 	}
@@ -274,6 +274,12 @@ func (h *Handler) makeFindQueryParams(ctx context.Context, params *common.FindPa
 		qp.Sort = params.Sort
 	}
 
+	// Patched (PATCHES.md): any other sort is offered to the backend, which may order by it
+	// (backends.QueryResult.Ordered); the handler then reads no more than it returns.
+	if !h.DisablePushdown && qp.Sort.Len() == 0 && params.Sort.Len() != 0 && !params.Sort.Has("$natural") {
+		qp.OrderBy = params.Sort
+	}
+
 	// Limit pushdown is not applied if:
 	//  - pushdown is disabled;
 	//  - `filter` is set, it must fetch all documents to filter them in memory;
@@ -295,12 +301,17 @@ func (h *Handler) makeFindQueryParams(ctx context.Context, params *common.FindPa
 // and the returned iterator is wrapped with it.
 //
 //nolint:lll // for readability
-func (h *Handler) makeFindIter(iter types.DocumentsIterator, closer *iterator.MultiCloser, params *common.FindParams) (types.DocumentsIterator, error) {
+func (h *Handler) makeFindIter(iter types.DocumentsIterator, ordered bool, closer *iterator.MultiCloser, params *common.FindParams) (types.DocumentsIterator, error) {
 	closer.Add(iter)
 
 	iter = common.FilterIterator(iter, closer, params.Filter)
 
-	iter, err := common.SortIterator(iter, closer, params.Sort)
+	sortIterator := common.SortIterator
+	if ordered { // patched (PATCHES.md): the backend applied the sort
+		sortIterator = common.PresortedIterator
+	}
+
+	iter, err := sortIterator(iter, closer, params.Sort)
 	if err != nil {
 		closer.Close()
 

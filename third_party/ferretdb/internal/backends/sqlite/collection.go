@@ -71,7 +71,17 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 	whereClause, args := prepareWhereClause(params.Filter, meta.Settings.Indexes)
 
 	q += whereClause
-	q += prepareOrderByClause(params.Sort)
+
+	// Patched (PATCHES.md): the find's sort, when upstream's $natural sort is not asked.
+	var ordered bool
+	if params.Sort.Len() == 0 {
+		if orderBy := prepareSortClause(params.OrderBy); orderBy != "" {
+			q += orderBy
+			ordered = true
+		}
+	} else {
+		q += prepareOrderByClause(params.Sort)
+	}
 
 	if params.Limit != 0 {
 		q += ` LIMIT ?`
@@ -84,7 +94,8 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 	}
 
 	return &backends.QueryResult{
-		Iter: newQueryIterator(ctx, rows, params.OnlyRecordIDs),
+		Iter:    newQueryIterator(ctx, rows, params.OnlyRecordIDs),
+		Ordered: ordered,
 	}, nil
 }
 

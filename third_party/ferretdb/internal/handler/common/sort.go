@@ -35,8 +35,27 @@ func SortDocuments(docs []*types.Document, sortDoc *types.Document) error {
 		return nil
 	}
 
+	sortFuncs, err := sortFuncsFor(sortDoc)
+	if err != nil {
+		return err
+	}
+
+	if len(sortFuncs) == 0 {
+		// no keys to sort by
+		return nil
+	}
+
+	sorter := &docsSorter{docs: docs, sorts: sortFuncs}
+	sort.Sort(sorter)
+
+	return nil
+}
+
+// sortFuncsFor returns a less function per sort key (patched, PATCHES.md: split out of
+// SortDocuments for PresortedIterator).
+func sortFuncsFor(sortDoc *types.Document) ([]sortFunc, error) {
 	if sortDoc.Len() > 32 {
-		return lazyerrors.Errorf("maximum sort keys exceeded: %v", sortDoc.Len())
+		return nil, lazyerrors.Errorf("maximum sort keys exceeded: %v", sortDoc.Len())
 	}
 
 	sortFuncs := make([]sortFunc, sortDoc.Len())
@@ -50,7 +69,7 @@ func SortDocuments(docs []*types.Document, sortDoc *types.Document) error {
 			// TODO https://github.com/FerretDB/FerretDB/issues/3127
 			for _, field := range fields {
 				if strings.HasPrefix(field, "$") {
-					return handlererrors.NewCommandErrorMsgWithArgument(
+					return nil, handlererrors.NewCommandErrorMsgWithArgument(
 						handlererrors.ErrFieldPathInvalidName,
 						"FieldPath field names may not start with '$'. Consider using $getField or $setField.",
 						"sort",
@@ -63,26 +82,18 @@ func SortDocuments(docs []*types.Document, sortDoc *types.Document) error {
 
 		sortType, err := GetSortType(sortKey, sortField)
 		if err != nil {
-			return err
+			return nil, err
 		}
 
 		sortPath, err := types.NewPathFromString(sortKey)
 		if err != nil {
-			return err
+			return nil, err
 		}
 
 		sortFuncs[i] = lessFunc(sortPath, sortType)
 	}
 
-	if len(sortFuncs) == 0 {
-		// no keys to sort by
-		return nil
-	}
-
-	sorter := &docsSorter{docs: docs, sorts: sortFuncs}
-	sort.Sort(sorter)
-
-	return nil
+	return sortFuncs, nil
 }
 
 // ValidateSortDocument validates sort documents, and return

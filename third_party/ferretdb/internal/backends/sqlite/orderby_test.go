@@ -1,0 +1,250 @@
+// Copyright 2021 FerretDB Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package sqlite
+
+// This file is not part of upstream FerretDB v1.24.2; see PATCHES.md at the module's root.
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/FerretDB/FerretDB/internal/backends"
+	"github.com/FerretDB/FerretDB/internal/handler/common"
+	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/iterator"
+	"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// countingIter counts the documents read from the backend.
+type countingIter struct {
+	types.DocumentsIterator
+	n *int
+}
+
+func (c countingIter) Next() (struct{}, *types.Document, error) {
+	k, v, err := c.DocumentsIterator.Next()
+	if err == nil {
+		*c.n++
+	}
+
+	return k, v, err
+}
+
+// find runs filter, sort and limit as the handler's find does: the filter pushed down,
+// the sort offered to the backend (ordered) or not, the Go filter, sort and limit. It
+// returns the documents and how many the backend gave.
+func find(t *testing.T, c backends.Collection, filter, sort *types.Document, limit int64, ordered bool) ([]*types.Document, int) {
+	t.Helper()
+
+	qp := &backends.QueryParams{Filter: filter}
+	if ordered {
+		qp.OrderBy = sort
+	}
+
+	res, err := c.Query(context.Background(), qp)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if res.Ordered != ordered {
+		t.Fatalf("sort %s: Ordered = %v", types.FormatAnyValue(sort), res.Ordered)
+	}
+
+	var read int
+
+	closer := iterator.NewMultiCloser()
+	defer closer.Close()
+
+	closer.Add(res.Iter)
+	iter := common.FilterIterator(countingIter{res.Iter, &read}, closer, filter)
+
+	sortIter := common.SortIterator
+	if ordered {
+		sortIter = common.PresortedIterator
+	}
+
+	if iter, err = sortIter(iter, closer, sort); err != nil {
+		t.Fatal(err)
+	}
+
+	iter = common.LimitIterator(iter, closer, limit)
+
+	docs, err := iterator.ConsumeValues(iter)
+	if err != nil {
+		t.Fatalf("filter %s sort %s: %v", types.FormatAnyValue(filter), types.FormatAnyValue(sort), err)
+	}
+
+	return docs, read
+}
+
+func randomSort(r *rand.Rand) *types.Document {
+	fields := append(slices.Clone(testFields), "_id")
+	r.Shuffle(len(fields), func(i, j int) { fields[i], fields[j] = fields[j], fields[i] })
+
+	sort := types.MakeDocument(2)
+	for _, f := range fields[:1+r.IntN(2)] {
+		sort.Set(f, []int64{1, -1}[r.IntN(2)])
+	}
+
+	return sort
+}
+
+// sortKey is a document's value for a sort key as the Go sort sees it.
+func sortKey(doc *types.Document, key string) any {
+	v, err := doc.Get(key)
+	if err != nil {
+		return types.Null
+	}
+
+	return v
+}
+
+// TestSortPushdownEqualsGoSort checks the sort pushdown's promise on random data: for
+// random filters, sorts of one or two keys in either direction, and limits, a find whose
+// backend ordered the rows returns documents with the very sort keys, position by
+// position, of the handler's own sort of a full read, and the same documents when
+// nothing is cut by a limit. With only keys the backend orders (no arrays, documents or
+// doubles) it reads less than the whole result when a limit applies; with those among
+// the keys it falls back to the Go sort.
+func TestSortPushdownEqualsGoSort(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+
+	for _, scalarOnly := range []bool{true, false} {
+		t.Run(fmt.Sprintf("scalarOnly=%v", scalarOnly), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 17))
+
+			_, c := testCollection(t, t.TempDir(), index("t_n", false, "t", "n"), index("s", false, "-s"))
+
+			const n = 300
+
+			docs := make([]*types.Document, n)
+			for i := range docs {
+				docs[i] = randomDocument(r, i)
+
+				if scalarOnly {
+					for _, f := range testFields {
+						for v, err := docs[i].Get(f); err == nil && !backendOrders(v); v, err = docs[i].Get(f) {
+							docs[i].Set(f, randomValue(r, 0))
+						}
+					}
+				}
+			}
+
+			if _, err := c.InsertAll(context.Background(), &backends.InsertAllParams{Docs: docs}); err != nil {
+				t.Fatal(err)
+			}
+
+			var lazy, limited int
+
+			for range 250 {
+				filter := randomFilter(r, n)
+				if r.IntN(3) == 0 {
+					filter = types.MakeDocument(0)
+				}
+
+				if _, _, err := ids(t, c, filter, false); err != nil {
+					continue // a filter the handler refuses
+				}
+
+				_, rows, _ := ids(t, c, filter, true) // the rows the backend gives for the filter
+
+				sort := randomSort(r)
+				limit := []int64{0, 1, 5, 20}[r.IntN(4)]
+
+				want, _ := find(t, c, filter, sort, limit, false)
+				got, read := find(t, c, filter, sort, limit, true)
+				all, _ := find(t, c, filter, sort, 0, false)
+
+				if len(got) != len(want) {
+					t.Fatalf("filter %s sort %s limit %d: %d documents, want %d", types.FormatAnyValue(filter), types.FormatAnyValue(sort), limit, len(got), len(want))
+				}
+
+				for i := range got {
+					for _, k := range sort.Keys() {
+						order := types.Ascending
+						if must.NotFail(sort.Get(k)).(int64) < 0 {
+							order = types.Descending
+						}
+
+						if types.CompareOrderForSort(sortKey(got[i], k), sortKey(want[i], k), order) != types.Equal {
+							t.Fatalf("filter %s sort %s limit %d: at %d %s is %s, want %s\ngot  %v\nwant %v",
+								types.FormatAnyValue(filter), types.FormatAnyValue(sort), limit, i, k,
+								types.FormatAnyValue(sortKey(got[i], k)), types.FormatAnyValue(sortKey(want[i], k)),
+								idsOf(got), idsOf(want))
+						}
+					}
+				}
+
+				gotIDs, allIDs := idsOf(got), idsOf(all)
+				for _, id := range gotIDs {
+					if !slices.Contains(allIDs, id) {
+						t.Fatalf("filter %s sort %s: %s does not match", types.FormatAnyValue(filter), types.FormatAnyValue(sort), id)
+					}
+				}
+
+				if limit == 0 {
+					slices.Sort(gotIDs)
+					slices.Sort(allIDs)
+
+					if !slices.Equal(gotIDs, allIDs) {
+						t.Fatalf("filter %s sort %s: %v, want %v", types.FormatAnyValue(filter), types.FormatAnyValue(sort), gotIDs, allIDs)
+					}
+				}
+
+				if limit > 0 && len(all) > int(limit)+1 {
+					limited++
+
+					if read < rows {
+						lazy++
+					}
+				}
+			}
+
+			t.Logf("%d limited finds, %d of them read less than their whole result", limited, lazy)
+
+			if scalarOnly && (limited < 60 || lazy < limited) {
+				t.Errorf("with scalar keys every limited find should stop early: %d of %d did", lazy, limited)
+			}
+
+			if !scalarOnly && lazy == limited {
+				t.Errorf("with arrays and documents among the keys, no find fell back to the Go sort")
+			}
+		})
+	}
+}
+
+func idsOf(docs []*types.Document) []string {
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = fmt.Sprint(must.NotFail(d.Get("_id")))
+	}
+
+	return out
+}
+
+// backendOrders reports whether v is of a type the backend orders (orderRanks).
+func backendOrders(v any) bool {
+	switch v.(type) {
+	case *types.Array, *types.Document, float64:
+		return false
+	}
+
+	return true
+}
