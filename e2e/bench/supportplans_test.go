@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/e2e/bench/benchenv"
-	"github.com/partnersupport/api/e2e/bench/storeproxy"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/testenv"
+	"github.com/partnersupport/api/internal/testenv/storeproxy"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
