@@ -91,6 +91,9 @@ func (s *Service) record(ctx context.Context, e Event) {
 	}
 }
 
+// Record is record, for the tests over a real store (internal/app).
+func (s *Service) Record(ctx context.Context, e Event) { s.record(ctx, e) }
+
 // Sequence gives events of the scope their sequence numbers, in order: the events given
 // (already recorded in the outbox), or with none given the scope's whole outbox. Each
 // sequenced event leaves the outbox.

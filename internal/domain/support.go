@@ -448,6 +448,18 @@ func (s *Service) plansForCreate(ctx context.Context, caller Account, in CreateR
 	return s.supportPlans(ctx, caller, in.ProductID, in.Version, in.Portal, false)
 }
 
+// PlansForCreate is plansForCreate, for the tests over a real store (internal/app), which
+// check that it answers as SupportPlansUncounted does for every plan (R23).
+func (s *Service) PlansForCreate(ctx context.Context, caller Account, in CreateRequestInput) (Plans, error) {
+	return s.plansForCreate(ctx, caller, in)
+}
+
+// SupportPlansUncounted is SupportPlans without incident counts, as a create sees them
+// (for the same tests).
+func (s *Service) SupportPlansUncounted(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error) {
+	return s.supportPlans(ctx, caller, productID, version, portal, false)
+}
+
 // benefitPlanByID is the plan of benefit id as SupportPlans lists it without counts, if
 // it lists it: ok is false when id names no benefit the caller sees.
 func (s *Service) benefitPlanByID(ctx context.Context, caller Account, productID, version string, portal Portal, id string) (p Plan, ok bool, err error) {
