@@ -223,59 +223,6 @@ func NewHeldOffer(t Tenant, o Offer, at, purchasedAt time.Time, renewedAt *time.
 	}
 }
 
-// inUse: activated and not yet expired.
-func inUse(s BenefitStatus) bool {
-	return s == StatusActive || s == StatusExhausted || s == StatusActivating
-}
-
-// EndingSoon reports whether a benefit in use ends within the window (R19).
-func (p ReminderPolicy) EndingSoon(now time.Time, b Benefit, status BenefitStatus) bool {
-	return inUse(status) && b.EndsAt.Sub(now) <= p.Window
-}
-
-// Reminder tells a tenant that a benefit ends soon or runs low (R19).
-type Reminder struct {
-	Kind    ReminderKind
-	Benefit Benefit
-	EndsAt  time.Time
-	Balance Incidents
-	Message string
-}
-
-// ReminderKind says why a reminder is shown.
-type ReminderKind string
-
-// Reminder kinds.
-const (
-	ReminderEndingSoon ReminderKind = "ENDING_SOON"
-	ReminderLowBalance ReminderKind = "LOW_BALANCE"
-)
-
-// ReminderPolicy sets when reminders are due (R19).
-type ReminderPolicy struct {
-	Window       time.Duration // remind when a benefit ends within this window
-	LowThreshold int           // remind when remaining incidents are at or below this
-}
-
-// Reminders lists the reminders due at now for one benefit (R19). Only benefits in use
-// (activated, not yet expired) remind.
-func (p ReminderPolicy) Reminders(now time.Time, b Benefit, status BenefitStatus, bal Incidents) []Reminder {
-	if !inUse(status) {
-		return nil
-	}
-	var out []Reminder
-	if p.EndingSoon(now, b, status) {
-		days := int(b.EndsAt.Sub(now).Hours() / 24)
-		out = append(out, Reminder{Kind: ReminderEndingSoon, Benefit: b, EndsAt: b.EndsAt, Balance: bal,
-			Message: fmt.Sprintf("%s ends on %s (in %d days).", b.Name, b.EndsAt.Format("2006-01-02"), days)})
-	}
-	if b.Kind.Incidental() && !bal.Unlimited && bal.Remaining <= p.LowThreshold {
-		out = append(out, Reminder{Kind: ReminderLowBalance, Benefit: b, EndsAt: b.EndsAt, Balance: bal,
-			Message: fmt.Sprintf("%s has %d of %d incidents left.", b.Name, bal.Remaining, bal.Total)})
-	}
-	return out
-}
-
 // TotalOrNil is the total for GraphQL: null when unlimited.
 func (i Incidents) TotalOrNil() *int {
 	if i.Unlimited {

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -206,15 +205,13 @@ func (s *Service) appendEvents(ctx context.Context, head LedgerHead, events []Ev
 	return nil, 0, nil
 }
 
-// remindLow records the R19 low-balance reminder when a consumption brings a capped
-// balance to the threshold or below; its ID names the level, so each level reminds once.
-// It returns the reminder to sequence next.
+// remindLow records the R19 low-balance reminder after e when lowEvent says one is due,
+// and returns it to sequence next.
 func (s *Service) remindLow(ctx context.Context, e Event) (Event, bool) {
-	if e.Kind != EventConsume || e.Unlimited || e.Remaining > s.reminders.LowThreshold {
+	r, ok := s.reminders.lowEvent(e)
+	if !ok {
 		return Event{}, false
 	}
-	r := Event{ID: "remind-low/" + e.BenefitID + "/" + strconv.Itoa(e.Used), TenantID: e.TenantID, Kind: EventLow, BenefitID: e.BenefitID,
-		PlanName: e.PlanName, RequestID: e.RequestID, Reason: "R19: " + strconv.Itoa(e.Remaining) + " incidents left", At: e.At, Quota: e.Quota}
 	if err := s.store.RecordEvent(ctx, r); err != nil {
 		s.log.WarnContext(ctx, "recording a reminder failed", "err", err)
 		return Event{}, false
@@ -292,15 +289,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 		var st *tenantState // read only when a reminder needs the benefit's status
 		for _, h := range byTenant[tid] {
 			for _, b := range h.Benefits {
-				if !b.Kind.Incidental() {
-					continue
-				}
-				if b.Capped && !now.Before(b.StartsAt) {
-					s.recordOnce(ctx, Event{ID: "cap/" + b.ID, TenantID: tid, Kind: EventCap, BenefitID: b.ID, PlanName: b.Name,
-						Reason: "R24: the unlimited balance is capped for the year from the renewal anniversary", At: b.StartsAt, Quota: b.Quota})
-				}
-				if e := (Event{ID: "remind-ending/" + b.ID, TenantID: tid, Kind: EventEnding, BenefitID: b.ID, PlanName: b.Name,
-					Reason: "R19: ends on " + b.EndsAt.Format("2006-01-02"), At: now, Quota: b.Quota, Unlimited: b.Unlimited}); b.EndsAt.Sub(now) <= s.reminders.Window && !s.sequenced(ctx, e) {
+				// R19: every benefit in use reminds before its end, as the read view shows it.
+				// Whether it could be due, whatever its status, before reading its status.
+				if e := endingEvent(now, b); s.reminders.EndingSoon(now, b, StatusActive) && !s.sequenced(ctx, e) {
 					if st == nil {
 						if st, err = s.loadTenantState(ctx, tid); err != nil {
 							return err
@@ -309,6 +300,13 @@ func (s *Service) Sweep(ctx context.Context) error {
 					if v := st.view(now, b, false); s.reminders.EndingSoon(now, b, v.Status) {
 						s.record(ctx, e)
 					}
+				}
+				if !b.Kind.Incidental() {
+					continue // a consultation benefit (R22) has no balance to cap or expire
+				}
+				if b.Capped && !now.Before(b.StartsAt) {
+					s.recordOnce(ctx, Event{ID: "cap/" + b.ID, TenantID: tid, Kind: EventCap, BenefitID: b.ID, PlanName: b.Name,
+						Reason: "R24: the unlimited balance is capped for the year from the renewal anniversary", At: b.StartsAt, Quota: b.Quota})
 				}
 				if b.Expired(now) {
 					s.recordOnce(ctx, Event{ID: "expire/" + b.ID, TenantID: tid, Kind: EventExpire, BenefitID: b.ID, PlanName: b.Name,

@@ -152,7 +152,7 @@ func (c planContext) benefitPlan(st *tenantState, tid string, h HeldOffer, b Ben
 	end := b.EndsAt
 	p := Plan{ID: b.ID, Name: b.Name, TenantID: tid, Benefit: &b, Incidents: v.Incidents, EndsAt: &end,
 		Linked: linked, ActionPack: b.Kind == BenefitOnPremisesSupport && onPremOnly,
-		consume: true, quota: b.Quota, unlim: b.Unlimited}
+		quota: b.Quota, unlim: b.Unlimited}
 	p.Kind = PlanPartnerCloud
 	if b.Kind == BenefitOnPremisesSupport {
 		p.Kind = PlanPartnerOnPremise
@@ -245,7 +245,7 @@ func (s *Service) ppiPlans(ctx context.Context, c planContext) ([]Plan, error) {
 	for _, pp := range ps {
 		end := pp.EndsAt
 		b := Benefit{ID: pp.ID, TenantID: PPIScope(c.account.ID), Kind: BenefitOnPremisesSupport, Name: "Pay per incident: " + pp.ProductID, Quota: 1, StartsAt: pp.BoughtAt, EndsAt: pp.EndsAt}
-		p := Plan{ID: pp.ID, Kind: PlanPayPerIncident, Name: b.Name, TenantID: b.TenantID, Benefit: &b, Incidents: b.Balance(used[pp.ID]), EndsAt: &end, Linked: true, consume: true, quota: 1}
+		p := Plan{ID: pp.ID, Kind: PlanPayPerIncident, Name: b.Name, TenantID: b.TenantID, Benefit: &b, Incidents: b.Balance(used[pp.ID]), EndsAt: &end, Linked: true, quota: 1}
 		switch {
 		case b.Expired(c.now):
 			p.Reasons = append(p.Reasons, Reason{Code: ReasonExpired, Rule: "R23", Message: "this pay-per-incident plan has expired"})
@@ -375,7 +375,7 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 		return SupportRequest{}, err
 	}
 	plan, refusal := choosePlan(plans, in.PlanID)
-	if refusal != nil || !plan.consume || in.Type.Free() {
+	if refusal != nil || !ConsumesIncident(plan.Kind, in.Type) {
 		// An earlier attempt of this request may have claimed an incident (when the plan
 		// was available; then it crashed, or it is racing with this one): its claim
 		// completes this create, whatever the plan's state is now, with no second claim.
@@ -402,7 +402,7 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 			return SupportRequest{}, err
 		}
 	}
-	consume := plan.consume && !in.Type.Free() // R17
+	consume := ConsumesIncident(plan.Kind, in.Type) // R15, R17
 	if consume {
 		req.BenefitID, req.Consumed = plan.Benefit.ID, true
 		// A claim an earlier attempt of this request made is under the same ID: the
@@ -543,7 +543,7 @@ func (s *Service) exhausted(ctx context.Context, caller Account, in CreateReques
 			return err
 		}
 	}
-	return Errorf(EEXHAUSTED, "R15", "no incidents are left on %s: another request took the last one", plan.Name)
+	return NoIncidentsLeft(plan.Name, "another request took the last one")
 }
 
 func (s *Service) insertRequest(ctx context.Context, req SupportRequest, fp string) (SupportRequest, error) {
@@ -714,7 +714,7 @@ func (s *Service) CloseRequest(ctx context.Context, caller Account, id string, r
 // tenant of its plan, or "" (the log only) when there is none or it cannot be read. The
 // caller's answer does not depend on it.
 func (s *Service) trailOf(ctx context.Context, id string) string {
-	if r, err := s.store.Request(ctx, id); err == nil && !strings.HasPrefix(r.TenantID, PPIScope("")) {
+	if r, err := s.store.Request(ctx, id); err == nil && !IsPPIScope(r.TenantID) {
 		return r.TenantID
 	}
 	return ""

@@ -3,7 +3,6 @@ package mongodb
 import (
 	"context"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -27,8 +26,8 @@ func (d claimDoc) domain() domain.Claim {
 
 // ClaimIncident takes a free slot 1..quota of the benefit under the unique (tenantId,
 // benefitId, slot) key (R15). It first tries a few random slots blind; after that it reads
-// the slots in use and tries a random free one, and on a collision (another request took
-// it first) tries again; no free slot is EEXHAUSTED. An
+// the slots in use and tries a random one of domain.FreeSlots, and on a collision (another
+// request took it first) tries again; no free slot is FreeSlots' EEXHAUSTED. An
 // unlimited plan's slot is the request ID itself. A claim already under the request's ID
 // (a retry) is returned unchanged. The guarantee rests on the unique index alone, never on
 // the read, so it holds across processes on FerretDB and on MongoDB.
@@ -46,20 +45,21 @@ func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, un
 		}
 		switch {
 		case unlimited:
-			c.Slot = "u:" + c.RequestID
+			c.Slot = domain.UnlimitedSlot(c.RequestID)
 		case attempt < blindClaims && quota > 0:
 			// A free slot is likely: try one without reading the plan's claims, which on
 			// the embedded store means reading every claim (only _id lookups use an index).
-			c.Slot = strconv.Itoa(1 + rand.IntN(quota))
+			c.Slot = domain.IncidentSlot(1 + rand.IntN(quota))
 		default:
-			free, err := s.freeSlots(ctx, c.TenantID, c.BenefitID, quota)
+			taken, err := s.takenSlots(ctx, c.TenantID, c.BenefitID)
 			if err != nil {
 				return domain.Claim{}, err
 			}
-			if len(free) == 0 {
-				return domain.Claim{}, &domain.Error{Code: domain.EEXHAUSTED, Rule: "R15", Message: "no incidents left"}
+			free, err := domain.FreeSlots(quota, taken) // R15: none free is NO_INCIDENTS_LEFT
+			if err != nil {
+				return domain.Claim{}, err
 			}
-			c.Slot = strconv.Itoa(free[rand.IntN(len(free))])
+			c.Slot = free[rand.IntN(len(free))]
 		}
 		err := s.claims.do(ctx, &write{doc: claimDoc{ID: c.RequestID, TenantID: c.TenantID, BenefitID: c.BenefitID, Slot: c.Slot, AccountID: c.AccountID, At: c.At}})
 		if err == nil {
@@ -75,7 +75,8 @@ func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, un
 	}
 }
 
-func (s *Store) freeSlots(ctx context.Context, tenantID, benefitID string, quota int) ([]int, error) {
+// takenSlots reads the slots of a benefit's claims.
+func (s *Store) takenSlots(ctx context.Context, tenantID, benefitID string) (map[string]bool, error) {
 	used, err := findAll[struct {
 		Slot string `bson:"slot"`
 	}](ctx, s.db.Collection(colClaims), "find claims", bson.D{{Key: "tenantId", Value: tenantID}, {Key: "benefitId", Value: benefitID}},
@@ -87,13 +88,7 @@ func (s *Store) freeSlots(ctx context.Context, tenantID, benefitID string, quota
 	for _, u := range used {
 		taken[u.Slot] = true
 	}
-	free := make([]int, 0, quota)
-	for i := 1; i <= quota; i++ {
-		if !taken[strconv.Itoa(i)] {
-			free = append(free, i)
-		}
-	}
-	return free, nil
+	return taken, nil
 }
 
 // blindClaims is how many random slots a claim tries before it reads which are free.

@@ -58,17 +58,12 @@ type Plan struct {
 	// ActionPack marks an Action Pack contract (R13).
 	ActionPack bool
 	Reasons    []Reason
-	// consume says whether a technical request on the plan takes an incident (R15).
-	consume bool
-	quota   int
-	unlim   bool
+	quota      int
+	unlim      bool
 }
 
 // Available reports whether the plan can be chosen (R23).
 func (p Plan) Available() bool { return len(p.Reasons) == 0 }
-
-// Consumes reports whether a request on the plan takes an incident (R15, R17).
-func (p Plan) Consumes() bool { return p.consume }
 
 // PortalHint tells the client where requests for the product are opened.
 type PortalHint struct {

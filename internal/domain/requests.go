@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -28,6 +29,51 @@ func (t RequestType) Valid() bool {
 
 // Free reports whether requests of this type never consume an incident (R17).
 func (t RequestType) Free() bool { return t == RequestPartnerProgram || t == RequestFrontLine }
+
+// ConsumesIncident decides R15: a request takes one incident when it is created on a
+// Partner Cloud Support, Partner On-premises Support or pay-per-incident plan (R21),
+// unless its type is free (R17). A request on a CSP support plan takes none (R14).
+func ConsumesIncident(kind PlanKind, t RequestType) bool {
+	switch kind {
+	case PlanPartnerCloud, PlanPartnerOnPremise, PlanPayPerIncident:
+		return !t.Free()
+	}
+	return false
+}
+
+// FreeSlots decides R15's claim of an incident: a capped plan of quota incidents has the
+// slots IncidentSlot(1)..IncidentSlot(quota), and a claim takes one that is not taken,
+// under a unique key, so that of two requests racing for the last incident exactly one
+// wins. With none free it refuses with NO_INCIDENTS_LEFT (R15). The store maps what it
+// reads onto this; it never decides itself.
+func FreeSlots(quota int, taken map[string]bool) ([]string, error) {
+	free := make([]string, 0, quota)
+	for i := 1; i <= quota; i++ {
+		if s := IncidentSlot(i); !taken[s] {
+			free = append(free, s)
+		}
+	}
+	if len(free) == 0 {
+		return nil, NoIncidentsLeft("this plan", "")
+	}
+	return free, nil
+}
+
+// IncidentSlot is the claim slot of the n-th incident of a capped plan (R15).
+func IncidentSlot(n int) string { return strconv.Itoa(n) }
+
+// UnlimitedSlot is the claim slot of a request on an unlimited plan: its own, so it never
+// collides with another request's (R15, R2).
+func UnlimitedSlot(requestID string) string { return "u:" + requestID }
+
+// NoIncidentsLeft is R15's refusal of a request on a plan whose incidents are all
+// claimed; why says how it came to be (another request took the last one), or is empty.
+func NoIncidentsLeft(plan, why string) *Error {
+	if why != "" {
+		return Errorf(EEXHAUSTED, "R15", "no incidents are left on %s: %s", plan, why)
+	}
+	return Errorf(EEXHAUSTED, "R15", "no incidents are left on %s", plan)
+}
 
 // CloseReason is why a request was closed.
 type CloseReason string
@@ -103,7 +149,7 @@ type Claim struct {
 	RequestID string
 	TenantID  string
 	BenefitID string
-	Slot      string // "1".."quota" for a capped plan; the request ID for an unlimited one
+	Slot      string // IncidentSlot(1..quota) for a capped plan; UnlimitedSlot for an unlimited one
 	AccountID string
 	At        time.Time
 }
