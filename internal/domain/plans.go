@@ -144,12 +144,9 @@ func (c planContext) evaluate(p *Plan, status BenefitStatus, needsLink bool) {
 	if p.ActionPack && c.portal == PortalAzure {
 		add(ReasonActionPackAzure, "R13", "Action Pack incidents are for on-premises products only and show no benefit in the Azure portal; buy a cloud support plan for Azure")
 	}
-	switch status {
-	case StatusExpired:
-		add(ReasonExpired, "R23", "this plan ended on %s", p.EndsAt.Format("2006-01-02"))
-	case StatusExhausted:
-		add(ReasonNoIncidentsLeft, "R23", "no incidents are left on this plan")
-	case StatusNotActivated, StatusActivating:
+	if r, ok := Lapsed(status, *p.EndsAt); ok {
+		p.Reasons = append(p.Reasons, r)
+	} else if status == StatusNotActivated || status == StatusActivating {
 		add(ReasonNotActive, "R4", "this benefit is not active yet; a partner admin or global admin activates it")
 	}
 	switch p.Kind {
@@ -187,4 +184,59 @@ func (k PlanKind) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// Lapsed decides R23's time and balance: a plan whose year has ended (at its end date,
+// inclusive, by Benefit.Status) or that has no incidents left is unavailable now, with
+// that reason, whatever it was yesterday. SupportPlans and a create (through choosePlan)
+// see the same reasons: both list plans with it, partner benefits and pay-per-incident
+// plans alike.
+func Lapsed(status BenefitStatus, endsAt time.Time) (Reason, bool) {
+	switch status {
+	case StatusExpired:
+		return Reason{Code: ReasonExpired, Rule: "R23", Message: "this plan ended on " + endsAt.Format("2006-01-02")}, true
+	case StatusExhausted:
+		return Reason{Code: ReasonNoIncidentsLeft, Rule: "R23", Message: "no incidents are left on this plan"}, true
+	}
+	return Reason{}, false
+}
+
+// PPIPlanName is the one name of a pay-per-incident plan (R21), on the plan and on every
+// ledger event of it (grant, consumption, refund).
+func PPIPlanName(p Product) string { return "Pay per incident: " + p.Name }
+
+// PPIRefusal decides R21: pay per incident is bought online only by a personal account
+// (MSA), and only for an on-premises product under the fixed lifecycle policy. A nil
+// product asks about the account alone.
+func PPIRefusal(kind AccountKind, p *Product) *Error {
+	if kind != KindMSA {
+		return Errorf(EPPIREFUSED, "R21", "pay per incident can be bought online only with a personal Microsoft account (MSA); this is a work account")
+	}
+	if p != nil && (p.Deployment != DeploymentOnPremises || p.LifecyclePolicy != LifecycleFixed) {
+		return Errorf(EPPIREFUSED, "R21", "pay per incident covers on-premises products under the fixed lifecycle policy; %s is not one", p.Name).WithField("productId")
+	}
+	return nil
+}
+
+// LifecycleFixed is the fixed lifecycle policy of a product (R21).
+const LifecycleFixed = "FIXED"
+
+// ppiBenefit is a pay-per-incident plan as a one-incident benefit of the account's scope
+// (R21), active from its purchase to its end: what R23 and the ledger see of it.
+func ppiBenefit(pp PPIPlan, product Product) Benefit {
+	return Benefit{ID: pp.ID, TenantID: PPIScope(pp.AccountID), Kind: BenefitOnPremisesSupport, Name: PPIPlanName(product),
+		Quota: 1, StartsAt: pp.BoughtAt, EndsAt: pp.EndsAt}
+}
+
+// ppiStatus is a pay-per-incident plan's state at now: it needs no activation.
+func ppiStatus(b Benefit, now time.Time, used int) BenefitStatus {
+	return b.Status(now, &Contract{ReadyAt: b.StartsAt}, false, used)
+}
+
+// Listed decides which partner benefits an account's support plans list (R6): what it
+// linked, member of the tenant or not (a link serves every portal); and, for a member of
+// the tenant, its activated benefits whose year has not ended, linked or not (a member's
+// plan still needs a link unless the product needs none, R10).
+func Listed(linked, member, activated, expired bool) bool {
+	return linked || (member && activated && !expired)
 }

@@ -139,7 +139,7 @@ func (c planContext) benefitPlan(st *tenantState, tid string, h HeldOffer, b Ben
 	if !b.Kind.Incidental() {
 		return Plan{}, false
 	}
-	if _, activated := st.contracts[b.ID]; !linked && !(isMember && activated && !b.Expired(c.now)) {
+	if _, activated := st.contracts[b.ID]; !Listed(linked, isMember, activated, b.Expired(c.now)) {
 		return Plan{}, false
 	}
 	onPremOnly := true // R13: an offer with no cloud benefit (Action Pack)
@@ -230,7 +230,7 @@ func (s *Service) cspPlans(ctx context.Context, c planContext, ms []Membership) 
 // ppiPlans are the caller's pay-per-incident plans (R21). Only an MSA can buy them, so a
 // work account has none and costs no read.
 func (s *Service) ppiPlans(ctx context.Context, c planContext) ([]Plan, error) {
-	if c.account.Kind != KindMSA {
+	if PPIRefusal(c.account.Kind, nil) != nil {
 		return nil, nil
 	}
 	ps, err := s.store.PPIPlans(ctx, c.account.ID)
@@ -243,14 +243,16 @@ func (s *Service) ppiPlans(ctx context.Context, c planContext) ([]Plan, error) {
 	}
 	out := make([]Plan, 0, len(ps))
 	for _, pp := range ps {
-		end := pp.EndsAt
-		b := Benefit{ID: pp.ID, TenantID: PPIScope(c.account.ID), Kind: BenefitOnPremisesSupport, Name: "Pay per incident: " + pp.ProductID, Quota: 1, StartsAt: pp.BoughtAt, EndsAt: pp.EndsAt}
-		p := Plan{ID: pp.ID, Kind: PlanPayPerIncident, Name: b.Name, TenantID: b.TenantID, Benefit: &b, Incidents: b.Balance(used[pp.ID]), EndsAt: &end, Linked: true, quota: 1}
-		switch {
-		case b.Expired(c.now):
-			p.Reasons = append(p.Reasons, Reason{Code: ReasonExpired, Rule: "R23", Message: "this pay-per-incident plan has expired"})
-		case used[pp.ID] >= 1:
-			p.Reasons = append(p.Reasons, Reason{Code: ReasonNoIncidentsLeft, Rule: "R23", Message: "this pay-per-incident plan's incident is used"})
+		product := c.product
+		if pp.ProductID != product.ID {
+			if product, err = s.store.Product(ctx, pp.ProductID); err != nil {
+				product = Product{ID: pp.ProductID, Name: pp.ProductID} // a product gone from the catalog
+			}
+		}
+		b := ppiBenefit(pp, product)
+		p := Plan{ID: pp.ID, Kind: PlanPayPerIncident, Name: b.Name, TenantID: b.TenantID, Benefit: &b, Incidents: b.Balance(used[pp.ID]), EndsAt: &b.EndsAt, Linked: true, quota: 1}
+		if r, ok := Lapsed(ppiStatus(b, c.now, used[pp.ID]), b.EndsAt); ok { // R23
+			p.Reasons = append(p.Reasons, r)
 		}
 		if pp.ProductID != c.product.ID {
 			p.Reasons = append(p.Reasons, Reason{Code: ReasonPPIProduct, Rule: "R21", Message: "a pay-per-incident plan serves the product it was bought for"})
@@ -520,7 +522,7 @@ func (s *Service) benefitPlanByID(ctx context.Context, caller Account, productID
 		return Plan{}, false, err
 	}
 	_, activated := st.contracts[id]
-	settled := linked || (!product.NeedsLink && isMember && activated && !h.Benefits[i].Expired(c.now))
+	settled := Listed(linked, isMember && !product.NeedsLink, activated, h.Benefits[i].Expired(c.now))
 	if !settled {
 		if err := then(); err != nil {
 			return Plan{}, false, err
@@ -778,7 +780,11 @@ func (s *Service) refundIfDue(ctx context.Context, r SupportRequest, c Closure) 
 // planQuota is the quota and name of a request's benefit (for the ledger event).
 func (s *Service) planQuota(ctx context.Context, r SupportRequest) (quota int, unlimited bool, name string) {
 	if r.PlanKind == PlanPayPerIncident {
-		return 1, false, "Pay per incident: " + r.ProductID
+		p, err := s.store.Product(ctx, r.ProductID)
+		if err != nil {
+			p = Product{ID: r.ProductID, Name: r.ProductID}
+		}
+		return 1, false, PPIPlanName(p)
 	}
 	b, err := s.benefit(ctx, r.BenefitID)
 	if err != nil {
@@ -961,22 +967,22 @@ func (s *Service) PurchasePayPerIncident(ctx context.Context, caller Account, pr
 	if err := s.permit(ctx, caller, ActBuyPPI, ""); err != nil {
 		return PPIPlan{}, err
 	}
-	if caller.Kind != KindMSA {
-		return PPIPlan{}, Errorf(EPPIREFUSED, "R21", "pay per incident can be bought online only with a personal Microsoft account (MSA); this is a work account")
+	if err := PPIRefusal(caller.Kind, nil); err != nil {
+		return PPIPlan{}, err
 	}
 	p, _, err := s.productVersion(ctx, productID, version)
 	if err != nil {
 		return PPIPlan{}, err
 	}
-	if p.Deployment != DeploymentOnPremises || p.LifecyclePolicy != "FIXED" {
-		return PPIPlan{}, Errorf(EPPIREFUSED, "R21", "pay per incident covers on-premises products under the fixed lifecycle policy; %s is not one", p.Name).WithField("productId")
+	if err := PPIRefusal(caller.Kind, &p); err != nil {
+		return PPIPlan{}, err
 	}
 	now := s.Now()
 	pp := PPIPlan{ID: "ppi_" + strings.ToLower(s.newSecret()), AccountID: caller.ID, ProductID: p.ID, Version: version, BoughtAt: now, EndsAt: now.AddDate(1, 0, 0)}
 	if err := s.store.InsertPPIPlan(ctx, pp); err != nil {
 		return PPIPlan{}, err
 	}
-	s.record(ctx, Event{ID: "grant/" + pp.ID, TenantID: PPIScope(caller.ID), Kind: EventGrant, BenefitID: pp.ID, PlanName: "Pay per incident: " + p.Name,
+	s.record(ctx, Event{ID: "grant/" + pp.ID, TenantID: PPIScope(caller.ID), Kind: EventGrant, BenefitID: pp.ID, PlanName: PPIPlanName(p),
 		ActorID: caller.ID, Reason: "pay per incident", At: now, Quota: 1})
 	return pp, nil
 }
