@@ -19,32 +19,23 @@ import (
 	"errors"
 	"net/mail"
 	"strings"
+
+	"github.com/partnersupport/api/internal/domain"
 )
 
-// Kind is the kind of account behind an identity. It is set from the
-// verified token, never from client input.
-type Kind string
+// Kind is the kind of account behind an identity: the domain's AccountKind, one
+// definition of the kinds. It is set from the verified token, never from client input.
+type Kind = domain.AccountKind
 
+// The kinds, as the domain defines them. A support provider principal (R25) is a token
+// whose issuer is configured as a support provider issuer and that carries the
+// configured role or scope (IssuerConfig.SupportProvider); a development token says so
+// in its kind.
 const (
-	// KindEntraID is a work or school account (Microsoft Entra ID).
-	KindEntraID Kind = "ENTRA_ID"
-	// KindMSA is a personal Microsoft account.
-	KindMSA Kind = "MSA"
-	// KindSupportProvider is a support provider principal (R25): a support engineer or
-	// the ticketing system's integration. An OIDC token is one only when its issuer is
-	// configured as a support provider issuer and the token carries the configured role
-	// or scope (IssuerConfig.SupportProvider); a development token says so in its kind.
-	KindSupportProvider Kind = "SUPPORT_PROVIDER"
+	KindEntraID         = domain.KindEntraID
+	KindMSA             = domain.KindMSA
+	KindSupportProvider = domain.KindSupportProvider
 )
-
-// Valid reports whether k is one of the known kinds.
-func (k Kind) Valid() bool {
-	switch k {
-	case KindEntraID, KindMSA, KindSupportProvider:
-		return true
-	}
-	return false
-}
 
 // Identity is who a validated token says the caller is.
 type Identity struct {

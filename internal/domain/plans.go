@@ -218,8 +218,11 @@ func PPIRefusal(kind AccountKind, p *Product) *Error {
 	return nil
 }
 
-// LifecycleFixed is the fixed lifecycle policy of a product (R21).
-const LifecycleFixed = "FIXED"
+// Lifecycle policies of a product (R21): pay per incident covers the fixed one only.
+const (
+	LifecycleFixed  = "FIXED"
+	LifecycleModern = "MODERN"
+)
 
 // ppiBenefit is a pay-per-incident plan as a one-incident benefit of the account's scope
 // (R21), active from its purchase to its end: what R23 and the ledger see of it.

@@ -26,7 +26,6 @@ import (
 type Store struct {
 	dir    string
 	uri    string
-	addr   string
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -79,7 +78,7 @@ func Start(ctx context.Context, c Config) (*Store, error) {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	s := &Store{dir: dir, addr: addr, cancel: cancel, done: make(chan error, 1)}
+	s := &Store{dir: dir, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- f.Run(rctx) }()
 	s.uri = withMaxPoolSize(f.MongoDBURI(), 4*runtime.GOMAXPROCS(0))
 	if err := waitListening(ctx, addr, s.done); err != nil {
@@ -107,9 +106,6 @@ func withMaxPoolSize(uri string, n int) string {
 
 // URI is the MongoDB URI of the running store, with a bounded connection pool.
 func (s *Store) URI() string { return s.uri }
-
-// Addr is the address it listens on.
-func (s *Store) Addr() string { return s.addr }
 
 // Done is closed-over by callers that want to know when the store stops by itself.
 func (s *Store) Done() <-chan error { return s.done }
