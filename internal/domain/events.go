@@ -304,7 +304,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 				if !b.Kind.Incidental() {
 					continue // a consultation benefit (R22) has no balance to cap or expire
 				}
-				if b.Capped && !now.Before(b.StartsAt) {
+				if CapDue(b, now) {
 					s.recordOnce(ctx, Event{ID: "cap/" + b.ID, TenantID: tid, Kind: EventCap, BenefitID: b.ID, PlanName: b.Name,
 						Reason: "R24: the unlimited balance is capped for the year from the renewal anniversary", At: b.StartsAt, Quota: b.Quota})
 				}

@@ -243,3 +243,18 @@ func ppiStatus(b Benefit, now time.Time, used int) BenefitStatus {
 func Listed(linked, member, activated, expired bool) bool {
 	return linked || (member && activated && !expired)
 }
+
+// ActionPack decides which contracts are Action Pack ones (R13): an on-premises support
+// benefit of an offer that grants no cloud support. Its incidents serve on-premises
+// products only, and in the Azure portal it shows no benefit at all (evaluate).
+func ActionPack(h HeldOffer, b Benefit) bool {
+	if b.Kind != BenefitOnPremisesSupport {
+		return false
+	}
+	for _, x := range h.Benefits {
+		if x.Kind == BenefitCloudSupport {
+			return false
+		}
+	}
+	return true
+}

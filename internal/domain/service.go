@@ -311,13 +311,7 @@ func (s *Service) HasActiveOffer(ctx context.Context, caller Account, tenantID s
 	if err != nil {
 		return false, err
 	}
-	now := s.Now()
-	for _, h := range held {
-		if !now.Before(h.PeriodStart) && now.Before(h.PeriodEnd) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return ActiveOffer(held, s.Now()), nil
 }
 
 // Reminders lists the tenant's due reminders (R19): benefits ending within the window,
@@ -436,15 +430,8 @@ func (s *Service) Link(ctx context.Context, caller Account, in LinkInput) (plan 
 	defer func() {
 		s.audited(ctx, caller, AuditLink, plan.Link.TenantID, plan.Benefit.ID, err)
 	}()
-	if in.Portal == PortalPartnerCenter {
-		return LinkedPlan{}, false, Errorf(ELINKPLACE, "R17", "the partner centre's requests need no support plan; link a plan from another portal").WithField("portal")
-	}
-	if !in.Portal.Valid() {
-		return LinkedPlan{}, false, Errorf(EINVALID, "", "unknown portal").WithField("portal")
-	}
-	if in.InRequestFlow && !in.Portal.LinksInRequestFlow() {
-		return LinkedPlan{}, false, Errorf(ELINKPLACE, "R11",
-			"the %s portal links a plan only from Support plans > Link support benefits, not while creating a request", in.Portal)
+	if err := LinkPlace(in.Portal, in.InRequestFlow); err != nil {
+		return LinkedPlan{}, false, err
 	}
 	access, contractID := strings.TrimSpace(in.AccessID), strings.TrimSpace(in.ContractID)
 	if access == "" || contractID == "" || len(access) > maxIDLen || len(contractID) > maxIDLen {
@@ -480,11 +467,8 @@ func (s *Service) Link(ctx context.Context, caller Account, in LinkInput) (plan 
 			return LinkedPlan{Link: l, Benefit: view}, true, nil
 		}
 	}
-	switch view.Status {
-	case StatusExpired:
-		return LinkedPlan{}, false, Errorf(EEXPIRED, "R9", "this support plan has expired; a new plan must be bought")
-	case StatusExhausted:
-		return LinkedPlan{}, false, Errorf(EEXHAUSTED, "R9", "this support plan has no incidents left; a new plan must be bought")
+	if err := LinkRefusal(view.Status); err != nil {
+		return LinkedPlan{}, false, err
 	}
 	if err := s.store.InsertLink(ctx, link); ErrorCode(err) == ECONFLICT {
 		// A concurrent request linked it first; the unique key kept one link (R6).
@@ -620,8 +604,7 @@ func (s *Service) Renew(ctx context.Context, caller Account, heldOfferID string)
 	if err != nil {
 		return HeldOffer{}, err
 	}
-	h = NewHeldOffer(t, o, prev.PeriodEnd, now, &now)
-	h.RenewalOf = prev.ID
+	h = Renewal(t, o, prev, now)
 	if err := s.store.InsertHeldOffer(ctx, h); ErrorCode(err) == ECONFLICT {
 		return HeldOffer{}, Errorf(EALREADYBOUGHT, "R20", "%s is already held for the enrollment year starting %s", o.Name, h.PeriodStart.Format("2006-01-02"))
 	} else if err != nil {

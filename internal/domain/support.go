@@ -142,23 +142,17 @@ func (c planContext) benefitPlan(st *tenantState, tid string, h HeldOffer, b Ben
 	if _, activated := st.contracts[b.ID]; !Listed(linked, isMember, activated, b.Expired(c.now)) {
 		return Plan{}, false
 	}
-	onPremOnly := true // R13: an offer with no cloud benefit (Action Pack)
-	for _, x := range h.Benefits {
-		if x.Kind == BenefitCloudSupport {
-			onPremOnly = false
-		}
-	}
 	v := st.view(c.now, b, false)
 	end := b.EndsAt
 	p := Plan{ID: b.ID, Name: b.Name, TenantID: tid, Benefit: &b, Incidents: v.Incidents, EndsAt: &end,
-		Linked: linked, ActionPack: b.Kind == BenefitOnPremisesSupport && onPremOnly,
+		Linked: linked, ActionPack: ActionPack(h, b),
 		quota: b.Quota, unlim: b.Unlimited}
 	p.Kind = PlanPartnerCloud
 	if b.Kind == BenefitOnPremisesSupport {
 		p.Kind = PlanPartnerOnPremise
 	}
 	// R10: Microsoft 365 needs no linked IDs for the tenant's own members.
-	c.evaluate(&p, v.Status, c.product.NeedsLink || !isMember)
+	c.evaluate(&p, v.Status, NeedsLink(c.product, isMember))
 	return p, true
 }
 
@@ -205,24 +199,14 @@ func (s *Service) cspPlans(ctx context.Context, c planContext, ms []Membership) 
 		if err != nil || t.CSP == CSPNone {
 			continue
 		}
-		p := Plan{ID: cspPlanPrefix + t.ID, Kind: PlanCSP, Name: t.Name + " CSP support plan", TenantID: t.ID, Incidents: Incidents{Unlimited: true}}
-		add := func(code ReasonCode, msg string) {
-			p.Reasons = append(p.Reasons, Reason{Code: code, Rule: "R14", Message: msg})
-		}
+		provider := t.IndirectProvider
 		if t.CSP == CSPIndirectReseller {
-			provider := t.IndirectProvider
 			if pt, err := s.store.Tenant(ctx, t.IndirectProvider); err == nil {
 				provider = pt.Name
 			}
-			add(ReasonCSPReseller, "an indirect reseller opens Azure requests for its customers through its indirect provider, "+provider)
 		}
-		if c.product.Deployment != DeploymentCloud || c.product.Portal != PortalAzure {
-			add(ReasonCSPNotAzure, "the CSP support plan serves Azure requests only")
-		}
-		if !m.Has(RoleAdminAgent) {
-			add(ReasonCSPNoRole, "opening a request for a customer needs the ADMIN_AGENT role over an active GDAP relationship")
-		}
-		out = append(out, p)
+		out = append(out, Plan{ID: cspPlanPrefix + t.ID, Kind: PlanCSP, Name: t.Name + " CSP support plan", TenantID: t.ID,
+			Incidents: Incidents{Unlimited: true}, Reasons: CSPReasons(t, provider, c.product, m)})
 	}
 	return out
 }
@@ -609,38 +593,18 @@ func choosePlan(ps Plans, id string) (Plan, error) {
 	return Plan{}, Errorf(EINVALID, "", "this account has no support plan %q for this product", clip(id)).WithField("planId")
 }
 
-// checkGDAP allows a CSP request for a customer only over an active GDAP relationship that
-// grants the support role (R14).
+// checkGDAP allows a CSP request for a customer only as GDAPAllows says (R14).
 func (s *Service) checkGDAP(ctx context.Context, partner, customerID string, now time.Time) error {
 	if customerID == "" {
 		return Errorf(EINVALID, "R14", "a CSP request names the customer it is for").WithField("customerId")
 	}
 	cu, err := s.store.Customer(ctx, customerID)
-	if ErrorCode(err) == ENOTFOUND || (err == nil && cu.Partner != partner && !hasGDAP(cu, partner)) {
-		return Errorf(ECSPREFUSED, "R14", "no GDAP relationship with this customer").WithField("customerId")
+	if ErrorCode(err) == ENOTFOUND {
+		return GDAPAllows(nil, partner, now)
 	} else if err != nil {
 		return err
 	}
-	for _, g := range cu.GDAP {
-		if g.Partner != partner || !g.Active || !now.Before(g.ExpiresAt) {
-			continue
-		}
-		for _, r := range g.Roles {
-			if r == GDAPSupportRole {
-				return nil
-			}
-		}
-	}
-	return Errorf(ECSPREFUSED, "R14", "opening a request for %s needs an active GDAP relationship granting %q", cu.Name, GDAPSupportRole).WithField("customerId")
-}
-
-func hasGDAP(c Customer, partner string) bool {
-	for _, g := range c.GDAP {
-		if g.Partner == partner {
-			return true
-		}
-	}
-	return false
+	return GDAPAllows(&cu, partner, now)
 }
 
 // WithdrawRequest is the partner side's close (R25): the account that opened the request,

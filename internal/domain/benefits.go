@@ -240,3 +240,29 @@ func (i Incidents) RemainingOrNil() *int {
 	r := i.Remaining
 	return &r
 }
+
+// ActiveOffer decides R5: whether the tenant holds an offer whose enrollment year
+// includes now (from its first day, to the day its year ends, exclusive). A tenant with
+// none has no benefits, which the API says plainly.
+func ActiveOffer(held []HeldOffer, now time.Time) bool {
+	for _, h := range held {
+		if !now.Before(h.PeriodStart) && now.Before(h.PeriodEnd) {
+			return true
+		}
+	}
+	return false
+}
+
+// Renewal decides R7 (with R2, R24): the renewal of prev, bought at now, is the offer's
+// next enrollment year, from the day prev's ends, with benefits of their own (new IDs, so
+// new Access and Contract IDs once activated: an account linked to the old ones links
+// again), entitled as the catalog says for a year starting then.
+func Renewal(t Tenant, o Offer, prev HeldOffer, now time.Time) HeldOffer {
+	h := NewHeldOffer(t, o, prev.PeriodEnd, now, &now)
+	h.RenewalOf = prev.ID
+	return h
+}
+
+// CapDue decides when R24's cap lands on the ledger: a capped SPD year (Entitle) is
+// capped from its renewal anniversary, the first day of the year, on.
+func CapDue(b Benefit, now time.Time) bool { return b.Capped && !now.Before(b.StartsAt) }
