@@ -502,11 +502,7 @@ func (r *tenantResolver) BenefitsNotice(ctx context.Context, obj *domain.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	active, err := r.Service.HasActiveOffer(ctx, a, obj.ID)
-	if err != nil || active {
-		return nil, err
-	}
-	return ptr(domain.NoBenefitsNotice), nil
+	return r.Service.BenefitsNotice(ctx, a, obj.ID)
 }
 
 // Offers is the resolver for the offers field.

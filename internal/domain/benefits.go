@@ -253,6 +253,16 @@ func ActiveOffer(held []HeldOffer, now time.Time) bool {
 	return false
 }
 
+// BenefitsNotice is what R5 tells a tenant about its benefits at now: NoBenefitsNotice
+// when it holds no active offer (ActiveOffer), nil when it does. Plainly, not an error.
+func BenefitsNotice(held []HeldOffer, now time.Time) *string {
+	if ActiveOffer(held, now) {
+		return nil
+	}
+	n := NoBenefitsNotice
+	return &n
+}
+
 // Renewal decides R7 (with R2, R24): the renewal of prev, bought at now, is the offer's
 // next enrollment year, from the day prev's ends, with benefits of their own (new IDs, so
 // new Access and Contract IDs once activated: an account linked to the old ones links

@@ -146,6 +146,18 @@ func TestR5_ActiveOffer(t *testing.T) {
 	}
 }
 
+func TestR5_BenefitsNoticeOnlyWithoutAnActiveOffer(t *testing.T) {
+	h := HeldOffer{PeriodStart: date(2025, 9, 1), PeriodEnd: date(2026, 9, 1)}
+	if n := BenefitsNotice([]HeldOffer{h}, planNow); n != nil {
+		t.Errorf("an active offer: %q", *n)
+	}
+	for _, held := range [][]HeldOffer{nil, {{PeriodStart: date(2024, 9, 1), PeriodEnd: date(2025, 9, 1)}}} {
+		if n := BenefitsNotice(held, planNow); n == nil || *n != NoBenefitsNotice {
+			t.Errorf("no active offer among %d: %v", len(held), n)
+		}
+	}
+}
+
 func TestR7_RenewalIsTheNextYearWithNewIDs(t *testing.T) {
 	tn := Tenant{ID: "t", EnrollmentAnniversary: date(2020, 9, 1)}
 	now := date(2026, 8, 1)

@@ -314,6 +314,16 @@ func (s *Service) HasActiveOffer(ctx context.Context, caller Account, tenantID s
 	return ActiveOffer(held, s.Now()), nil
 }
 
+// BenefitsNotice is the tenant's R5 notice for a member: nil while it holds an active
+// offer.
+func (s *Service) BenefitsNotice(ctx context.Context, caller Account, tenantID string) (*string, error) {
+	held, err := s.HeldOffers(ctx, caller, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return BenefitsNotice(held, s.Now()), nil
+}
+
 // Reminders lists the tenant's due reminders (R19): benefits ending within the window,
 // and balances at or below the threshold.
 func (s *Service) Reminders(ctx context.Context, caller Account, tenantID string) ([]Reminder, error) {
