@@ -113,8 +113,10 @@ func (b Benefit) Balance(used int) Incidents {
 // Expired reports whether the benefit's year has ended at now (R19, R23).
 func (b Benefit) Expired(now time.Time) bool { return !now.Before(b.EndsAt) }
 
-// Status computes the state of a benefit at now (R19). contract is nil when the benefit
-// was never activated; for an ISV consultation, activated reports the submitted request.
+// Status decides the state of a benefit at now: expired from its end date (R19, R23);
+// activating until the asynchronous activation completes (R4); exhausted with no incident
+// left (R23). contract is nil when the benefit was never activated; an ISV consultation
+// benefit is active once its consultation request was submitted (R22, activated).
 func (b Benefit) Status(now time.Time, contract *Contract, activated bool, used int) BenefitStatus {
 	switch {
 	case b.Expired(now):
