@@ -267,3 +267,61 @@ func TestR15_EventOfAWrittenChangeIsRecordedAfterTheCallerLeaves(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "the event is in the ledger")
 }
+
+// R19, R21: the read view and the live feed remind the same benefits, fed the same state
+// through the real paths (Service.Reminders; the sweep and the sequencer's ledger). A
+// consultation benefit (R22) ending within the window is reminded on both; a
+// pay-per-incident plan used up is reminded on neither (the feed used to send a
+// low-balance reminder the read view never showed), and its ledger events carry one name.
+func TestR19_ReadViewAndLiveFeedRemindTheSame(t *testing.T) {
+	e := testenv.New(t)
+	ctx, svc, st := t.Context(), e.App.Service, e.App.Store
+	account := func(email string) domain.Account {
+		a, err := st.Account(ctx, domain.AccountID(config.DevIssuer, email))
+		require.NoError(t, err)
+		return a
+	}
+	ledger := func(scope string) []domain.Event {
+		evs, err := st.Events(ctx, scope, 0, 0, 1000, false)
+		require.NoError(t, err)
+		return evs
+	}
+	patti, sam := account("patti@fabrikam.com"), account("sam.freelancer@outlook.com")
+
+	// A pay-per-incident plan, bought and used up.
+	pp, err := svc.PurchasePayPerIncident(ctx, sam, "sql-server", "SQL Server 2019")
+	require.NoError(t, err)
+	_, err = svc.CreateRequest(ctx, sam, domain.CreateRequestInput{IdempotencyKey: "r19-ppi-0001", PlanID: pp.ID, ProductID: "sql-server",
+		Version: "SQL Server 2019", Portal: domain.PortalServicesHub, Type: domain.RequestTechnical, Title: "old SQL"})
+	require.NoError(t, err)
+	require.NoError(t, svc.Sequence(ctx, domain.PPIScope(sam.ID)))
+	names := map[domain.EventKind]string{}
+	for _, ev := range ledger(domain.PPIScope(sam.ID)) {
+		assert.NotEqual(t, domain.EventLow, ev.Kind, "a pay-per-incident plan is no tenant's benefit: no low-balance reminder")
+		names[ev.Kind] = ev.PlanName
+	}
+	assert.Equal(t, map[domain.EventKind]string{domain.EventGrant: "Pay per incident: SQL Server", domain.EventConsume: "Pay per incident: SQL Server"}, names)
+
+	// A consultation benefit, activated, then within the window before its end.
+	const isv = "fabrikam.isv_success.20260301.isv_consultation"
+	_, err = svc.Activate(ctx, patti, isv)
+	require.NoError(t, err)
+	e.Clock.Set(time.Date(2027, 2, 15, 0, 0, 0, 0, time.UTC)) // the year ends 2027-03-01
+	require.NoError(t, svc.Sweep(ctx))
+	read := map[string]bool{}
+	rs, err := svc.Reminders(ctx, patti, "fabrikam")
+	require.NoError(t, err)
+	for _, r := range rs {
+		if r.Kind == domain.ReminderEndingSoon {
+			read[r.Benefit.ID] = true
+		}
+	}
+	feed := map[string]bool{}
+	for _, ev := range ledger("fabrikam") {
+		if ev.Kind == domain.EventEnding {
+			feed[ev.BenefitID] = true
+		}
+	}
+	assert.True(t, read[isv], "the read view reminds the consultation benefit")
+	assert.Equal(t, read, feed, "the live feed reminds what the read view shows")
+}
