@@ -11,14 +11,29 @@ import (
 
 //go:generate go tool gqlgen generate
 
-// Resolver is the root resolver; it holds the service the resolvers call.
+// Resolver is the root resolver; it holds the use cases the resolvers call, one small
+// interface per resource (domain/services.go), so a resolver's test needs a fake of one.
 type Resolver struct {
-	Service *domain.Service
+	TenantService   domain.TenantService
+	OfferService    domain.OfferService
+	BenefitService  domain.BenefitService
+	PlanService     domain.PlanService
+	RequestService  domain.RequestService
+	ProviderService domain.ProviderService
+	LedgerService   domain.LedgerService
+	AuditService    domain.AuditService
 	// Feed streams balance events to subscriptions.
 	Feed *feed.Hub
 	// StreamClosed is told when the feed drops a subscription (the transport closes the
 	// client's connection with a reason); may be nil.
 	StreamClosed func(ctx context.Context, why error)
+}
+
+// NewResolver is the root resolver over one service that implements every use case.
+func NewResolver(s *domain.Service, feed *feed.Hub, streamClosed func(ctx context.Context, why error)) *Resolver {
+	return &Resolver{TenantService: s, OfferService: s, BenefitService: s, PlanService: s, RequestService: s,
+		ProviderService: s, LedgerService: s, AuditService: s,
+		Feed: feed, StreamClosed: streamClosed}
 }
 
 // caller is the signed-in account, or UNAUTHENTICATED.

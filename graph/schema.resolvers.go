@@ -59,7 +59,7 @@ func (r *grantResolver) LegacyName(ctx context.Context, obj *domain.Grant) (*str
 
 // Offer is the resolver for the offer field.
 func (r *heldOfferResolver) Offer(ctx context.Context, obj *domain.HeldOffer) (domain.Offer, error) {
-	return r.Service.Offer(ctx, obj.OfferID)
+	return r.OfferService.Offer(ctx, obj.OfferID)
 }
 
 // Incidents is the resolver for the incidents field.
@@ -118,7 +118,7 @@ func (r *membershipResolver) Tenant(ctx context.Context, obj *domain.Membership)
 	if err != nil {
 		return domain.Tenant{}, err
 	}
-	return r.Service.Tenant(ctx, a, obj.TenantID)
+	return r.TenantService.Tenant(ctx, a, obj.TenantID)
 }
 
 // ActivateBenefit is the resolver for the activateBenefit field.
@@ -127,7 +127,7 @@ func (r *mutationResolver) ActivateBenefit(ctx context.Context, benefitID string
 	if err != nil {
 		return model.ActivateBenefitPayload{}, err
 	}
-	v, err := r.Service.Activate(ctx, a, benefitID)
+	v, err := r.BenefitService.Activate(ctx, a, benefitID)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.ActivateBenefitPayload{UserErrors: ue}, err
@@ -141,7 +141,7 @@ func (r *mutationResolver) LinkSupportPlan(ctx context.Context, input model.Link
 	if err != nil {
 		return model.LinkSupportPlanPayload{}, err
 	}
-	plan, already, err := r.Service.Link(ctx, a, domain.LinkInput{
+	plan, already, err := r.PlanService.Link(ctx, a, domain.LinkInput{
 		AccessID: input.AccessID, ContractID: input.ContractID, Portal: input.Portal,
 		InRequestFlow: input.InRequestFlow != nil && *input.InRequestFlow,
 	})
@@ -158,12 +158,12 @@ func (r *mutationResolver) PurchaseOffer(ctx context.Context, tenantID string, o
 	if err != nil {
 		return model.PurchaseOfferPayload{}, err
 	}
-	h, err := r.Service.Purchase(ctx, a, tenantID, offer)
+	h, err := r.OfferService.Purchase(ctx, a, tenantID, offer)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.PurchaseOfferPayload{UserErrors: ue, Benefits: []domain.BenefitView{}}, err
 	}
-	bs, err := r.Service.HeldOfferBenefits(ctx, a, h)
+	bs, err := r.BenefitService.HeldOfferBenefits(ctx, a, h)
 	return model.PurchaseOfferPayload{HeldOffer: &h, Benefits: bs, UserErrors: ue}, err
 }
 
@@ -173,12 +173,12 @@ func (r *mutationResolver) RenewOffer(ctx context.Context, heldOfferID string) (
 	if err != nil {
 		return model.RenewOfferPayload{}, err
 	}
-	h, err := r.Service.Renew(ctx, a, heldOfferID)
+	h, err := r.OfferService.Renew(ctx, a, heldOfferID)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.RenewOfferPayload{UserErrors: ue, Benefits: []domain.BenefitView{}}, err
 	}
-	bs, err := r.Service.HeldOfferBenefits(ctx, a, h)
+	bs, err := r.BenefitService.HeldOfferBenefits(ctx, a, h)
 	return model.RenewOfferPayload{HeldOffer: &h, Benefits: bs, UserErrors: ue}, err
 }
 
@@ -188,7 +188,7 @@ func (r *mutationResolver) CreateSupportRequest(ctx context.Context, input model
 	if err != nil {
 		return model.CreateSupportRequestPayload{}, err
 	}
-	req, err := r.Service.CreateRequest(ctx, a, domain.CreateRequestInput{
+	req, err := r.RequestService.CreateRequest(ctx, a, domain.CreateRequestInput{
 		IdempotencyKey: input.IdempotencyKey, PlanID: derefOr(input.PlanID), ProductID: derefOr(input.ProductID), Version: derefOr(input.Version),
 		Portal: input.Portal, Type: input.Type, Title: input.Title, Description: derefOr(input.Description), CustomerID: derefOr(input.CustomerID),
 	})
@@ -205,7 +205,7 @@ func (r *mutationResolver) CloseSupportRequest(ctx context.Context, id string, r
 	if err != nil {
 		return model.CloseSupportRequestPayload{}, err
 	}
-	req, err := r.Service.CloseRequest(ctx, a, id, reason)
+	req, err := r.RequestService.CloseRequest(ctx, a, id, reason)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.CloseSupportRequestPayload{UserErrors: ue}, err
@@ -219,7 +219,7 @@ func (r *mutationResolver) WithdrawSupportRequest(ctx context.Context, id string
 	if err != nil {
 		return model.CloseSupportRequestPayload{}, err
 	}
-	req, err := r.Service.WithdrawRequest(ctx, a, id)
+	req, err := r.RequestService.WithdrawRequest(ctx, a, id)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.CloseSupportRequestPayload{UserErrors: ue}, err
@@ -233,7 +233,7 @@ func (r *mutationResolver) ResolveSupportRequest(ctx context.Context, id string,
 	if err != nil {
 		return model.ResolveSupportRequestPayload{}, err
 	}
-	req, err := r.Service.ResolveRequest(ctx, a, id, resolution)
+	req, err := r.ProviderService.ResolveRequest(ctx, a, id, resolution)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.ResolveSupportRequestPayload{UserErrors: ue}, err
@@ -247,7 +247,7 @@ func (r *mutationResolver) PurchasePayPerIncident(ctx context.Context, productID
 	if err != nil {
 		return model.PurchasePayPerIncidentPayload{}, err
 	}
-	p, err := r.Service.PurchasePayPerIncident(ctx, a, productID, version)
+	p, err := r.PlanService.PurchasePayPerIncident(ctx, a, productID, version)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.PurchasePayPerIncidentPayload{UserErrors: ue}, err
@@ -257,7 +257,7 @@ func (r *mutationResolver) PurchasePayPerIncident(ctx context.Context, productID
 
 // Versions is the resolver for the versions field.
 func (r *productResolver) Versions(ctx context.Context, obj *domain.Product) ([]domain.VersionCoverage, error) {
-	return r.Service.VersionCoverage(*obj), nil
+	return r.PlanService.VersionCoverage(*obj), nil
 }
 
 // ConsumedIncident is the resolver for the consumedIncident field.
@@ -291,17 +291,17 @@ func (r *queryResolver) Tenant(ctx context.Context, id string) (domain.Tenant, e
 	if err != nil {
 		return domain.Tenant{}, err
 	}
-	return r.Service.Tenant(ctx, a, id)
+	return r.TenantService.Tenant(ctx, a, id)
 }
 
 // Offers is the resolver for the offers field.
 func (r *queryResolver) Offers(ctx context.Context) ([]domain.Offer, error) {
-	return r.Service.Offers(ctx)
+	return r.OfferService.Offers(ctx)
 }
 
 // Products is the resolver for the products field.
 func (r *queryResolver) Products(ctx context.Context) ([]domain.Product, error) {
-	return r.Service.Products(ctx)
+	return r.PlanService.Products(ctx)
 }
 
 // SupportPlans is the resolver for the supportPlans field.
@@ -310,7 +310,7 @@ func (r *queryResolver) SupportPlans(ctx context.Context, productID string, vers
 	if err != nil {
 		return domain.Plans{}, err
 	}
-	return r.Service.SupportPlans(ctx, a, productID, derefOr(version), portal)
+	return r.PlanService.SupportPlans(ctx, a, productID, derefOr(version), portal)
 }
 
 // SupportRequests is the resolver for the supportRequests field.
@@ -325,7 +325,7 @@ func (r *queryResolver) SupportRequests(ctx context.Context, portal domain.Porta
 			return model.SupportRequestConnection{}, err
 		}
 	}
-	page, err := r.Service.Requests(ctx, a, portal, pageSize(first), cur)
+	page, err := r.RequestService.Requests(ctx, a, portal, pageSize(first), cur)
 	if err != nil {
 		return model.SupportRequestConnection{}, err
 	}
@@ -351,7 +351,7 @@ func (r *queryResolver) ProviderQueue(ctx context.Context, portal *domain.Portal
 			return model.ProviderRequestConnection{}, err
 		}
 	}
-	page, err := r.Service.ProviderQueue(ctx, a, derefOr(portal), derefOr(planKind), pageSize(first), cur)
+	page, err := r.ProviderService.ProviderQueue(ctx, a, derefOr(portal), derefOr(planKind), pageSize(first), cur)
 	if err != nil {
 		return model.ProviderRequestConnection{}, err
 	}
@@ -371,7 +371,7 @@ func (r *queryResolver) ProviderRequest(ctx context.Context, id string) (domain.
 	if err != nil {
 		return domain.SupportRequest{}, err
 	}
-	return r.Service.ProviderRequest(ctx, a, id)
+	return r.ProviderService.ProviderRequest(ctx, a, id)
 }
 
 // IncidentLedger is the resolver for the incidentLedger field.
@@ -386,7 +386,7 @@ func (r *queryResolver) IncidentLedger(ctx context.Context, tenantID string, fir
 			return model.LedgerConnection{}, err
 		}
 	}
-	page, err := r.Service.Ledger(ctx, a, tenantID, pageSize(first), before)
+	page, err := r.LedgerService.Ledger(ctx, a, tenantID, pageSize(first), before)
 	if err != nil {
 		return model.LedgerConnection{}, err
 	}
@@ -420,7 +420,7 @@ func (r *queryResolver) AuditTrail(ctx context.Context, tenantID string, first *
 			return model.AuditConnection{}, err
 		}
 	}
-	page, err := r.Service.AuditTrail(ctx, a, tenantID, pageSize(first), before)
+	page, err := r.AuditService.AuditTrail(ctx, a, tenantID, pageSize(first), before)
 	if err != nil {
 		return model.AuditConnection{}, err
 	}
@@ -493,7 +493,7 @@ func (r *tenantResolver) HasActiveOffer(ctx context.Context, obj *domain.Tenant)
 	if err != nil {
 		return false, err
 	}
-	return r.Service.HasActiveOffer(ctx, a, obj.ID)
+	return r.TenantService.HasActiveOffer(ctx, a, obj.ID)
 }
 
 // BenefitsNotice is the resolver for the benefitsNotice field.
@@ -502,7 +502,7 @@ func (r *tenantResolver) BenefitsNotice(ctx context.Context, obj *domain.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.BenefitsNotice(ctx, a, obj.ID)
+	return r.TenantService.BenefitsNotice(ctx, a, obj.ID)
 }
 
 // Offers is the resolver for the offers field.
@@ -511,7 +511,7 @@ func (r *tenantResolver) Offers(ctx context.Context, obj *domain.Tenant) ([]doma
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.HeldOffers(ctx, a, obj.ID)
+	return r.OfferService.HeldOffers(ctx, a, obj.ID)
 }
 
 // Benefits is the resolver for the benefits field.
@@ -520,7 +520,7 @@ func (r *tenantResolver) Benefits(ctx context.Context, obj *domain.Tenant) ([]do
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.TenantBenefits(ctx, a, obj.ID)
+	return r.BenefitService.TenantBenefits(ctx, a, obj.ID)
 }
 
 // Admins is the resolver for the admins field.
@@ -529,7 +529,7 @@ func (r *tenantResolver) Admins(ctx context.Context, obj *domain.Tenant) ([]doma
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.Admins(ctx, a, obj.ID)
+	return r.TenantService.Admins(ctx, a, obj.ID)
 }
 
 // Reminders is the resolver for the reminders field.
@@ -538,7 +538,7 @@ func (r *tenantResolver) Reminders(ctx context.Context, obj *domain.Tenant) ([]d
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.Reminders(ctx, a, obj.ID)
+	return r.BenefitService.Reminders(ctx, a, obj.ID)
 }
 
 // Consultations is the resolver for the consultations field.
@@ -547,7 +547,7 @@ func (r *tenantResolver) Consultations(ctx context.Context, obj *domain.Tenant) 
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.Consultations(ctx, a, obj.ID)
+	return r.BenefitService.Consultations(ctx, a, obj.ID)
 }
 
 // LedgerCursor is the resolver for the ledgerCursor field.
@@ -556,7 +556,7 @@ func (r *tenantResolver) LedgerCursor(ctx context.Context, obj *domain.Tenant) (
 	if err != nil {
 		return "", err
 	}
-	seq, err := r.Service.LedgerCursor(ctx, a, obj.ID)
+	seq, err := r.LedgerService.LedgerCursor(ctx, a, obj.ID)
 	return domain.EncodeSeq(seq), err
 }
 
@@ -572,12 +572,12 @@ func (r *tenantUserResolver) Email(ctx context.Context, obj *domain.TenantUser) 
 
 // Memberships is the resolver for the memberships field.
 func (r *viewerResolver) Memberships(ctx context.Context, obj *domain.Account) ([]domain.Membership, error) {
-	return r.Service.Memberships(ctx, *obj)
+	return r.TenantService.Memberships(ctx, *obj)
 }
 
 // LinkedPlans is the resolver for the linkedPlans field.
 func (r *viewerResolver) LinkedPlans(ctx context.Context, obj *domain.Account) ([]domain.LinkedPlan, error) {
-	return r.Service.LinkedPlans(ctx, *obj)
+	return r.PlanService.LinkedPlans(ctx, *obj)
 }
 
 // BalanceEvent returns BalanceEventResolver implementation.

@@ -17,7 +17,7 @@ func (r *Resolver) balanceStream(ctx context.Context, a domain.Account, tenantID
 			return nil, err
 		}
 	}
-	view, err := r.Service.FeedView(ctx, a, tenantID)
+	view, err := r.LedgerService.FeedView(ctx, a, tenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func BenchmarkSupportPlansStack(b *testing.B) {
 	require.NoError(b, err)
 	plans, err := e.App.Service.SupportPlans(ctx, acct, benchenv.Azure.Product, "", domain.Portal(benchenv.Azure.Portal))
 	require.NoError(b, err)
-	res := &graph.Resolver{Service: e.App.Service}
+	res := graph.NewResolver(e.App.Service, nil, nil)
 	schema := func() *graph.Config {
 		return &graph.Config{Resolvers: cannedRoot{res, cannedQuery{res.Query(), plans}}, Complexity: graph.Complexity()}
 	}

@@ -126,7 +126,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	}
 	a.HTTP = httpapi.New(httpapi.Config{
 		Schema: graph.NewExecutableSchema(graph.Config{
-			Resolvers:  &graph.Resolver{Service: a.Service, Feed: a.Feed, StreamClosed: httpapi.CloseStream},
+			Resolvers:  graph.NewResolver(a.Service, a.Feed, httpapi.CloseStream),
 			Complexity: graph.Complexity(),
 		}),
 		Verifier:      verifier,

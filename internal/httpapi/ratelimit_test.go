@@ -177,7 +177,7 @@ func TestRateLimit_PerAddressAcrossAccounts(t *testing.T) {
 func TestRateLimit_GuardsQueryFieldsToo(t *testing.T) {
 	e := testenv.New(t)
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{
-		Schema:    graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Service: e.App.Service}, Complexity: graph.Complexity()}),
+		Schema:    graph.NewExecutableSchema(graph.Config{Resolvers: graph.NewResolver(e.App.Service, nil, nil), Complexity: graph.Complexity()}),
 		Verifier:  e.App.Signer.Verifier(),
 		SignIn:    e.App.Service.SignIn,
 		RateLimit: httpapi.RateLimit{Fields: []string{"Query.supportPlans"}, PerAccount: 2},
