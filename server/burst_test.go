@@ -128,8 +128,11 @@ func runBurst(t testing.TB, n, inFlight int, ledgerWait time.Duration) burstResu
 }
 
 // steadyCreates is how many creates the steady client of a burst sends: twice what its
-// plan has.
-const steadyCreates = 10
+// plan (expanded) has.
+const (
+	steadyCreates       = 10
+	steadyPlanIncidents = 5
+)
 
 // consumption is a CONSUME event of the ledger.
 type consumption struct {
@@ -183,7 +186,7 @@ func checkBurst(t testing.TB, res burstResult) {
 	t.Logf("burst of %d creates: %d created, refused %v; answers p50 %s, p99 %s, max %s; the ledger held every consumption %s after the last answer",
 		len(res.outcomes), len(created), codes, lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*99/100].Round(time.Millisecond),
 		lat[len(lat)-1].Round(time.Millisecond), lag.Round(time.Millisecond))
-	require.Len(t, created, 50+5, "exactly the plans' 50 and 5 incidents (R15)")
+	require.Len(t, created, 50+steadyPlanIncidents, "exactly the plans' 50 and 5 incidents (R15)")
 	for code := range codes {
 		assert.Contains(t, []string{"NO_INCIDENTS_LEFT", "UNAVAILABLE"}, code, "a refusal is coded: no incidents left (R15), or the store is busy (retryable)")
 	}
@@ -196,7 +199,7 @@ func checkBurst(t testing.TB, res burstResult) {
 		used[c.BenefitID]++
 		assert.Equal(t, used[c.BenefitID], c.Used, "in sequence order, each consumption counts every earlier one of its plan")
 	}
-	assert.Equal(t, map[string]int{spdCloud: 50, expanded: 5}, used)
+	assert.Equal(t, map[string]int{spdCloud: 50, expanded: steadyPlanIncidents}, used)
 	for _, a := range created {
 		require.Contains(t, seq, a.id, "the consumption of %s is in the ledger", a.id)
 	}
@@ -213,4 +216,52 @@ func checkBurst(t testing.TB, res burstResult) {
 	}
 	t.Logf("%d pairs of creates ordered in time, each in that order in the ledger", pairs)
 	assert.GreaterOrEqual(t, pairs, 10, "the steady client's creates are ordered in time")
+}
+
+// BenchmarkBurst is the burst at the size, once: 2,000 creates on the plan of 50,
+// 100 in flight, over two processes (PSAPI_BURST sets another size). It reports what the
+// test checks, for the targets of make bench: the creates that succeeded on the plan,
+// how long after the last answer the ledger held every consumption (up to 5 s waited),
+// the pairs of creates whose ledger order contradicts their order in time, and the
+// answers coded INTERNAL.
+func BenchmarkBurst(b *testing.B) {
+	n := 2000
+	if os.Getenv("PSAPI_BURST") != "" {
+		n = burstSize(b)
+	}
+	for range b.N {
+		res := runBurst(b, n, 100, 5*time.Second)
+		seq := map[string]int64{}
+		for _, c := range res.ledger {
+			seq[c.RequestID] = c.Seq
+		}
+		var onPlan, created, internal, unavailable, disorder int
+		for _, a := range res.outcomes {
+			switch {
+			case a.id != "":
+				created++
+			case a.code == "INTERNAL":
+				internal++
+			case a.code == "UNAVAILABLE":
+				unavailable++
+			}
+			for _, c := range res.outcomes {
+				if a.id != "" && c.id != "" && a.done.Before(c.sent) && seq[a.id] >= seq[c.id] {
+					disorder++
+				}
+			}
+		}
+		for _, c := range res.ledger {
+			if c.BenefitID == spdCloud {
+				onPlan++
+			}
+		}
+		lag := res.complete.Sub(res.lastAnswer) // the whole wait when the ledger never held them all
+		b.ReportMetric(float64(created-steadyPlanIncidents), "successes")
+		b.ReportMetric(float64(onPlan), "ledger-consumptions")
+		b.ReportMetric(float64(lag.Milliseconds()), "ledger-lag-ms")
+		b.ReportMetric(float64(disorder), "out-of-order-pairs")
+		b.ReportMetric(float64(internal), "internal-errors")
+		b.ReportMetric(float64(unavailable), "unavailable")
+	}
 }

@@ -44,6 +44,16 @@ var targets = append([]target{
 		Text: "500 concurrent creates on a plan of 50 incidents: exactly 50 succeed (R15)"},
 	{Bench: `^StartToFirstAnswer$`, Name: "StartToFirstAnswer", Unit: "s/first-answer", Op: "<=", Value: 1.5,
 		Text: "start-to-first-answer ≤ 1.5 s"},
+	{Bench: `^Burst$`, Name: "Burst", Unit: "successes", Op: "==", Value: 50,
+		Text: "a burst of 2,000 creates on one plan of 50 over two processes (100 in flight): exactly 50 succeed"},
+	{Bench: `^Burst$`, Name: "Burst", Unit: "ledger-consumptions", Op: "==", Value: 50,
+		Text: "the ledger holds all 50 consumptions"},
+	{Bench: `^Burst$`, Name: "Burst", Unit: "ledger-lag-ms", Op: "<=", Value: 1000,
+		Text: "within 1 s of the last answer (5 s waited at most)"},
+	{Bench: `^Burst$`, Name: "Burst", Unit: "out-of-order-pairs", Op: "==", Value: 0,
+		Text: "in commit order: no create answered before another was sent comes after it in the ledger"},
+	{Bench: `^Burst$`, Name: "Burst", Unit: "internal-errors", Op: "==", Value: 0,
+		Text: "the rest are refused with a code (R15, or a retryable UNAVAILABLE), never INTERNAL"},
 }, growthTargets()...)
 
 // growthSize is the largest store BenchmarkGrowth builds by default (PSAPI_GROWTH_SIZES);
