@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +80,11 @@ func BenchmarkGrowth(b *testing.B) {
 	}
 }
 
+// growthDatabase is the database BenchmarkGrowth builds (its embedded store's file).
+var growthDatabase string
+
 func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64) {
+	growthDatabase = st.Database().Name()
 	ntenants := len(accts)
 	tenantOf := func(i int) string {
 		return strings.TrimSuffix(plans[i], ".solutions_partner_designation.20260901.cloud_support")
@@ -156,6 +161,7 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 			parallel(b, 16, n, func(j int) error { return create(int(before+int64(j)) % ntenants) })
 		}
 		b.ReportMetric(float64(created.Load()-before)/time.Since(start).Seconds(), fmt.Sprintf("creates/s:to-%d", size))
+		reportFootprint(b, size)
 		for _, op := range ops {
 			for _, clients := range []int{1, 20} {
 				n := 60
@@ -180,6 +186,35 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 		}
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// reportFootprint reports, at a store size, the resident set of the benchmark's process
+// (the service and the embedded store run in it: MiB-rss:<size>) and the size of the
+// database's files in the embedded store's directory (MiB-data:<size>; not on
+// TEST_MONGODB_URI).
+func reportFootprint(b *testing.B, size int) {
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+					b.ReportMetric(kb/1024, fmt.Sprintf("MiB-rss:%d", size))
+				}
+			}
+		}
+	}
+	dir := testenv.StoreDir()
+	if dir == "" {
+		return
+	}
+	files, err := filepath.Glob(filepath.Join(dir, growthDatabase+".sqlite*"))
+	require.NoError(b, err)
+	var bytes int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			bytes += fi.Size()
+		}
+	}
+	b.ReportMetric(float64(bytes)/(1<<20), fmt.Sprintf("MiB-data:%d", size))
 }
 
 // parallel runs do(0..n-1) on workers goroutines and fails b on the first error.

@@ -70,6 +70,9 @@ func StoreURI(t testing.TB) string {
 	return shared.uri
 }
 
+// StoreDir is the shared embedded store's data directory, or "" on TEST_MONGODB_URI.
+func StoreDir() string { return shared.dir }
+
 // NewDatabaseName returns a database name no other test uses.
 func NewDatabaseName() string {
 	b := make([]byte, 8)
