@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/partnersupport/api/internal/cache"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/feed"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
 	"github.com/partnersupport/api/internal/testenv"
@@ -162,6 +164,7 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 		}
 		b.ReportMetric(float64(created.Load()-before)/time.Since(start).Seconds(), fmt.Sprintf("creates/s:to-%d", size))
 		reportFootprint(b, size)
+		reportIdleCPU(b, st, tenantOf, ntenants, size)
 		for _, op := range ops {
 			for _, clients := range []int{1, 20} {
 				n := 60
@@ -215,6 +218,49 @@ func reportFootprint(b *testing.B, size int) {
 		}
 	}
 	b.ReportMetric(float64(bytes)/(1<<20), fmt.Sprintf("MiB-data:%d", size))
+}
+
+// idleSubscriptions is how many live subscriptions reportIdleCPU holds open.
+const idleSubscriptions = 100
+
+// reportIdleCPU holds idleSubscriptions live subscriptions open, each to another tenant,
+// through the feed as the server wires it (one tailer per tenant polling the ledger every
+// 100 ms), while nothing happens, and reports the CPU the process used meanwhile, as a
+// percentage of one core (cpu%-idle-100subs:<size>): the service and the embedded store
+// run in this process, so it counts both sides of every poll.
+func reportIdleCPU(b *testing.B, st *mongodb.Store, tenantOf func(int) string, ntenants, size int) {
+	b.ReportMetric(idleCPU(b), fmt.Sprintf("cpu%%-idle-0subs:%d", size)) // the baseline: no subscription
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hub := feed.NewHub(st, feed.Options{})
+	defer hub.Close()
+	for i := range idleSubscriptions {
+		_, err := hub.Subscribe(ctx, tenantOf((i*7919)%ntenants), -1, nil, nil)
+		require.NoError(b, err)
+	}
+	testenv.WaitFor(b, 30*time.Second, "the subscriptions to be live", func() bool { return hub.Subscribers() == idleSubscriptions })
+	pct := idleCPU(b)
+	b.ReportMetric(pct, fmt.Sprintf("cpu%%-idle-100subs:%d", size))
+	if first, ok := firstIdleCPU[b.Name()]; ok && first > 0 {
+		b.ReportMetric(pct/first, fmt.Sprintf("ratio-cpu%%-idle-100subs:%d/first", size))
+	} else {
+		firstIdleCPU[b.Name()] = pct
+	}
+}
+
+// firstIdleCPU is the idle CPU of the first size, by benchmark.
+var firstIdleCPU = map[string]float64{}
+
+// idleCPU is the CPU the process uses over a few seconds, in percent of one core.
+func idleCPU(b *testing.B) float64 {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	c0, t0 := cpu(), time.Now()
+	<-time.After(3 * time.Second) // a window of idle time to measure over, not a wait for work
+	return 100 * float64(cpu()-c0) / float64(time.Since(t0))
 }
 
 // parallel runs do(0..n-1) on workers goroutines and fails b on the first error.
