@@ -127,7 +127,7 @@ type Options struct {
 // TestR15_Burst_TwoProcessesOnePlan (two server processes, 100 creates in flight, two
 // CPUs): no create waits that long on an otherwise idle machine; with the CPUs shared
 // with other work, a few percent of the burst's creates do, and are answered UNAVAILABLE
-// instead of seconds later. 1 s refused more; the driver's default wait was 10 s.
+// instead of seconds later. The wait was the driver's server selection timeout, 10 s.
 const DefaultStoreWait = 2 * time.Second
 
 // DefaultWritePoolSize is the pool of the batched writes and the ledger: each batcher
