@@ -20,7 +20,7 @@ func consume(t *testing.T, st domain.Store, svc *domain.Service, id string) {
 	t.Helper()
 	e := domain.Event{ID: id, TenantID: "contoso", Kind: domain.EventConsume, BenefitID: "ledger-head-test", At: testenv.DemoNow, Delta: -1, Quota: 1000}
 	require.NoError(t, st.RecordEvent(t.Context(), e))
-	require.NoError(t, svc.Sequence(t.Context(), "contoso", e))
+	require.NoError(t, svc.Sequence(t.Context(), "contoso"))
 }
 
 // requireDenseLedger checks contoso's ledger: sequence numbers 1..n with no gap or
@@ -94,7 +94,7 @@ func TestLedgerHead_TwoInstancesAndStaleHeadsKeepTheLedgerDense(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if err := svc.Sequence(context.Background(), "contoso", ev); err != nil {
+				if err := svc.Sequence(context.Background(), "contoso"); err != nil {
 					t.Error(err)
 					return
 				}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/partnersupport/api/internal/cache"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/feed"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
 	"github.com/partnersupport/api/internal/testenv"
@@ -78,7 +81,11 @@ func BenchmarkGrowth(b *testing.B) {
 	}
 }
 
+// growthDatabase is the database BenchmarkGrowth builds (its embedded store's file).
+var growthDatabase string
+
 func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64) {
+	growthDatabase = st.Database().Name()
 	ntenants := len(accts)
 	tenantOf := func(i int) string {
 		return strings.TrimSuffix(plans[i], ".solutions_partner_designation.20260901.cloud_support")
@@ -155,6 +162,8 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 			parallel(b, 16, n, func(j int) error { return create(int(before+int64(j)) % ntenants) })
 		}
 		b.ReportMetric(float64(created.Load()-before)/time.Since(start).Seconds(), fmt.Sprintf("creates/s:to-%d", size))
+		reportFootprint(b, size)
+		reportIdleCPU(b, st, tenantOf, ntenants, size)
 		for _, op := range ops {
 			for _, clients := range []int{1, 20} {
 				n := 60
@@ -179,6 +188,78 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 		}
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// reportFootprint reports, at a store size, the resident set of the benchmark's process
+// (the service and the embedded store run in it: MiB-rss:<size>) and the size of the
+// database's files in the embedded store's directory (MiB-data:<size>; not on
+// TEST_MONGODB_URI).
+func reportFootprint(b *testing.B, size int) {
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+					b.ReportMetric(kb/1024, fmt.Sprintf("MiB-rss:%d", size))
+				}
+			}
+		}
+	}
+	dir := testenv.StoreDir()
+	if dir == "" {
+		return
+	}
+	files, err := filepath.Glob(filepath.Join(dir, growthDatabase+".sqlite*"))
+	require.NoError(b, err)
+	var bytes int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			bytes += fi.Size()
+		}
+	}
+	b.ReportMetric(float64(bytes)/(1<<20), fmt.Sprintf("MiB-data:%d", size))
+}
+
+// idleSubscriptions is how many live subscriptions reportIdleCPU holds open.
+const idleSubscriptions = 100
+
+// reportIdleCPU holds idleSubscriptions live subscriptions open, each to another tenant,
+// through the feed as the server wires it (one tailer per tenant polling the ledger every
+// 100 ms), while nothing happens, and reports the CPU the process used meanwhile, as a
+// percentage of one core (cpu%-idle-100subs:<size>): the service and the embedded store
+// run in this process, so it counts both sides of every poll.
+func reportIdleCPU(b *testing.B, st *mongodb.Store, tenantOf func(int) string, ntenants, size int) {
+	b.ReportMetric(idleCPU(b), fmt.Sprintf("cpu%%-idle-0subs:%d", size)) // the baseline: no subscription
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hub := feed.NewHub(st, feed.Options{})
+	defer hub.Close()
+	for i := range idleSubscriptions {
+		_, err := hub.Subscribe(ctx, tenantOf((i*7919)%ntenants), -1, nil, nil)
+		require.NoError(b, err)
+	}
+	testenv.WaitFor(b, 30*time.Second, "the subscriptions to be live", func() bool { return hub.Subscribers() == idleSubscriptions })
+	pct := idleCPU(b)
+	b.ReportMetric(pct, fmt.Sprintf("cpu%%-idle-100subs:%d", size))
+	if first, ok := firstIdleCPU[b.Name()]; ok && first > 0 {
+		b.ReportMetric(pct/first, fmt.Sprintf("ratio-cpu%%-idle-100subs:%d/first", size))
+	} else {
+		firstIdleCPU[b.Name()] = pct
+	}
+}
+
+// firstIdleCPU is the idle CPU of the first size, by benchmark.
+var firstIdleCPU = map[string]float64{}
+
+// idleCPU is the CPU the process uses over a few seconds, in percent of one core.
+func idleCPU(b *testing.B) float64 {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	c0, t0 := cpu(), time.Now()
+	<-time.After(3 * time.Second) // a window of idle time to measure over, not a wait for work
+	return 100 * float64(cpu()-c0) / float64(time.Since(t0))
 }
 
 // parallel runs do(0..n-1) on workers goroutines and fails b on the first error.

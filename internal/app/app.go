@@ -65,7 +65,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		}
 		a.StoreURI = a.embedded.URI()
 	}
-	if a.Store, err = mongodb.Open(ctx, a.StoreURI, cfg.Database, mongodb.Options{Monitor: commandMonitor(a.Metrics), PoolMonitor: poolMonitor(a.Metrics), ConnectTimeout: cfg.ConnectTimeout}); err != nil {
+	if a.Store, err = mongodb.Open(ctx, a.StoreURI, cfg.Database, mongodb.Options{Monitor: commandMonitor(a.Metrics), PoolMonitor: poolMonitor(a.Metrics), ConnectTimeout: cfg.ConnectTimeout, StoreWait: cfg.StoreWait}); err != nil {
 		return a, err
 	}
 	if a.embedded != nil {

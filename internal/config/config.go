@@ -16,6 +16,7 @@ import (
 	"github.com/realclientip/realclientip-go"
 
 	"github.com/partnersupport/api/internal/auth"
+	"github.com/partnersupport/api/internal/mongodb"
 )
 
 // Config is the server's configuration.
@@ -42,6 +43,7 @@ type Config struct {
 	LowBalance      int
 	Introspection   bool
 	ConnectTimeout  time.Duration
+	StoreWait       time.Duration
 	FeedPoll        time.Duration
 	FeedBuffer      int
 	FeedStall       time.Duration
@@ -140,6 +142,7 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	b.duration(&c.ReminderWindow, "reminder-window", "REMINDER_WINDOW", 30*24*time.Hour, "remind when a benefit ends within this window (R19)")
 	b.integer(&c.LowBalance, "low-balance", "LOW_BALANCE", 2, "remind when remaining incidents are at or below this (R19)")
 	b.duration(&c.ConnectTimeout, "connect-timeout", "MONGODB_CONNECT_TIMEOUT", 10*time.Second, "how long to wait for the store at start-up")
+	b.duration(&c.StoreWait, "store-wait", "STORE_WAIT", mongodb.DefaultStoreWait, "how long an operation waits for a free store connection before the request is answered UNAVAILABLE (retryable) and counted in store_pool_exhausted_total")
 	b.duration(&c.FeedPoll, "feed-poll", "FEED_POLL", 100*time.Millisecond, "how often live subscriptions look for changes made by other instances")
 	b.integer(&c.FeedBuffer, "feed-buffer", "FEED_BUFFER", 4, "events that may wait for a live subscriber before it must catch up from the store")
 	b.duration(&c.FeedStall, "feed-stall", "FEED_STALL", 10*time.Second, "a live subscriber that accepts no event for this long is disconnected as too slow")
@@ -235,6 +238,9 @@ func Parse(name string, args []string, getenv func(string) string, out io.Writer
 	}
 	if c.FeedPoll < 5*time.Millisecond {
 		return c, errors.New("--feed-poll: must be at least 5ms")
+	}
+	if c.StoreWait < 10*time.Millisecond {
+		return c, errors.New("--store-wait: must be at least 10ms")
 	}
 	if c.ActivationDelay < 0 || c.ShutdownTimeout <= 0 || c.ReminderWindow < 0 || c.LowBalance < 0 {
 		return c, errors.New("durations and thresholds must not be negative")

@@ -19,26 +19,37 @@ import (
 // Sequenced is called for every event this process sequences (for local fan-out).
 type Sequenced func(Event)
 
-// sequencer serialises sequencing per scope within this process, and keeps the ledger
-// head of each scope this process sequenced last (guarded by the scope's lock).
+// SequencingRounds is how many scopes a process sequences at once by default: a round
+// holds one of the store's ledger connections at a time, and the ledger's pool
+// (mongodb.DefaultLedgerPoolSize) also serves the outbox's writes.
+const SequencingRounds = 2
+
+// sequencer runs sequencing rounds: at most one at a time per scope in this process, at
+// most `slots` at once in all. A round sequences the scope's whole outbox, oldest first, a
+// page of events in one ordered insert. Callers that ask while a round runs wait for the
+// next one, which takes every event they recorded: a burst on one tenant is sequenced in
+// a few rounds of many events each, never one event after another behind a lock, so the
+// ledger keeps up with the requests that feed it. It also keeps the ledger head of each
+// scope this process sequenced last (read and written by the scope's rounds only).
 type sequencer struct {
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
-	heads map[string]LedgerHead
+	mu     sync.Mutex
+	scopes map[string]*scopeRounds
+	heads  map[string]LedgerHead
+	slots  chan struct{}
 }
 
-func (q *sequencer) lock(scope string) *sync.Mutex {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.locks == nil {
-		q.locks = map[string]*sync.Mutex{}
+// scopeRounds is one scope's rounds in this process: whether a goroutine runs them, and
+// who waits for the next one.
+type scopeRounds struct {
+	running bool
+	next    []chan error
+}
+
+func newSequencer(rounds int) sequencer {
+	if rounds <= 0 {
+		rounds = SequencingRounds
 	}
-	l, ok := q.locks[scope]
-	if !ok {
-		l = &sync.Mutex{}
-		q.locks[scope] = l
-	}
-	return l
+	return sequencer{scopes: map[string]*scopeRounds{}, heads: map[string]LedgerHead{}, slots: make(chan struct{}, rounds)}
 }
 
 func (q *sequencer) head(scope string) (LedgerHead, bool) {
@@ -51,33 +62,39 @@ func (q *sequencer) head(scope string) (LedgerHead, bool) {
 func (q *sequencer) setHead(h LedgerHead) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.heads == nil {
-		q.heads = map[string]LedgerHead{}
-	}
 	if len(q.heads) >= maxHeads {
 		clear(q.heads) // a bound, not an LRU: a forgotten head is read again when needed
 	}
 	q.heads[h.Scope] = h
 }
 
-func (q *sequencer) forget(scope string) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	delete(q.heads, scope)
-}
-
 // maxHeads bounds the ledger heads a process keeps.
 const maxHeads = 100_000
 
-// recordTimeout bounds recording and sequencing one change's event.
-const recordTimeout = 15 * time.Second
+// recordTimeout bounds recording and sequencing one change's event, as its caller waits;
+// roundTimeout bounds one sequencing round.
+const (
+	recordTimeout = 15 * time.Second
+	roundTimeout  = 15 * time.Second
+)
 
-// record puts an event in the outbox and sequences it. Recording is best effort for the
-// caller: the change itself is already written, and the start-up repair and the periodic
-// sweep record and sequence whatever a failure here left behind. It does not stop when
-// the caller goes away (a client that disconnects cancels its request's context): the
-// change is made, so its event belongs in the ledger and on the live feed now, not at
-// the next start-up. recordTimeout bounds it instead.
+// A round that fails (the store did not answer) is tried again after a pause that
+// doubles from retryPause up to maxRetryPause, maxRetries times, whether or not anyone
+// waits: events are not left for the periodic sweep while the store answers again.
+const (
+	retryPause    = 50 * time.Millisecond
+	maxRetryPause = 2 * time.Second
+	maxRetries    = 10
+)
+
+// record puts an event in the outbox and waits until it is sequenced. Recording is best
+// effort for the caller: the change itself is already written, and the start-up repair
+// and the periodic sweep record and sequence whatever a failure here left behind. It does
+// not stop when the caller goes away (a client that disconnects cancels its request's
+// context): the change is made, so its event belongs in the ledger and on the live feed
+// now, not at the next start-up. recordTimeout bounds it instead. A change answers once
+// its event is in the ledger, so the ledger never lags behind the answers, and an event
+// recorded after another's change answered is sequenced after it.
 func (s *Service) record(ctx context.Context, e Event) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
@@ -85,138 +102,207 @@ func (s *Service) record(ctx context.Context, e Event) {
 		s.log.WarnContext(ctx, "recording an event failed; repair will record it", "event", e.ID, "err", err)
 		return
 	}
-	if err := s.Sequence(ctx, e.TenantID, e); err != nil {
-		s.log.WarnContext(ctx, "sequencing failed; the sweep will retry", "scope", e.TenantID, "err", err)
+	if err := s.Sequence(ctx, e.TenantID); err != nil {
+		s.log.WarnContext(ctx, "sequencing failed; it is retried", "scope", e.TenantID, "err", err)
 	}
 }
 
 // Record is record, for the tests over a real store (internal/app).
 func (s *Service) Record(ctx context.Context, e Event) { s.record(ctx, e) }
 
-// Sequence gives events of the scope their sequence numbers, in order: the events given
-// (already recorded in the outbox), or with none given the scope's whole outbox. Each
-// sequenced event leaves the outbox.
+// Sequence gives every event in the scope's outbox its sequence number, in order, and
+// returns once a round that started after the call has ended: every event recorded
+// before the call is then sequenced, or the error says why not (and the round is tried
+// again in the background). A caller that stops waiting (ctx) leaves the round running.
 //
-// Sequencing appends at the ledger head's Seq+1 (see LedgerHead): the head this process
-// saw last, else the saved one, else the whole ledger read. An append that collides on
-// the sequence number means another instance sequenced the scope meanwhile: the head is
-// read again (saved, then if that is no newer, folded from the ledger) and the rest goes
-// on from there. The unique sequence number, never the head, keeps two events from one
-// number, so a stale head costs a retry and never a wrong ledger.
-func (s *Service) Sequence(ctx context.Context, scope string, events ...Event) error {
-	l := s.seq.lock(scope)
-	l.Lock()
-	defer l.Unlock()
-	fromOutbox := len(events) == 0
-	var collided int64 // the Seq the last append collided on, 0 if none
-	for attempt := 0; attempt < 100; attempt++ {
-		if fromOutbox {
-			pending, err := s.store.PendingEvents(ctx, scope, 256)
-			if err != nil || len(pending) == 0 {
+// A round appends at the ledger head's Seq+1 (see LedgerHead): the head this process saw
+// last, else the saved one, else the whole ledger read. An append that collides on the
+// sequence number means another instance sequenced the scope meanwhile: the head is
+// brought up to date from the events after it, and the rest goes on from there. The
+// unique sequence number, never the head, keeps two events from one number, so a stale
+// head costs a retry and never a wrong ledger.
+func (s *Service) Sequence(ctx context.Context, scope string) error {
+	done := make(chan error, 1)
+	q := &s.seq
+	q.mu.Lock()
+	r, ok := q.scopes[scope]
+	if !ok {
+		r = &scopeRounds{}
+		q.scopes[scope] = r
+	}
+	r.next = append(r.next, done)
+	start := !r.running
+	r.running = true
+	q.mu.Unlock()
+	if start {
+		go s.rounds(scope, r)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return Errorf(EUNAVAILABLE, "", "sequencing %s did not end in time; it goes on", scope)
+	}
+}
+
+// rounds runs the scope's rounds while anyone waits for one, or one failed.
+func (s *Service) rounds(scope string, r *scopeRounds) {
+	q := &s.seq
+	failures := 0
+	for {
+		q.mu.Lock()
+		waiters := r.next
+		r.next = nil
+		if len(waiters) == 0 && failures == 0 {
+			r.running = false
+			delete(q.scopes, scope)
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		q.slots <- struct{}{}
+		ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+		err := s.round(ctx, scope)
+		cancel()
+		<-q.slots
+		for _, w := range waiters {
+			w <- err
+		}
+		switch {
+		case err == nil:
+			failures = 0
+		case failures >= maxRetries:
+			s.log.Error("sequencing keeps failing; the periodic sweep will retry", "scope", scope, "err", err)
+			failures = 0
+		default:
+			failures++
+			s.log.Warn("sequencing failed; retrying", "scope", scope, "attempt", failures, "err", err)
+			time.Sleep(min(retryPause<<(failures-1), maxRetryPause))
+		}
+	}
+}
+
+// maxPages bounds the pages of the outbox one round sequences.
+const maxPages = 100
+
+// round sequences the scope's outbox, a page at a time, until it is empty.
+func (s *Service) round(ctx context.Context, scope string) error {
+	head, known := s.seq.head(scope)
+	for range maxPages {
+		pending, err := s.store.PendingEvents(ctx, scope, 256)
+		if err != nil || len(pending) == 0 {
+			return err
+		}
+		if !known {
+			if head, err = s.savedHead(ctx, scope); err != nil {
 				return err
 			}
-			events = pending
+			known = true
 		}
-		if len(events) == 0 {
-			return nil
-		}
-		head, err := s.ledgerHead(ctx, scope, collided)
-		if err != nil {
+		if head, err = s.appendEvents(ctx, head, pending); err != nil {
 			return err
 		}
-		if events, collided, err = s.appendEvents(ctx, head, events); err != nil {
-			return err
-		}
-		// Go round until nothing is left: a lost race leaves events, and with the outbox
-		// as the source so may reminders recorded while sequencing.
 	}
 	return Errorf(EUNAVAILABLE, "", "sequencing %s did not settle", scope)
 }
 
-// ledgerHead finds the head to append after. After a collision on Seq, a head is only
-// good if it is at Seq or later.
-func (s *Service) ledgerHead(ctx context.Context, scope string, collided int64) (LedgerHead, error) {
-	if collided == 0 {
-		if h, ok := s.seq.head(scope); ok {
-			return h, nil
-		}
-	}
+// savedHead is the scope's saved ledger head, or the ledger folded when none was saved.
+func (s *Service) savedHead(ctx context.Context, scope string) (LedgerHead, error) {
 	h, err := s.store.LedgerHead(ctx, scope)
-	if err == nil && h.Seq >= collided {
-		return h, nil
-	} else if err != nil && ErrorCode(err) != ENOTFOUND {
-		return LedgerHead{}, err
+	if ErrorCode(err) == ENOTFOUND {
+		return s.store.FoldLedger(ctx, scope)
 	}
-	return s.store.FoldLedger(ctx, scope)
+	return h, err
 }
 
-// appendEvents appends events after head, in order, and returns those left when an
-// append collided (with the Seq it collided on), or on an error.
-func (s *Service) appendEvents(ctx context.Context, head LedgerHead, events []Event) (rest []Event, collided int64, err error) {
-	head.Used = maps.Clone(head.Used)
+// maxCollisions bounds how often one page's append may collide with other instances'.
+const maxCollisions = 100
+
+// appendEvents appends events after head, in order, with as few ordered inserts as
+// collisions allow, then drops them from the outbox, and returns the head after them (a
+// head right for its Seq even on an error: only what the store confirmed is in it).
+func (s *Service) appendEvents(ctx context.Context, head LedgerHead, events []Event) (LedgerHead, error) {
+	head = LedgerHead{Scope: head.Scope, Seq: head.Seq, Used: maps.Clone(head.Used)}
 	if head.Used == nil {
 		head.Used = map[string]int{}
 	}
-	appended := false
-	defer func() {
-		if !appended {
-			return
+	var appended []Event
+	var done []string // outbox entries to drop: appended now or sequenced before
+	rest := events
+	var err error
+	for collisions := 0; len(rest) > 0 && err == nil; {
+		batch := make([]Event, len(rest))
+		used := maps.Clone(head.Used)
+		for i, e := range rest {
+			applyBalance(&e, used[e.BenefitID])
+			e.Seq = head.Seq + int64(i) + 1
+			if e.BenefitID != "" {
+				used[e.BenefitID] = e.Used
+			}
+			batch[i] = e
 		}
-		if rest == nil {
-			s.seq.setHead(head)
-		} else {
-			s.seq.forget(head.Scope)
-		}
-		if serr := s.store.SaveLedgerHead(ctx, head); serr != nil {
-			s.log.WarnContext(ctx, "saving the ledger head failed; the next sequencing reads the ledger", "scope", head.Scope, "err", serr)
-		}
-	}()
-	for i := 0; i < len(events); i++ {
-		e := events[i]
-		applyBalance(&e, head.Used[e.BenefitID])
-		e.Seq = head.Seq + 1
-		switch err := s.store.AppendEvent(ctx, e); {
-		case err == ErrSeqTaken:
-			s.seq.forget(head.Scope)
-			return events[i:], e.Seq, nil
-		case err == ErrAlreadySequenced:
-			// Sequenced before (a retry, the repair, or another instance): only the outbox
-			// entry is left to drop.
-		case err != nil:
-			s.seq.forget(head.Scope)
-			return events[i:], 0, err
-		default:
-			appended = true
+		var n int
+		n, err = s.store.AppendEvents(ctx, batch)
+		for _, e := range batch[:n] {
 			head.Seq = e.Seq
 			if e.BenefitID != "" {
 				head.Used[e.BenefitID] = e.Used
 			}
-			if s.onEvent != nil {
-				s.onEvent(e)
-			}
-			if r, ok := s.remindLow(ctx, e); ok {
-				events = append(events, r)
-			}
+			appended = append(appended, e)
+			done = append(done, e.ID)
 		}
-		if err := s.store.DropPending(ctx, head.Scope, e.ID); err != nil {
-			return events[i+1:], 0, err
+		rest = rest[n:]
+		switch {
+		case err == ErrAlreadySequenced:
+			// Sequenced before (a retry, the repair, or another instance): only the outbox
+			// entry is left to drop.
+			done = append(done, rest[0].ID)
+			rest, err = rest[1:], nil
+		case err == ErrSeqTaken:
+			// Another instance appended: catch up with what it appended, and go on.
+			if collisions++; collisions > maxCollisions {
+				err = Errorf(EUNAVAILABLE, "", "sequencing %s: too much contention", head.Scope)
+				break
+			}
+			var h LedgerHead
+			if h, err = s.store.FoldLedgerAfter(ctx, head); err == nil {
+				head = h
+			}
 		}
 	}
-	return nil, 0, nil
+	s.seq.setHead(head)
+	for _, e := range appended {
+		if s.onEvent != nil {
+			s.onEvent(e)
+		}
+	}
+	if len(done) > 0 {
+		if derr := s.store.DropPending(ctx, head.Scope, done...); derr != nil && err == nil {
+			err = derr // sequenced: the next round drops them
+		}
+	}
+	if len(appended) > 0 {
+		if serr := s.store.SaveLedgerHead(ctx, head); serr != nil {
+			s.log.WarnContext(ctx, "saving the ledger head failed; the next sequencing reads the ledger", "scope", head.Scope, "err", serr)
+		}
+		for _, e := range appended {
+			s.remindLow(ctx, e) // recorded in the outbox: the round's next page takes it
+		}
+	}
+	return head, err
 }
 
-// remindLow records the R19 low-balance reminder after e when lowEvent says one is due,
-// and returns it to sequence next.
-func (s *Service) remindLow(ctx context.Context, e Event) (Event, bool) {
+// remindLow records the R19 low-balance reminder after e when lowEvent says one is due;
+// its ID names the level, so each level reminds once. The round that sequenced e
+// sequences it next.
+func (s *Service) remindLow(ctx context.Context, e Event) {
 	r, ok := s.reminders.lowEvent(e)
 	if !ok {
-		return Event{}, false
+		return
 	}
 	if err := s.store.RecordEvent(ctx, r); err != nil {
 		s.log.WarnContext(ctx, "recording a reminder failed", "err", err)
-		return Event{}, false
 	}
-	return r, true
 }
 
 // applyBalance computes the balance after e from the benefit's used count before it (0

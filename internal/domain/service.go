@@ -53,6 +53,9 @@ type Options struct {
 	OnEvent Sequenced
 	// OnAudit is called for every audit event (for metrics); may be nil.
 	OnAudit func(AuditEvent)
+	// SequencingRounds bounds the scopes this process sequences at once; 0 is
+	// SequencingRounds.
+	SequencingRounds int
 }
 
 // NewService returns a Service over the store.
@@ -67,7 +70,8 @@ func NewService(s Store, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = discardLogger
 	}
-	return &Service{store: s, now: o.Now, activationDelay: o.ActivationDelay, reminders: o.Reminders, newSecret: newSecret, log: o.Logger, onEvent: o.OnEvent, onAudit: o.OnAudit}
+	return &Service{store: s, now: o.Now, activationDelay: o.ActivationDelay, reminders: o.Reminders, newSecret: newSecret, log: o.Logger, onEvent: o.OnEvent, onAudit: o.OnAudit,
+		seq: newSequencer(o.SequencingRounds)}
 }
 
 // Now is the service's clock.

@@ -114,13 +114,15 @@ type Store interface {
 	PendingEvents(ctx context.Context, scope string, limit int) ([]Event, error)
 	// ScopesWithPendingEvents lists the scopes that have unsequenced events.
 	ScopesWithPendingEvents(ctx context.Context) ([]string, error)
-	// AppendEvent stores a sequenced event: ErrSeqTaken when its Seq is used,
-	// ErrAlreadySequenced when its ID was sequenced before.
-	AppendEvent(ctx context.Context, e Event) error
+	// AppendEvents stores sequenced events of one scope in order, stopping at the first it
+	// cannot store: it returns how many it stored, and for the next one ErrSeqTaken when
+	// its Seq is used, ErrAlreadySequenced when its ID was sequenced before, or another
+	// error.
+	AppendEvents(ctx context.Context, events []Event) (int, error)
 	// EventSequenced reports whether the scope's ledger has the event with this ID.
 	EventSequenced(ctx context.Context, scope, id string) (bool, error)
-	// DropPending removes an event from the outbox.
-	DropPending(ctx context.Context, scope, id string) error
+	// DropPending removes events from the outbox.
+	DropPending(ctx context.Context, scope string, ids ...string) error
 	// LastEvent is the scope's highest-sequenced event; ENOTFOUND when none.
 	LastEvent(ctx context.Context, scope string) (Event, error)
 	// LedgerHead reads the scope's saved ledger head; ENOTFOUND when none was saved.
@@ -131,6 +133,9 @@ type Store interface {
 	// FoldLedger reads a scope's whole ledger into its head: the last sequence number and
 	// each benefit's used count after it. It reads every event of the scope.
 	FoldLedger(ctx context.Context, scope string) (LedgerHead, error)
+	// FoldLedgerAfter brings a head that is right for its Seq up to the ledger's end,
+	// reading only the events after its Seq.
+	FoldLedgerAfter(ctx context.Context, h LedgerHead) (LedgerHead, error)
 	// Events lists a scope's sequenced events with after < seq < before (0: no bound),
 	// ascending or descending.
 	Events(ctx context.Context, scope string, after, before int64, limit int, desc bool) ([]Event, error)

@@ -201,7 +201,7 @@ func TestBatch_R15_R16_SequencingManyTenantsAtOnceKeepsEachLedgerDense(t *testin
 			t.Error(err)
 			return
 		}
-		if err := svc.Sequence(ctx, tenant, e); err != nil {
+		if err := svc.Sequence(ctx, tenant); err != nil {
 			t.Error(err)
 		}
 	})

@@ -2,6 +2,8 @@ package mongodb
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -55,7 +57,7 @@ func (s *Store) RecordEvent(ctx context.Context, e domain.Event) error {
 
 // PendingEvents lists a scope's outbox, oldest first.
 func (s *Store) PendingEvents(ctx context.Context, scope string, limit int) ([]domain.Event, error) {
-	ds, err := findAll[eventDoc](ctx, s.db.Collection(colOutbox), "find pending events", bson.D{{Key: "tenantId", Value: scope}},
+	ds, err := findAll[eventDoc](ctx, s.wdb.Collection(colOutbox), "find pending events", bson.D{{Key: "tenantId", Value: scope}},
 		options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	return eventsOf(ds), err
 }
@@ -91,19 +93,46 @@ func (s *Store) ScopesWithPendingEvents(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// AppendEvent stores a sequenced event. The _id (scope and event ID) keeps an event from
-// being sequenced twice; the unique (tenantId, seq) key keeps two events from one number.
-func (s *Store) AppendEvent(ctx context.Context, e domain.Event) error {
-	d := toEventDoc(e)
-	if err := s.events.do(ctx, &write{doc: d}); domain.ErrorCode(err) != domain.ECONFLICT {
-		return err
+// AppendEvents stores sequenced events of one scope, in order, in one ordered insert that
+// stops at the first event it cannot store: it returns how many it stored, and why the
+// next one failed. The _id (scope and event ID) keeps an event from being sequenced
+// twice (ErrAlreadySequenced); the unique (tenantId, seq) key keeps two events from one
+// number (ErrSeqTaken). An insert is atomic per document on both stores, and ordered, so
+// a collision never leaves a later event stored after a gap.
+func (s *Store) AppendEvents(ctx context.Context, es []domain.Event) (int, error) {
+	if len(es) == 0 {
+		return 0, nil
 	}
-	if _, ferr := findOne[eventDoc](ctx, s.db.Collection(colEvents), "find event", bson.D{{Key: "_id", Value: d.ID}}); ferr == nil {
-		return domain.ErrAlreadySequenced
+	docs := make([]any, len(es))
+	for i, e := range es {
+		docs[i] = toEventDoc(e)
+	}
+	var err error
+	s.inLane(func() {
+		_, err = s.wdb.Collection(colEvents).InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
+	})
+	if err == nil {
+		return len(es), nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || len(bwe.WriteErrors) == 0 || bwe.WriteConcernError != nil {
+		return 0, mapErr("append events", err) // the outcome is unknown: none is known stored
+	}
+	first := slices.MinFunc(bwe.WriteErrors, func(a, b mongo.BulkWriteError) int { return a.Index - b.Index })
+	n := first.Index
+	if n < 0 || n >= len(es) {
+		return 0, fmt.Errorf("mongodb: append events: write error at index %d of %d", n, len(es))
+	}
+	if !mongo.IsDuplicateKeyError(mongo.WriteException{WriteErrors: []mongo.WriteError{first.WriteError}}) {
+		return n, mapErr("append events", err)
+	}
+	id := es[n].TenantID + "/" + es[n].ID
+	if _, ferr := findOne[eventDoc](ctx, s.wdb.Collection(colEvents), "find event", bson.D{{Key: "_id", Value: id}}); ferr == nil {
+		return n, domain.ErrAlreadySequenced
 	} else if domain.ErrorCode(ferr) != domain.ENOTFOUND {
-		return ferr
+		return n, ferr
 	}
-	return domain.ErrSeqTaken
+	return n, domain.ErrSeqTaken
 }
 
 // EventSequenced reports whether the scope's ledger has the event (a lookup by _id).
@@ -115,9 +144,27 @@ func (s *Store) EventSequenced(ctx context.Context, scope, id string) (bool, err
 	return err == nil, err
 }
 
-// DropPending removes an event from the outbox.
-func (s *Store) DropPending(ctx context.Context, scope, id string) error {
-	return s.unbox.do(ctx, &write{doc: scope + "/" + id})
+// DropPending removes events from the outbox; removing a missing one is fine.
+func (s *Store) DropPending(ctx context.Context, scope string, ids ...string) error {
+	if len(ids) == 1 {
+		return s.unbox.do(ctx, &write{doc: scope + "/" + ids[0]})
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = scope + "/" + id
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), maxInIDs)
+		var err error
+		s.inLane(func() {
+			_, err = s.wdb.Collection(colOutbox).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys[:n]}}}})
+		})
+		if err != nil {
+			return mapErr("drop pending events", err)
+		}
+		keys = keys[n:]
+	}
+	return nil
 }
 
 // LastEvent is the scope's highest-sequenced event.
@@ -148,7 +195,11 @@ type usedDoc struct {
 
 // LedgerHead reads a scope's saved ledger head.
 func (s *Store) LedgerHead(ctx context.Context, scope string) (domain.LedgerHead, error) {
-	d, err := findOne[ledgerHeadDoc](ctx, s.db.Collection(colLedgerHeads), "find ledger head", bson.D{{Key: "_id", Value: scope}})
+	return s.ledgerHead(ctx, s.wdb, scope)
+}
+
+func (s *Store) ledgerHead(ctx context.Context, db *mongo.Database, scope string) (domain.LedgerHead, error) {
+	d, err := findOne[ledgerHeadDoc](ctx, db.Collection(colLedgerHeads), "find ledger head", bson.D{{Key: "_id", Value: scope}})
 	if err != nil {
 		return domain.LedgerHead{}, err
 	}
@@ -175,19 +226,36 @@ func (s *Store) SaveLedgerHead(ctx context.Context, h domain.LedgerHead) error {
 
 // FoldLedger reads a scope's whole ledger, in sequence order, into its head.
 func (s *Store) FoldLedger(ctx context.Context, scope string) (domain.LedgerHead, error) {
-	ds, err := findAll[eventDoc](ctx, s.db.Collection(colEvents), "fold ledger", bson.D{{Key: "tenantId", Value: scope}},
-		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "used", Value: 1}}))
-	if err != nil {
-		return domain.LedgerHead{}, err
+	return s.FoldLedgerAfter(ctx, domain.LedgerHead{Scope: scope})
+}
+
+// FoldLedgerAfter brings a head up to the ledger's end: it reads the scope's events after
+// h.Seq, in sequence order (index events {tenantId, seq}), a page at a time, and applies
+// each to a copy of h.
+func (s *Store) FoldLedgerAfter(ctx context.Context, h domain.LedgerHead) (domain.LedgerHead, error) {
+	out := domain.LedgerHead{Scope: h.Scope, Seq: h.Seq, Used: maps.Clone(h.Used)}
+	if out.Used == nil {
+		out.Used = map[string]int{}
 	}
-	h := domain.LedgerHead{Scope: scope, Used: map[string]int{}}
-	for _, d := range ds {
-		h.Seq = d.Seq
-		if d.BenefitID != "" {
-			h.Used[d.BenefitID] = d.Used
+	const page = 1000
+	for {
+		ds, err := findAll[eventDoc](ctx, s.wdb.Collection(colEvents), "fold ledger",
+			bson.D{{Key: "tenantId", Value: h.Scope}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: out.Seq}}}},
+			options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(page).
+				SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "benefitId", Value: 1}, {Key: "used", Value: 1}}))
+		if err != nil {
+			return domain.LedgerHead{}, err
+		}
+		for _, d := range ds {
+			out.Seq = d.Seq
+			if d.BenefitID != "" {
+				out.Used[d.BenefitID] = d.Used
+			}
+		}
+		if len(ds) < page {
+			return out, nil
 		}
 	}
-	return h, nil
 }
 
 // Events lists a scope's events with after < seq < before.
@@ -221,7 +289,7 @@ func (s *Store) findEvents(ctx context.Context, scope string, after, before int6
 func (s *Store) newestEvents(ctx context.Context, scope string, after, before int64, limit int) ([]eventDoc, error) {
 	top := before - 1 // the highest seq wanted
 	if before <= 0 {
-		h, err := s.LedgerHead(ctx, scope)
+		h, err := s.ledgerHead(ctx, s.db, scope)
 		switch {
 		case domain.ErrorCode(err) == domain.ENOTFOUND:
 			top = after // no hint: the first window is everything after after

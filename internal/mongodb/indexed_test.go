@@ -267,7 +267,9 @@ func TestEvents_NewestPagesReadAWindowAndAgreeWithTheWholeLedger(t *testing.T) {
 			continue // a gap the windows must widen across
 		}
 		seqs = append(seqs, s)
-		require.NoError(t, st.AppendEvent(ctx, domain.Event{ID: fmt.Sprintf("e%03d", s), TenantID: "t", Seq: s, Kind: domain.EventConsume, At: testenv.DemoNow}))
+		n, err := st.AppendEvents(ctx, []domain.Event{{ID: fmt.Sprintf("e%03d", s), TenantID: "t", Seq: s, Kind: domain.EventConsume, At: testenv.DemoNow}})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
 	}
 	want := func(after, before int64, limit int) []int64 {
 		var out []int64

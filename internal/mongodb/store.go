@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -48,23 +49,44 @@ const (
 const codeNamespaceExists = 48
 
 // Store is a domain.Store on one MongoDB database.
+//
+// It talks to the store through two connection pools. Reads, and the writes that are not
+// batched, use the first, whose wait for a free connection is bounded by
+// Options.StoreWait: a saturated store answers UNAVAILABLE quickly. The batched writes (a
+// create's claim, request and outbox entry, batch.go) and the ledger's sequencing
+// (events.go) use a small pool of their own, so that a burst of requests never leaves
+// them waiting behind reads: what a request changed is in the ledger when it answers.
 type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
+	// wclient and wdb are the pool of the batched writes and the ledger, on the same
+	// database; lane, when set, is held while one of their write commands is sent.
+	wclient *mongo.Client
+	wdb     *mongo.Database
+	lane    *sync.Mutex
 	// The writes of a create, each sent with the concurrent ones of its kind (batch.go).
-	claims, requests, outbox, events, unbox, heads *batcher
+	claims, requests, outbox, unbox, heads *batcher
 }
 
-func newStore(client *mongo.Client, db *mongo.Database, ferretDB bool) *Store {
+func newStore(client, wclient *mongo.Client, database string, ferretDB bool) *Store {
+	db, wdb := client.Database(database), wclient.Database(database)
 	lane := writeLane(ferretDB)
-	return &Store{client: client, db: db,
-		claims:   insertBatcher(db.Collection(colClaims), "claim incident", lane),
-		requests: insertBatcher(db.Collection(colRequests), "insert request", lane),
-		outbox:   insertBatcher(db.Collection(colOutbox), "record event", lane),
-		events:   insertBatcher(db.Collection(colEvents), "append event", lane),
-		unbox:    deleteBatcher(db.Collection(colOutbox), "drop pending event", lane),
-		heads:    replaceBatcher(db.Collection(colLedgerHeads), "save ledger head", lane),
+	return &Store{client: client, db: db, wclient: wclient, wdb: wdb, lane: lane,
+		claims:   insertBatcher(wdb.Collection(colClaims), "claim incident", lane),
+		requests: insertBatcher(wdb.Collection(colRequests), "insert request", lane),
+		outbox:   insertBatcher(wdb.Collection(colOutbox), "record event", lane),
+		unbox:    deleteBatcher(wdb.Collection(colOutbox), "drop pending event", lane),
+		heads:    replaceBatcher(wdb.Collection(colLedgerHeads), "save ledger head", lane),
 	}
+}
+
+// inLane sends one write command of the write pool in the write lane.
+func (s *Store) inLane(send func()) {
+	if s.lane != nil {
+		s.lane.Lock()
+		defer s.lane.Unlock()
+	}
+	send()
 }
 
 // isFerretDB reports whether the server is FerretDB, whose buildInfo names its version.
@@ -85,11 +107,34 @@ type Options struct {
 	Monitor *event.CommandMonitor
 	// ConnectTimeout bounds the first ping; default 10s.
 	ConnectTimeout time.Duration
+	// StoreWait bounds how long an operation waits for the store to be selected and for a
+	// free pooled connection (the driver's server selection timeout) before it is
+	// answered UNAVAILABLE; default DefaultStoreWait. It does not bound the command itself.
+	StoreWait time.Duration
 	// MaxPoolSize of the driver's connection pool; 0 keeps the driver's default.
 	MaxPoolSize uint64
+	// WritePoolSize is the size of the pool of the batched writes and the ledger; default
+	// DefaultWritePoolSize.
+	WritePoolSize uint64
 	// PoolMonitor observes the connection pool (for the exhausted-pool metric); may be nil.
 	PoolMonitor *event.PoolMonitor
 }
+
+// DefaultStoreWait is how long an operation waits for a pooled connection by default.
+// A request that finds every connection busy for that long finds the store saturated:
+// it is answered UNAVAILABLE, which clients retry, rather than queueing for many seconds
+// (TestStoreWait_SaturatedStoreAnswersUnavailableQuickly). Measured with the burst of
+// TestR15_Burst_TwoProcessesOnePlan (two server processes, 100 creates in flight, two
+// CPUs): no create waits that long on an otherwise idle machine; with the CPUs shared
+// with other work, a few percent of the burst's creates do, and are answered UNAVAILABLE
+// instead of seconds later. The wait was the driver's server selection timeout, 10 s.
+const DefaultStoreWait = 2 * time.Second
+
+// DefaultWritePoolSize is the pool of the batched writes and the ledger: each batcher
+// sends one command at a time (batch.go: five of them), and each sequencing round (at
+// most domain.SequencingRounds at once) one read or ordered insert at a time. On the
+// embedded store the write commands also take turns (writeLane), so fewer are ever busy.
+const DefaultWritePoolSize = 8
 
 // Open connects to uri, checks that the server answers, and creates every index
 // idempotently. A malformed URI or an unreachable server fails with a one-line error.
@@ -97,12 +142,62 @@ func Open(ctx context.Context, uri, database string, o Options) (*Store, error) 
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 10 * time.Second
 	}
-	co := options.Client().ApplyURI(uri).SetServerSelectionTimeout(o.ConnectTimeout).SetConnectTimeout(o.ConnectTimeout)
+	if o.StoreWait <= 0 {
+		o.StoreWait = DefaultStoreWait
+	}
+	if o.WritePoolSize == 0 {
+		o.WritePoolSize = DefaultWritePoolSize
+	}
+	client, err := connect(uri, o, o.StoreWait, o.MaxPoolSize)
+	if err != nil {
+		return nil, err
+	}
+	// The write pool is sized to its own concurrency, and its operations are bounded by
+	// their callers' deadlines: its wait is the connect timeout.
+	wclient, err := connect(uri, o, o.ConnectTimeout, o.WritePoolSize)
+	if err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	fail := func(err error) (*Store, error) {
+		_ = client.Disconnect(context.Background())
+		_ = wclient.Disconnect(context.Background())
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	// Each ping waits at most StoreWait for the server: ping again until ConnectTimeout.
+	for {
+		err := client.Ping(pctx, readpref.Primary())
+		if err == nil {
+			break
+		}
+		select {
+		case <-pctx.Done():
+			return fail(fmt.Errorf("mongodb: cannot reach the store at %s: %w", redactURI(uri), err))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	ferretDB, err := isFerretDB(pctx, client)
+	if err != nil {
+		return fail(err)
+	}
+	s := newStore(client, wclient, database, ferretDB)
+	if err := s.createIndexes(ctx); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+// connect makes a client of uri whose operations wait at most wait for the server and a
+// pooled connection, with at most pool connections (0: the URI's or the driver's).
+func connect(uri string, o Options, wait time.Duration, pool uint64) (*mongo.Client, error) {
+	co := options.Client().ApplyURI(uri).SetServerSelectionTimeout(wait).SetConnectTimeout(o.ConnectTimeout)
 	if o.Monitor != nil {
 		co.SetMonitor(o.Monitor)
 	}
-	if o.MaxPoolSize > 0 {
-		co.SetMaxPoolSize(o.MaxPoolSize)
+	if pool > 0 {
+		co.SetMaxPoolSize(pool)
 	}
 	if o.PoolMonitor != nil {
 		co.SetPoolMonitor(o.PoolMonitor)
@@ -114,27 +209,13 @@ func Open(ctx context.Context, uri, database string, o Options) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("mongodb: invalid MONGODB_URI: %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
-	defer cancel()
-	if err := client.Ping(pctx, readpref.Primary()); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("mongodb: cannot reach the store at %s: %w", redactURI(uri), err)
-	}
-	ferretDB, err := isFerretDB(pctx, client)
-	if err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, err
-	}
-	s := newStore(client, client.Database(database), ferretDB)
-	if err := s.createIndexes(ctx); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, err
-	}
-	return s, nil
+	return client, nil
 }
 
 // Close disconnects, waiting for in-flight operations up to ctx's deadline.
-func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+func (s *Store) Close(ctx context.Context) error {
+	return errors.Join(s.client.Disconnect(ctx), s.wclient.Disconnect(ctx))
+}
 
 // Ping checks the store answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -70,6 +70,9 @@ func StoreURI(t testing.TB) string {
 	return shared.uri
 }
 
+// StoreDir is the shared embedded store's data directory, or "" on TEST_MONGODB_URI.
+func StoreDir() string { return shared.dir }
+
 // NewDatabaseName returns a database name no other test uses.
 func NewDatabaseName() string {
 	b := make([]byte, 8)
@@ -138,6 +141,17 @@ func WithFeed(buffer int, stall time.Duration) Option {
 	return func(c *config.Config) { c.FeedBuffer, c.FeedStall = buffer, stall }
 }
 
+// WithStoreWait sets how long an operation waits for a pooled connection (--store-wait).
+func WithStoreWait(d time.Duration) Option {
+	return func(c *config.Config) { c.StoreWait = d }
+}
+
+// WithStoreURI runs the service on uri (a proxy in front of the shared store, say)
+// instead of the shared store's URI; the database is still a fresh one.
+func WithStoreURI(uri string) Option {
+	return func(c *config.Config) { c.MongoURI = uri }
+}
+
 // WithActivationDelay sets the activation delay (R4); the default in tests is zero.
 func WithActivationDelay(d time.Duration) Option {
 	return func(c *config.Config) { c.ActivationDelay = d }
@@ -165,6 +179,10 @@ func newEnv(t testing.TB, smallSendBuffers bool, opts []Option) *Env {
 		SeedDemo: true, DevAuth: true, Issuer: config.DevIssuer, Audience: "partnersupport-api",
 		ShutdownTimeout: 5 * time.Second, ReminderWindow: 30 * 24 * time.Hour, LowBalance: 2, Introspection: true,
 		FeedPoll: 50 * time.Millisecond, FeedBuffer: 4, FeedStall: 10 * time.Second,
+		// The shared store runs in the test binary, under the race detector, several times
+		// slower than the server: the races of many requests in flight wait longer for a
+		// connection than a server would (WithStoreWait for the saturation tests).
+		StoreWait: 10 * time.Second,
 	}
 	for _, o := range opts {
 		o(&cfg)

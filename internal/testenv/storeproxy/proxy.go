@@ -36,6 +36,35 @@ type Proxy struct {
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 	closed bool
+	// hold, when set, selects the commands held back until release is closed.
+	hold    func(Command) bool
+	release chan struct{}
+	held    int
+}
+
+// Hold makes the proxy hold back every command that matches until Release: a store that
+// stops answering those, to saturate a client's connection pool. Held counts them.
+func (p *Proxy) Hold(match func(Command) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hold, p.release = match, make(chan struct{})
+}
+
+// Release sends the held commands on, and holds no more.
+func (p *Proxy) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.release != nil {
+		close(p.release)
+	}
+	p.hold, p.release = nil, nil
+}
+
+// Held is how many commands are being held back right now.
+func (p *Proxy) Held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
 }
 
 // Command is one kind of command: its name and the collection it names ("" for
@@ -125,6 +154,7 @@ func Sorted(m map[Command]int64) []Command {
 
 // Close stops accepting, closes every connection and waits for the forwarders.
 func (p *Proxy) Close() error {
+	p.Release()
 	p.mu.Lock()
 	p.closed = true
 	for c := range p.conns {
@@ -211,7 +241,18 @@ func (p *Proxy) forward(dst io.Writer, src io.Reader) error {
 		if c, ok := command(buf); ok {
 			p.mu.Lock()
 			p.counts[c]++
+			var wait chan struct{}
+			if p.hold != nil && p.hold(c) {
+				wait = p.release
+				p.held++
+			}
 			p.mu.Unlock()
+			if wait != nil {
+				<-wait
+				p.mu.Lock()
+				p.held--
+				p.mu.Unlock()
+			}
 		}
 		if _, err := dst.Write(buf); err != nil {
 			return err

@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnersupport/api/internal/testenv"
+	"github.com/partnersupport/api/internal/testenv/storeproxy"
+)
+
+// When the store is saturated (every pooled connection busy with a command that does not
+// come back), a request waits --store-wait for a connection and is answered the coded,
+// retryable UNAVAILABLE, counted in store_pool_exhausted_total: not a wait of the
+// driver's 10 s followed by INTERNAL (issue 13). The commands held meanwhile complete
+// once the store answers again.
+func TestStoreWait_SaturatedStoreAnswersUnavailableQuickly(t *testing.T) {
+	proxy, err := storeproxy.Start(testenv.StoreURI(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = proxy.Close() })
+	const wait = 300 * time.Millisecond
+	e := testenv.New(t, testenv.WithStoreURI(proxy.URI()), testenv.WithStoreWait(wait))
+	tok := e.Token("lee@contoso.com")
+	const query = `{ supportRequests(portal: AZURE, first: 5) { edges { node { id } } } }`
+	require.Empty(t, e.Do(tok, query, nil).Errors, "answers while the store does")
+
+	// The store stops answering finds of requests: that many requests fill the pool.
+	proxy.Hold(func(c storeproxy.Command) bool { return c.Name == "find" && c.Collection == "requests" })
+	pool := poolSize(t, proxy.URI())
+	var held sync.WaitGroup
+	for range pool {
+		held.Add(1)
+		go func() {
+			defer held.Done()
+			assert.Empty(t, e.Do(tok, query, nil).Errors, "a request held by the store completes once it answers")
+		}()
+	}
+	testenv.WaitFor(t, 30*time.Second, "every pooled connection to be busy", func() bool { return proxy.Held() == pool })
+
+	before := exhausted(t, e.Server.URL)
+	start := time.Now()
+	r := e.Do(tok, query, nil)
+	took := time.Since(start)
+	require.Len(t, r.Errors, 1)
+	assert.Equal(t, "UNAVAILABLE", r.Errors[0].Code(), "a saturated store is the coded, retryable UNAVAILABLE")
+	assert.GreaterOrEqual(t, took, wait, "it waited --store-wait for a connection")
+	assert.Less(t, took, wait+2*time.Second, "and no longer (the driver's own wait is 10 s)")
+	assert.Greater(t, exhausted(t, e.Server.URL), before, "store_pool_exhausted_total counts it")
+	t.Logf("answered %s after %s with --store-wait %s", r.Errors[0].Code(), took.Round(time.Millisecond), wait)
+
+	proxy.Release()
+	held.Wait()
+	assert.Empty(t, e.Do(tok, query, nil).Errors, "answers again")
+}
+
+// poolSize is the maxPoolSize of a URI (the embedded store's sets it), or the driver's
+// default of 100.
+func poolSize(t *testing.T, uri string) int {
+	u, err := url.Parse(uri)
+	require.NoError(t, err)
+	if v := u.Query().Get("maxPoolSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		return n
+	}
+	return 100
+}
+
+var exhaustedRE = regexp.MustCompile(`(?m)^store_pool_exhausted_total (\d+)`)
+
+// exhausted reads store_pool_exhausted_total from /metrics.
+func exhausted(t *testing.T, base string) int {
+	resp, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	m := exhaustedRE.FindSubmatch(b)
+	require.NotNil(t, m, "store_pool_exhausted_total in /metrics")
+	n, err := strconv.Atoi(string(m[1]))
+	require.NoError(t, err)
+	return n
+}
