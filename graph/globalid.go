@@ -50,6 +50,11 @@ func globalID(typ, key string) string {
 	return idEncoding.EncodeToString([]byte(globalIDVersion + typ + ":" + key))
 }
 
+// GlobalID is the global ID of the object of GraphQL type typ (such as Tenant) whose
+// key is key (such as contoso): what its id field answers. For tests and tools; clients
+// read IDs from the API and never build them.
+func GlobalID(typ, key string) string { return globalID(typ, key) }
+
 // globalIDOrNil is a nullable reference: nil for no key.
 func globalIDOrNil(typ, key string) *string {
 	if key == "" {

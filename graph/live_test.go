@@ -233,7 +233,7 @@ func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
 				received <- fmt.Errorf("healthy subscriber: %v %v", err, errs)
 				return
 			}
-			if strings.Contains(string(data), `"benefitId":"burst"`) {
+			if strings.Contains(string(data), `"benefitId":"`+gid("Benefit", "burst")+`"`) {
 				got++
 			}
 		}
