@@ -55,6 +55,10 @@ func globalID(typ, key string) string {
 // read IDs from the API and never build them.
 func GlobalID(typ, key string) string { return globalID(typ, key) }
 
+// ParseGlobalID is the type and key of a global ID; ok is false for a malformed one.
+// For tests and tools, as GlobalID.
+func ParseGlobalID(id string) (typ, key string, ok bool) { return parseGlobalID(id) }
+
 // globalIDOrNil is a nullable reference: nil for no key.
 func globalIDOrNil(typ, key string) *string {
 	if key == "" {

@@ -18,7 +18,7 @@ import (
 func gid(typ, key string) string { return graph.GlobalID(typ, key) }
 
 // key is the key inside a global ID.
-func key(id string) string { _, k := graph.GlobalIDKey(id); return k }
+func key(id string) string { _, k, _ := graph.ParseGlobalID(id); return k }
 
 // rawAnswer posts a query and returns the status and the response body as it is, to
 // compare answers byte for byte.
@@ -182,7 +182,7 @@ func TestNode_RoundTripsEveryNodeType(t *testing.T) {
 			gotType, gotID := nodeOf(t, w.e, w.who[id], id)
 			assert.Equal(t, typ, gotType, "node(%s) is a %s", id, typ)
 			assert.Equal(t, id, gotID, "node(id).id is the id asked")
-			gotTyp, k := graph.GlobalIDKey(id)
+			gotTyp, k, _ := graph.ParseGlobalID(id)
 			assert.Equal(t, typ, gotTyp, "%s is a global ID of its type", id)
 			assert.NotEmpty(t, k)
 		}
