@@ -289,6 +289,7 @@ func TestNode_MalformedIDsAnswerNullAndNothingElse(t *testing.T) {
 		enc("v2:Tenant:contoso"), enc("v1:Nope:contoso"), enc("v1:Tenant:"), enc("v1:Tenant"), enc("Tenant:contoso"),
 		enc("v1:Tenant:con\x00toso"), enc("v1:Tenant:\xff\xfe"), enc("v1:__Type:contoso"),
 		strings.Repeat("A", 100_000),
+		gid("Product", "nosuchproduct"), gid("Offer", "NO_SUCH_OFFER"), gid("Rule", "R999"), // the catalog's nothing
 	} {
 		assert.Equal(t, null, rawAnswer(t, e, tok, nodeQuery, map[string]any{"id": id}), "%.40q", id)
 	}
