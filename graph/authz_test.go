@@ -194,6 +194,24 @@ func authzCases() map[string]authzCase {
 				none:  {U, F, F, F, F, F, F, P},
 			},
 		},
+		// node and nodes answer every signed-in caller, and null for what the typed field
+		// refuses (R4, R25): the check holds them to Query.tenant's matrix.
+		"Query.node": {
+			run: func(t *testing.T, e *testenv.Env, tok, target string, _ map[string]string) answer {
+				return ask(t, e, tok, `query($id: ID!) { node(id: $id) { id ... on Tenant { name } } }`,
+					map[string]any{"id": gid("Tenant", tenantOf(target))})
+			},
+			want:  same(row{U, A, A, A, A, A, A, A}),
+			check: sameAsTenant,
+		},
+		"Query.nodes": {
+			run: func(t *testing.T, e *testenv.Env, tok, target string, _ map[string]string) answer {
+				return ask(t, e, tok, `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Tenant { name } } }`,
+					map[string]any{"ids": []string{gid("Tenant", tenantOf(target)), gid("Tenant", tenantOf(target))}})
+			},
+			want:  same(row{U, A, A, A, A, A, A, A}),
+			check: sameAsTenant,
+		},
 		"Query.offers": {
 			run: func(t *testing.T, e *testenv.Env, tok, _ string, _ map[string]string) answer {
 				return ask(t, e, tok, `{ offers { id name grants { kind incidents } } }`, nil)
@@ -208,11 +226,11 @@ func authzCases() map[string]authzCase {
 		},
 		"Query.rules": {
 			run: func(t *testing.T, e *testenv.Env, tok, _ string, _ map[string]string) answer {
-				return ask(t, e, tok, `{ rules(ids: ["R9"]) { id title text } }`, nil)
+				return ask(t, e, tok, `{ rules(ids: ["R9"]) { key title text } }`, nil)
 			},
 			want: same(row{A, A, A, A, A, A, A, A}), // the rules are public (docs/rules.md)
 			check: func(t *testing.T, _, _ string, a answer, _ map[string]string) {
-				assert.Contains(t, string(a.Data), `"id":"R9","title":"What cannot be linked"`)
+				assert.Contains(t, string(a.Data), `"key":"R9","title":"What cannot be linked"`)
 			},
 		},
 		"Query.supportPlans": {
@@ -228,7 +246,7 @@ func authzCases() map[string]authzCase {
 				// Members consider their tenant's activated plans; nobody sees another
 				// tenant's plan without linking it (R6, R23).
 				member := who == megan || who == alex || who == adele || who == lee
-				assert.Equal(t, member, strings.Contains(string(a.Data), contosoSPDCloud), who)
+				assert.Equal(t, member, strings.Contains(string(a.Data), gid("SupportPlan", contosoSPDCloud)), who)
 			},
 		},
 		"Query.supportRequests": {
@@ -279,7 +297,7 @@ func authzCases() map[string]authzCase {
 			},
 			want: same(row{U, A, A, A, A, A, A, P}), // any account, member or not (R6); never the provider (R25)
 			check: func(t *testing.T, who, _ string, a answer, _ map[string]string) {
-				assert.Contains(t, string(a.Data), contosoSPDCloud, who)
+				assert.Contains(t, string(a.Data), gid("Benefit", contosoSPDCloud), who)
 				assert.Empty(t, a.UserErrors, who)
 			},
 		},
@@ -386,8 +404,8 @@ func authzCases() map[string]authzCase {
 			},
 			want: same(row{U, S, S, S, S, S, S, A}),
 			check: func(t *testing.T, _, _ string, a answer, fx map[string]string) {
-				assert.Contains(t, string(a.Data), fx[own], "the queue is across tenants (R25)")
-				assert.Contains(t, string(a.Data), fx[other])
+				assert.Contains(t, string(a.Data), gid("ProviderRequest", key(fx[own])), "the queue is across tenants (R25)")
+				assert.Contains(t, string(a.Data), gid("ProviderRequest", key(fx[other])))
 			},
 		},
 		"Query.providerRequest": {
@@ -434,11 +452,21 @@ func authzCases() map[string]authzCase {
 			},
 			check: func(t *testing.T, who, target string, a answer, _ map[string]string) {
 				if who == sam {
-					assert.Contains(t, string(a.Data), contosoSPDCloud, "an outside user sees the plan it linked")
+					assert.Contains(t, string(a.Data), gid("Benefit", contosoSPDCloud), "an outside user sees the plan it linked")
 				}
 			},
 		},
 	}
+}
+
+// sameAsTenant holds a node answer about a tenant to Query.tenant's matrix: the tenant
+// where tenant(id:) answers it, null where it refuses.
+func sameAsTenant(t *testing.T, who, target string, a answer, _ map[string]string) {
+	t.Helper()
+	visible := authzCases()["Query.tenant"].want[target][slices.Index(callers, who)] == A
+	name := pick(target, "Contoso Ltd.", "Fabrikam, Inc.", "nosuchtenant")
+	assert.Equal(t, visible, strings.Contains(string(a.Data), name), "%s about %s: %s", who, target, a.Data)
+	assert.Equal(t, visible, !strings.Contains(string(a.Data), "null"), "%s about %s: %s", who, target, a.Data)
 }
 
 // twoRequests opens lee's request on a contoso plan (own) and patti's on a fabrikam

@@ -76,7 +76,7 @@ func tenantBenefits(t *testing.T, e *testenv.Env, token, tenant string) []benefi
 func findBenefit(t *testing.T, bs []benefit, id string) benefit {
 	t.Helper()
 	for _, b := range bs {
-		if b.ID == id {
+		if key(b.ID) == id {
 			return b
 		}
 	}
@@ -148,10 +148,10 @@ func TestR1_OfferCatalogIsDataWithEveryOffer(t *testing.T) {
 			if g.Incidents != nil {
 				n = strconv.Itoa(*g.Incidents)
 			}
-			byID[o.ID] = append(byID[o.ID], g.Kind+":"+n)
+			byID[key(o.ID)] = append(byID[key(o.ID)], g.Kind+":"+n)
 		}
-		if _, ok := byID[o.ID]; !ok {
-			byID[o.ID] = nil
+		if _, ok := byID[key(o.ID)]; !ok {
+			byID[key(o.ID)] = nil
 		}
 	}
 	assert.ElementsMatch(t, []string{"CLOUD_SUPPORT:50", "ON_PREMISES_SUPPORT:20"}, byID["SOLUTIONS_PARTNER_DESIGNATION"])
@@ -207,7 +207,7 @@ func TestR24_RenewalAcrossTheCutoverCapsTheNewYear(t *testing.T) {
 	e.Do(e.Token(patti), renew, map[string]any{"id": "fabrikam.solutions_partner_designation.20260301"}).MustData(t, &out)
 	require.Empty(t, out.RenewOffer.UserErrors)
 	require.NotNil(t, out.RenewOffer.HeldOffer)
-	assert.Equal(t, "fabrikam.solutions_partner_designation.20270301", out.RenewOffer.HeldOffer.ID)
+	assert.Equal(t, "fabrikam.solutions_partner_designation.20270301", key(out.RenewOffer.HeldOffer.ID))
 	var cloud benefit
 	for _, b := range out.RenewOffer.Benefits {
 		if b.Kind == "CLOUD_SUPPORT" {
@@ -348,7 +348,7 @@ func TestR6_AnyAccountLinksOnceAndItServesEveryPortal(t *testing.T) {
 	p := link(t, e, e.Token(sam), c, "AZURE", false)
 	require.Empty(t, p.UserErrors)
 	assert.False(t, p.AlreadyLinked)
-	assert.Equal(t, contosoSPDCloud, p.Plan.BenefitID)
+	assert.Equal(t, gid("Benefit", contosoSPDCloud), p.Plan.BenefitID)
 	// Linking again from Dynamics is "already linked": the link serves every portal.
 	again := link(t, e, e.Token(sam), c, "DYNAMICS", true)
 	require.Empty(t, again.UserErrors)
@@ -364,7 +364,7 @@ func TestR6_AnyAccountLinksOnceAndItServesEveryPortal(t *testing.T) {
 	}
 	e.Do(e.Token(sam), `{ viewer { linkedPlans { benefitId } } }`, nil).MustData(t, &v)
 	require.Len(t, v.Viewer.LinkedPlans, 1)
-	assert.Equal(t, contosoSPDCloud, v.Viewer.LinkedPlans[0].BenefitID)
+	assert.Equal(t, gid("Benefit", contosoSPDCloud), v.Viewer.LinkedPlans[0].BenefitID)
 }
 
 func TestR6_ConcurrentLinksOfOneAccountMakeOneLink(t *testing.T) {
@@ -500,7 +500,7 @@ func TestR19_BenefitShowsBalanceEndDateAndReminders(t *testing.T) {
 		e.Do(e.Token(lee), `{ tenant(id: "contoso") { reminders { kind benefitId } } }`, nil).MustData(t, &out)
 		var ks []string
 		for _, r := range out.Tenant.Reminders {
-			if r.BenefitID == contosoExpanded {
+			if key(r.BenefitID) == contosoExpanded {
 				ks = append(ks, r.Kind)
 			}
 		}
@@ -600,8 +600,8 @@ func TestR22_ActivatingISVConsultationSubmitsARequest(t *testing.T) {
 	// An offer granting two consultations grants two benefits with their own IDs (R1).
 	ids := map[string]bool{}
 	for _, x := range tenantBenefits(t, e, e.Token(patti), "fabrikam") {
-		assert.False(t, ids[x.ID], "benefit IDs are unique: %s", x.ID)
-		ids[x.ID] = true
+		assert.False(t, ids[key(x.ID)], "benefit IDs are unique: %s", x.ID)
+		ids[key(x.ID)] = true
 	}
 	assert.True(t, ids["fabrikam.isv_success.20260301.isv_consultation-2"])
 }

@@ -7,11 +7,11 @@ import (
 )
 
 // The three shapes every resolver has, written once: call a use case as the signed-in
-// account (as, as1, as2), and, for a mutation, turn its outcome into a payload
+// account (withCaller, withCaller1, withCaller2), and, for a mutation, turn its outcome into a payload
 // (payload). A resolver is then one call.
 
-// as calls f as the signed-in account, or answers UNAUTHENTICATED.
-func as[T any](ctx context.Context, f func(context.Context, domain.Account) (T, error)) (T, error) {
+// withCaller calls f as the signed-in account, or answers UNAUTHENTICATED.
+func withCaller[T any](ctx context.Context, f func(context.Context, domain.Account) (T, error)) (T, error) {
 	a, err := caller(ctx)
 	if err != nil {
 		var zero T
@@ -20,21 +20,21 @@ func as[T any](ctx context.Context, f func(context.Context, domain.Account) (T, 
 	return f(ctx, a)
 }
 
-// as1 is as for a use case of one argument.
-func as1[A, T any](ctx context.Context, f func(context.Context, domain.Account, A) (T, error), x A) (T, error) {
-	return as(ctx, func(ctx context.Context, a domain.Account) (T, error) { return f(ctx, a, x) })
+// withCaller1 is withCaller for a use case of one argument.
+func withCaller1[A, T any](ctx context.Context, f func(context.Context, domain.Account, A) (T, error), x A) (T, error) {
+	return withCaller(ctx, func(ctx context.Context, a domain.Account) (T, error) { return f(ctx, a, x) })
 }
 
-// as2 is as for a use case of two arguments.
-func as2[A, B, T any](ctx context.Context, f func(context.Context, domain.Account, A, B) (T, error), x A, y B) (T, error) {
-	return as(ctx, func(ctx context.Context, a domain.Account) (T, error) { return f(ctx, a, x, y) })
+// withCaller2 is withCaller for a use case of two arguments.
+func withCaller2[A, B, T any](ctx context.Context, f func(context.Context, domain.Account, A, B) (T, error), x A, y B) (T, error) {
+	return withCaller(ctx, func(ctx context.Context, a domain.Account) (T, error) { return f(ctx, a, x, y) })
 }
 
 // payload runs a mutation's use case as the signed-in account and builds its payload
 // with build: with the result on success; with the refusal as userErrors and no result
 // when the service refused (an expected, coded outcome); a fault is a top-level error.
 func payload[T, P any](ctx context.Context, do func(context.Context, domain.Account) (T, error), build func(v *T, ue []domain.Error) P) (P, error) {
-	v, err := as(ctx, do)
+	v, err := withCaller(ctx, do)
 	if domain.ErrorCode(err) == domain.EUNAUTHENTICATED {
 		var zero P
 		return zero, err

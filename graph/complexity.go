@@ -41,6 +41,10 @@ func Complexity() ComplexityRoot {
 		return storeRead + page(first)*child
 	}
 	c.Query.ProviderRequest = func(child int, _ string) int { return read(child) }
+	// node reads one object; nodes as many as it may be given (MaxNodes), whatever the
+	// list's length, as only cost arguments may change a cost (CostArguments).
+	c.Query.Node = func(child int, _ string) int { return read(child) }
+	c.Query.Nodes = func(child int, _ []string) int { return MaxNodes * read(child) }
 	// Objects whose fields read the store.
 	c.Viewer.Memberships = readList(shortLength)
 	c.Viewer.LinkedPlans = readList(tenantLength)

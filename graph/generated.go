@@ -5,6 +5,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -29,6 +30,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AuditEvent() AuditEventResolver
 	BalanceEvent() BalanceEventResolver
 	Benefit() BenefitResolver
 	Grant() GrantResolver
@@ -37,11 +39,14 @@ type ResolverRoot interface {
 	LinkedPlan() LinkedPlanResolver
 	Membership() MembershipResolver
 	Mutation() MutationResolver
+	Offer() OfferResolver
 	Product() ProductResolver
 	ProviderRequest() ProviderRequestResolver
 	Query() QueryResolver
 	Reminder() ReminderResolver
+	Rule() RuleResolver
 	Subscription() SubscriptionResolver
+	SupportPlan() SupportPlanResolver
 	SupportRequest() SupportRequestResolver
 	Tenant() TenantResolver
 	TenantUser() TenantUserResolver
@@ -81,19 +86,19 @@ type ComplexityRoot struct {
 	}
 
 	BalanceEvent struct {
-		ActorIDOrNil   func(childComplexity int) int
-		At             func(childComplexity int) int
-		BenefitIDOrNil func(childComplexity int) int
-		Cause          func(childComplexity int) int
-		Cursor         func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		PlanNameOrNil  func(childComplexity int) int
-		Remaining      func(childComplexity int) int
-		RequestIDOrNil func(childComplexity int) int
-		Seq            func(childComplexity int) int
-		Total          func(childComplexity int) int
-		Unlimited      func(childComplexity int) int
-		Used           func(childComplexity int) int
+		ActorIDOrNil  func(childComplexity int) int
+		At            func(childComplexity int) int
+		BenefitID     func(childComplexity int) int
+		Cause         func(childComplexity int) int
+		Cursor        func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		PlanNameOrNil func(childComplexity int) int
+		Remaining     func(childComplexity int) int
+		RequestID     func(childComplexity int) int
+		Seq           func(childComplexity int) int
+		Total         func(childComplexity int) int
+		Unlimited     func(childComplexity int) int
+		Used          func(childComplexity int) int
 	}
 
 	Benefit struct {
@@ -142,13 +147,13 @@ type ComplexityRoot struct {
 	}
 
 	HeldOffer struct {
-		ID             func(childComplexity int) int
-		Offer          func(childComplexity int) int
-		PeriodEnd      func(childComplexity int) int
-		PeriodStart    func(childComplexity int) int
-		PurchasedAt    func(childComplexity int) int
-		RenewalOfOrNil func(childComplexity int) int
-		RenewedAt      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Offer       func(childComplexity int) int
+		PeriodEnd   func(childComplexity int) int
+		PeriodStart func(childComplexity int) int
+		PurchasedAt func(childComplexity int) int
+		RenewalOf   func(childComplexity int) int
+		RenewedAt   func(childComplexity int) int
 	}
 
 	Incidents struct {
@@ -169,16 +174,16 @@ type ComplexityRoot struct {
 	}
 
 	LedgerEntry struct {
-		ActorIDOrNil   func(childComplexity int) int
-		At             func(childComplexity int) int
-		BenefitIDOrNil func(childComplexity int) int
-		Delta          func(childComplexity int) int
-		Incidents      func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		PlanNameOrNil  func(childComplexity int) int
-		ReasonOrNil    func(childComplexity int) int
-		RequestIDOrNil func(childComplexity int) int
-		Seq            func(childComplexity int) int
+		ActorIDOrNil  func(childComplexity int) int
+		At            func(childComplexity int) int
+		BenefitID     func(childComplexity int) int
+		Delta         func(childComplexity int) int
+		Incidents     func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		PlanNameOrNil func(childComplexity int) int
+		ReasonOrNil   func(childComplexity int) int
+		RequestID     func(childComplexity int) int
+		Seq           func(childComplexity int) int
 	}
 
 	LinkSupportPlanPayload struct {
@@ -269,13 +274,13 @@ type ComplexityRoot struct {
 		CustomerID       func(childComplexity int) int
 		DescriptionOrNil func(childComplexity int) int
 		ID               func(childComplexity int) int
-		PlanIDOrNil      func(childComplexity int) int
+		PlanID           func(childComplexity int) int
 		PlanKind         func(childComplexity int) int
 		Portal           func(childComplexity int) int
 		ProductIDOrNil   func(childComplexity int) int
 		Refunded         func(childComplexity int) int
 		Status           func(childComplexity int) int
-		TenantOrNil      func(childComplexity int) int
+		TenantID         func(childComplexity int) int
 		Title            func(childComplexity int) int
 		Type             func(childComplexity int) int
 		Version          func(childComplexity int) int
@@ -306,6 +311,8 @@ type ComplexityRoot struct {
 	Query struct {
 		AuditTrail      func(childComplexity int, tenantID string, first *int, after *string) int
 		IncidentLedger  func(childComplexity int, tenantID string, first *int, after *string) int
+		Node            func(childComplexity int, id string) int
+		Nodes           func(childComplexity int, ids []string) int
 		Offers          func(childComplexity int) int
 		Products        func(childComplexity int) int
 		ProviderQueue   func(childComplexity int, portal *domain.Portal, planKind *domain.PlanKind, first *int, after *string) int
@@ -371,7 +378,7 @@ type ComplexityRoot struct {
 		CreatedAt        func(childComplexity int) int
 		CustomerIDOrNil  func(childComplexity int) int
 		ID               func(childComplexity int) int
-		PlanIDOrNil      func(childComplexity int) int
+		PlanID           func(childComplexity int) int
 		PlanKindOrNil    func(childComplexity int) int
 		Portal           func(childComplexity int) int
 		ProductIDOrNil   func(childComplexity int) int
@@ -436,15 +443,25 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AuditEventResolver interface {
+	ID(ctx context.Context, obj *domain.AuditEvent) (string, error)
+}
 type BalanceEventResolver interface {
 	Cursor(ctx context.Context, obj *domain.Event) (string, error)
+
+	BenefitID(ctx context.Context, obj *domain.Event) (*string, error)
 
 	Remaining(ctx context.Context, obj *domain.Event) (*int, error)
 	Total(ctx context.Context, obj *domain.Event) (*int, error)
 
 	Cause(ctx context.Context, obj *domain.Event) (*string, error)
+	RequestID(ctx context.Context, obj *domain.Event) (*string, error)
 }
 type BenefitResolver interface {
+	ID(ctx context.Context, obj *domain.BenefitView) (string, error)
+	HeldOfferID(ctx context.Context, obj *domain.BenefitView) (string, error)
+	OfferID(ctx context.Context, obj *domain.BenefitView) (string, error)
+
 	LegacyName(ctx context.Context, obj *domain.BenefitView) (*string, error)
 }
 type GrantResolver interface {
@@ -453,9 +470,16 @@ type GrantResolver interface {
 	LegacyName(ctx context.Context, obj *domain.Grant) (*string, error)
 }
 type HeldOfferResolver interface {
+	ID(ctx context.Context, obj *domain.HeldOffer) (string, error)
 	Offer(ctx context.Context, obj *domain.HeldOffer) (domain.Offer, error)
+
+	RenewalOf(ctx context.Context, obj *domain.HeldOffer) (*string, error)
 }
 type LedgerEntryResolver interface {
+	BenefitID(ctx context.Context, obj *domain.Event) (*string, error)
+
+	RequestID(ctx context.Context, obj *domain.Event) (*string, error)
+
 	Incidents(ctx context.Context, obj *domain.Event) (domain.Incidents, error)
 }
 type LinkedPlanResolver interface {
@@ -483,25 +507,36 @@ type MutationResolver interface {
 	ResolveSupportRequest(ctx context.Context, id string, resolution domain.CloseReason) (model.ResolveSupportRequestPayload, error)
 	PurchasePayPerIncident(ctx context.Context, productID string, version string) (model.PurchasePayPerIncidentPayload, error)
 }
+type OfferResolver interface {
+	ID(ctx context.Context, obj *domain.Offer) (string, error)
+}
 type ProductResolver interface {
+	ID(ctx context.Context, obj *domain.Product) (string, error)
+
 	Versions(ctx context.Context, obj *domain.Product) ([]domain.VersionCoverage, error)
 }
 type ProviderRequestResolver interface {
-	ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error)
-	Status(ctx context.Context, obj *domain.SupportRequest) (model.RequestStatus, error)
-	CloseReason(ctx context.Context, obj *domain.SupportRequest) (*domain.CloseReason, error)
+	ID(ctx context.Context, obj *model.ProviderRequest) (string, error)
+	TenantID(ctx context.Context, obj *model.ProviderRequest) (*string, error)
+	PlanID(ctx context.Context, obj *model.ProviderRequest) (*string, error)
 
-	ClosedAt(ctx context.Context, obj *domain.SupportRequest) (*time.Time, error)
+	ConsumedIncident(ctx context.Context, obj *model.ProviderRequest) (bool, error)
+	Status(ctx context.Context, obj *model.ProviderRequest) (model.RequestStatus, error)
+	CloseReason(ctx context.Context, obj *model.ProviderRequest) (*domain.CloseReason, error)
+
+	ClosedAt(ctx context.Context, obj *model.ProviderRequest) (*time.Time, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (domain.Account, error)
+	Node(ctx context.Context, id string) (model.Node, error)
+	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	Offers(ctx context.Context) ([]domain.Offer, error)
 	Products(ctx context.Context) ([]domain.Product, error)
 	SupportPlans(ctx context.Context, productID string, version *string, portal domain.Portal) (domain.Plans, error)
 	SupportRequests(ctx context.Context, portal domain.Portal, first *int, after *string) (model.SupportRequestConnection, error)
 	ProviderQueue(ctx context.Context, portal *domain.Portal, planKind *domain.PlanKind, first *int, after *string) (model.ProviderRequestConnection, error)
-	ProviderRequest(ctx context.Context, id string) (domain.SupportRequest, error)
+	ProviderRequest(ctx context.Context, id string) (model.ProviderRequest, error)
 	IncidentLedger(ctx context.Context, tenantID string, first *int, after *string) (model.LedgerConnection, error)
 	Rules(ctx context.Context, ids []string) ([]domain.Rule, error)
 	AuditTrail(ctx context.Context, tenantID string, first *int, after *string) (model.AuditConnection, error)
@@ -512,10 +547,19 @@ type ReminderResolver interface {
 
 	Incidents(ctx context.Context, obj *domain.Reminder) (domain.Incidents, error)
 }
+type RuleResolver interface {
+	ID(ctx context.Context, obj *domain.Rule) (string, error)
+}
 type SubscriptionResolver interface {
 	IncidentBalanceChanged(ctx context.Context, tenantID string, after *string) (<-chan domain.Event, error)
 }
+type SupportPlanResolver interface {
+	ID(ctx context.Context, obj *domain.Plan) (string, error)
+}
 type SupportRequestResolver interface {
+	ID(ctx context.Context, obj *domain.SupportRequest) (string, error)
+	PlanID(ctx context.Context, obj *domain.SupportRequest) (*string, error)
+
 	ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error)
 	Status(ctx context.Context, obj *domain.SupportRequest) (model.RequestStatus, error)
 	CloseReason(ctx context.Context, obj *domain.SupportRequest) (*domain.CloseReason, error)
@@ -523,6 +567,8 @@ type SupportRequestResolver interface {
 	ClosedAt(ctx context.Context, obj *domain.SupportRequest) (*time.Time, error)
 }
 type TenantResolver interface {
+	ID(ctx context.Context, obj *domain.Tenant) (string, error)
+
 	HasActiveOffer(ctx context.Context, obj *domain.Tenant) (bool, error)
 	BenefitsNotice(ctx context.Context, obj *domain.Tenant) (*string, error)
 	Offers(ctx context.Context, obj *domain.Tenant) ([]domain.HeldOffer, error)
@@ -537,6 +583,8 @@ type TenantUserResolver interface {
 	Email(ctx context.Context, obj *domain.TenantUser) (string, error)
 }
 type ViewerResolver interface {
+	ID(ctx context.Context, obj *domain.Account) (string, error)
+
 	Memberships(ctx context.Context, obj *domain.Account) ([]domain.Membership, error)
 	LinkedPlans(ctx context.Context, obj *domain.Account) ([]domain.LinkedPlan, error)
 }
@@ -672,11 +720,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.At(childComplexity), true
 	case "BalanceEvent.benefitId":
-		if e.ComplexityRoot.BalanceEvent.BenefitIDOrNil == nil {
+		if e.ComplexityRoot.BalanceEvent.BenefitID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.BenefitIDOrNil(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.BenefitID(childComplexity), true
 	case "BalanceEvent.cause":
 		if e.ComplexityRoot.BalanceEvent.Cause == nil {
 			break
@@ -708,11 +756,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.Remaining(childComplexity), true
 	case "BalanceEvent.requestId":
-		if e.ComplexityRoot.BalanceEvent.RequestIDOrNil == nil {
+		if e.ComplexityRoot.BalanceEvent.RequestID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.RequestIDOrNil(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.RequestID(childComplexity), true
 	case "BalanceEvent.seq":
 		if e.ComplexityRoot.BalanceEvent.Seq == nil {
 			break
@@ -937,11 +985,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HeldOffer.PurchasedAt(childComplexity), true
 	case "HeldOffer.renewalOf":
-		if e.ComplexityRoot.HeldOffer.RenewalOfOrNil == nil {
+		if e.ComplexityRoot.HeldOffer.RenewalOf == nil {
 			break
 		}
 
-		return e.ComplexityRoot.HeldOffer.RenewalOfOrNil(childComplexity), true
+		return e.ComplexityRoot.HeldOffer.RenewalOf(childComplexity), true
 	case "HeldOffer.renewedAt":
 		if e.ComplexityRoot.HeldOffer.RenewedAt == nil {
 			break
@@ -1013,11 +1061,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.At(childComplexity), true
 	case "LedgerEntry.benefitId":
-		if e.ComplexityRoot.LedgerEntry.BenefitIDOrNil == nil {
+		if e.ComplexityRoot.LedgerEntry.BenefitID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.BenefitIDOrNil(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.BenefitID(childComplexity), true
 	case "LedgerEntry.delta":
 		if e.ComplexityRoot.LedgerEntry.Delta == nil {
 			break
@@ -1049,11 +1097,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.ReasonOrNil(childComplexity), true
 	case "LedgerEntry.requestId":
-		if e.ComplexityRoot.LedgerEntry.RequestIDOrNil == nil {
+		if e.ComplexityRoot.LedgerEntry.RequestID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.RequestIDOrNil(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.RequestID(childComplexity), true
 	case "LedgerEntry.seq":
 		if e.ComplexityRoot.LedgerEntry.Seq == nil {
 			break
@@ -1348,7 +1396,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.FamilyOrNil(childComplexity), true
-	case "Product.id":
+	case "Product.id", "Product.key":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
 		}
@@ -1459,11 +1507,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProviderRequest.ID(childComplexity), true
 	case "ProviderRequest.planId":
-		if e.ComplexityRoot.ProviderRequest.PlanIDOrNil == nil {
+		if e.ComplexityRoot.ProviderRequest.PlanID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ProviderRequest.PlanIDOrNil(childComplexity), true
+		return e.ComplexityRoot.ProviderRequest.PlanID(childComplexity), true
 	case "ProviderRequest.planKind":
 		if e.ComplexityRoot.ProviderRequest.PlanKind == nil {
 			break
@@ -1495,11 +1543,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProviderRequest.Status(childComplexity), true
 	case "ProviderRequest.tenantId":
-		if e.ComplexityRoot.ProviderRequest.TenantOrNil == nil {
+		if e.ComplexityRoot.ProviderRequest.TenantID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ProviderRequest.TenantOrNil(childComplexity), true
+		return e.ComplexityRoot.ProviderRequest.TenantID(childComplexity), true
 	case "ProviderRequest.title":
 		if e.ComplexityRoot.ProviderRequest.Title == nil {
 			break
@@ -1606,6 +1654,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.IncidentLedger(childComplexity, args["tenantId"].(string), args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
 	case "Query.offers":
 		if e.ComplexityRoot.Query.Offers == nil {
 			break
@@ -1760,7 +1830,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ResolveSupportRequestPayload.UserErrors(childComplexity), true
 
-	case "Rule.id":
+	case "Rule.id", "Rule.key":
 		if e.ComplexityRoot.Rule.ID == nil {
 			break
 		}
@@ -1896,11 +1966,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.ID(childComplexity), true
 	case "SupportRequest.planId":
-		if e.ComplexityRoot.SupportRequest.PlanIDOrNil == nil {
+		if e.ComplexityRoot.SupportRequest.PlanID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.PlanIDOrNil(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.PlanID(childComplexity), true
 	case "SupportRequest.planKind":
 		if e.ComplexityRoot.SupportRequest.PlanKindOrNil == nil {
 			break
@@ -2006,7 +2076,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.HasActiveOffer(childComplexity), true
-	case "Tenant.id":
+	case "Tenant.id", "Tenant.key":
 		if e.ComplexityRoot.Tenant.ID == nil {
 			break
 		}
@@ -2238,15 +2308,28 @@ var sources = []*ast.Source{
 "An RFC 3339 date-time, always UTC."
 scalar Time @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")
 
-"The entry points for reading. Every field but offers, products and rules needs a signed-in account (Authorization: Bearer <token>)."
+"The entry points for reading. Every field but offers, products, rules, node and nodes needs a signed-in account (Authorization: Bearer <token>)."
 type Query {
   "The signed-in account."
   viewer: Viewer!
   """
+  The object with this global ID (Relay's global object identification), read exactly as
+  the field that lists it reads it, with the same authorization: null when nothing has
+  this ID, when the ID is malformed, and when the caller may not see the object (the
+  three are not told apart). Catalog objects (Product, Offer, Rule) need no sign-in;
+  every other type needs one (UNAUTHENTICATED otherwise).
+  """
+  node("A global ID, from any object's id field." id: ID!): Node
+  """
+  The objects with these global IDs, in the order given, each as node(id:) answers it
+  (null where node would be null). At most 100 IDs; more is refused with INVALID.
+  """
+  nodes("Global IDs, from objects' id fields: 1 to 100 of them." ids: [ID!]!): [Node]!
+  """
   A tenant the viewer belongs to. Anyone else gets a FORBIDDEN error that does not tell
   whether the tenant exists.
   """
-  tenant("The tenant's ID, such as contoso (see viewer.memberships)." id: ID!): Tenant!
+  tenant("The tenant's ID (Tenant.id, see viewer.memberships), or its key, such as contoso." id: ID!): Tenant!
   "The offer catalog (R1)."
   offers: [Offer!]!
   "The product catalog, with partner support coverage of each version today (R8)."
@@ -2256,7 +2339,7 @@ type Query {
   available and unavailable, each unavailable one with its reasons (R8, R10, R12, R13,
   R14, R21, R23). Evaluated at request time.
   """
-  supportPlans("The product's ID, from products." productId: ID!, "The product version, for an on-premises product (R8), such as Windows Server 2025." version: String, "The portal the request would be opened in." portal: Portal!): SupportPlans!
+  supportPlans("The product: its Product.id, or its key, such as azure." productId: ID!, "The product version, for an on-premises product (R8), such as Windows Server 2025." version: String, "The portal the request would be opened in." portal: Portal!): SupportPlans!
   """
   The viewer's support requests in a portal, newest first (R18). In SERVICES_HUB (the
   on-premises portal) every request of the account is listed. first: 1..100.
@@ -2272,26 +2355,38 @@ type Query {
   One request, as the support provider reads it to resolve it (R25): never who opened it,
   never an Access ID or Contract ID. Support provider principals only.
   """
-  providerRequest("The request's ID, from providerQueue." id: ID!): ProviderRequest!
+  providerRequest("The request's ID, from providerQueue (a SupportRequest.id or a request key is taken too)." id: ID!): ProviderRequest!
   """
   The tenant's incident ledger, newest first, for its admins: every grant, consumption,
   refund, expiry and cap, with who, when, which request and why. first: 1..100.
   """
-  incidentLedger("The tenant's ID." tenantId: ID!, "How many entries, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): LedgerConnection!
+  incidentLedger("The tenant: its Tenant.id, or its key." tenantId: ID!, "How many entries, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): LedgerConnection!
   """
   The business rules this API applies, as docs/rules.md states them, in ID order: resolve
   UserError.rule, PlanReason.rule or an error's extensions.rule (such as R9) to its title
   and text, to explain a refusal. With ids, only those rules (an unknown ID is left out).
   Needs no sign-in.
   """
-  rules("The rule IDs to read, such as [\"R9\"]; none for every rule." ids: [ID!]): [Rule!]!
+  rules("The rules to read, by key, such as [\"R9\"], or by Rule.id; none for every rule." ids: [ID!]): [Rule!]!
   """
   The tenant's audit trail, newest first, for its admins (R3): every admin and provider
   action on the tenant (activate, purchase, renew, link, withdraw, resolve) and every
   authorization refusal about it, with who, what and the outcome; never a token or a
   secret. first: 1..100.
   """
-  auditTrail("The tenant's ID." tenantId: ID!, "How many events, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): AuditConnection!
+  auditTrail("The tenant: its Tenant.id, or its key." tenantId: ID!, "How many events, 1 to 100." first: Int = 20, "The endCursor of the page before; none for the first page." after: String): AuditConnection!
+}
+
+"""
+An object with a global identity. Its id is unique across every type of this API and
+opaque: pass it to node(id:), or to an argument that takes that type's ID, and never parse
+it. The same object always has the same id, so a normalizing client cache (Apollo, urql,
+Relay) can key objects by it. Arguments still accept the keys that ids were before
+(such as contoso): docs/migration.md.
+"""
+interface Node {
+  "The object's global ID."
+  id: ID!
 }
 
 "The changes an account can make. An expected refusal comes back in the payload's userErrors, with nothing changed; a top-level error means the request itself failed."
@@ -2301,16 +2396,16 @@ type Mutation {
   The Access ID and Contract ID show once activation completes; activating again returns
   the same IDs. Activating an ISV consultation benefit submits its request (R22).
   """
-  activateBenefit("The benefit's ID, from tenant.benefits." benefitId: ID!): ActivateBenefitPayload!
+  activateBenefit("The benefit's ID, from tenant.benefits (Benefit.id, or the benefit's key)." benefitId: ID!): ActivateBenefitPayload!
   """
   Link a support plan to the viewer's account with the tenant's Access ID and Contract ID
   (R6, R9, R11). Once linked, the plan serves every portal.
   """
   linkSupportPlan("The pair of IDs and the portal." input: LinkSupportPlanInput!): LinkSupportPlanPayload!
   "Buy an offer for the tenant's current enrollment year (R20). Admins only."
-  purchaseOffer("The tenant that buys." tenantId: ID!, "The offer's ID, from offers." offer: ID!): PurchaseOfferPayload!
+  purchaseOffer("The tenant that buys: its Tenant.id, or its key." tenantId: ID!, "The offer's ID, from offers (Offer.id, or the offer's key)." offer: ID!): PurchaseOfferPayload!
   "Buy the next enrollment year of a held offer (R7, R20, R24). Admins only."
-  renewOffer("The held offer to renew, from tenant.offers." heldOfferId: ID!): RenewOfferPayload!
+  renewOffer("The held offer to renew, from tenant.offers (HeldOffer.id, or its key)." heldOfferId: ID!): RenewOfferPayload!
   """
   Open a support request (R15, R17, R14). A request on a partner plan takes one incident
   at creation; the same idempotencyKey again returns the same request and takes nothing.
@@ -2322,7 +2417,7 @@ type Mutation {
   the support provider's findings, are refused with SUPPORT_PROVIDER_ONLY), and a support
   provider's close is resolveSupportRequest.
   """
-  closeSupportRequest("The request's ID." id: ID!, "How it ends; a partner's DUPLICATE or BUG is refused (R25)." reason: CloseReason!): CloseSupportRequestPayload!
+  closeSupportRequest("The request's ID (SupportRequest.id, or the request's key)." id: ID!, "How it ends; a partner's DUPLICATE or BUG is refused (R25)." reason: CloseReason!): CloseSupportRequestPayload!
     @deprecated(reason: "R25: partners use withdrawSupportRequest, support providers resolveSupportRequest; a partner can no longer close as DUPLICATE or BUG. See docs/migration.md.")
   """
   Withdraw an open request (R25): its creator, or a PARTNER_ADMIN or GLOBAL_ADMIN of its
@@ -2330,7 +2425,7 @@ type Mutation {
   quota and subscription requests on a Partner Cloud Support plan); it never records a
   duplicate or a bug. Withdrawing again answers the request as it is.
   """
-  withdrawSupportRequest("The request's ID." id: ID!): CloseSupportRequestPayload!
+  withdrawSupportRequest("The request's ID (SupportRequest.id, or the request's key)." id: ID!): CloseSupportRequestPayload!
   """
   Record the support provider's resolution of an open request (R25). The refund follows
   by R16 (DUPLICATE and BUG always; billing, quota and subscription on a Partner Cloud
@@ -2339,7 +2434,7 @@ type Mutation {
   """
   resolveSupportRequest("The request's ID, from providerQueue." id: ID!, "The provider's finding." resolution: Resolution!): ResolveSupportRequestPayload!
   "Buy one incident for an on-premises product under the fixed lifecycle policy (R21). MSA accounts only."
-  purchasePayPerIncident("The on-premises product, from products." productId: ID!, "The product version the incident is for." version: String!): PurchasePayPerIncidentPayload!
+  purchasePayPerIncident("The on-premises product, from products: its Product.id, or its key." productId: ID!, "The product version the incident is for." version: String!): PurchasePayPerIncidentPayload!
 }
 
 "Where a product runs, which decides the plans that serve it (R8)."
@@ -2465,9 +2560,11 @@ enum LedgerEntryKind {
 }
 
 "A product that support requests can be opened for, from the product catalog."
-type Product {
-  "The product's ID, such as azure."
+type Product implements Node {
+  "The product's global ID (see Node); productId arguments take it or the product's key."
   id: ID!
+  "The product's key, such as azure: what productId fields answer, a readable slug."
+  key: ID!
   "The product's name."
   name: String!
   "Cloud or on-premises (R8)."
@@ -2526,8 +2623,8 @@ type PortalHint {
 }
 
 "A plan a support request can be opened on: a benefit of a tenant, the partner's CSP plan or a pay-per-incident purchase. It holds no answer to a particular question: whether it can be chosen for a product is in SupportPlans."
-type SupportPlan {
-  "The plan's ID: what CreateSupportRequestInput.planId takes."
+type SupportPlan implements Node {
+  "The plan's global ID (see Node): what CreateSupportRequestInput.planId takes."
   id: ID!
   "What kind of plan it is."
   kind: PlanKind!
@@ -2568,9 +2665,9 @@ request is refused with FIELD_NOT_APPLICABLE.
 input CreateSupportRequestInput {
   "Chosen by the client, 8 to 128 of [A-Za-z0-9._:-]; sending it again returns the same request."
   idempotencyKey: String!
-  "Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none."
+  "The plan, as SupportPlan.id (a Benefit.id or a plan's key is taken too). Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none."
   planId: ID
-  "Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none (R17)."
+  "The product, as Product.id or its key. Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none (R17)."
   productId: ID
   "For a product with versions (on-premises) only."
   version: String
@@ -2587,16 +2684,16 @@ input CreateSupportRequestInput {
 }
 
 "A support request the viewer opened."
-type SupportRequest {
-  "The request's ID."
+type SupportRequest implements Node {
+  "The request's global ID (see Node); ProviderRequest.id of the same request differs."
   id: ID!
-  "The plan it was opened on; null for a free request with no plan (R17)."
+  "The plan it was opened on, as SupportPlan.id; null for a free request with no plan (R17)."
   planId: ID
   "The kind of that plan; null when there is none."
   planKind: PlanKind
   "The portal it was opened in."
   portal: Portal!
-  "The product it is about; null for a request of the partner centre (R17)."
+  "The product it is about, as Product.key (a readable key, not a global ID); null for a request of the partner centre (R17)."
   productId: ID
   "The product version; null when none was given."
   version: String
@@ -2649,18 +2746,18 @@ type SupportRequestConnection {
 }
 
 "A request as the support provider reads it to resolve it (R25): what it is about, not who opened it."
-type ProviderRequest {
-  "The request's ID."
+type ProviderRequest implements Node {
+  "The request's global ID (see Node); SupportRequest.id of the same request differs."
   id: ID!
-  "The tenant whose plan it is on; null for a partner-centre or pay-per-incident request."
+  "The tenant whose plan it is on, as Tenant.id; null for a partner-centre or pay-per-incident request."
   tenantId: ID
-  "The plan it was opened on; null for a free request with no plan (R17)."
+  "The plan it was opened on, as SupportPlan.id; null for a free request with no plan (R17)."
   planId: ID
   "The kind of that plan; null when there is none."
   planKind: PlanKind
   "The portal it was opened in."
   portal: Portal!
-  "The product it is about; null for a request of the partner centre (R17)."
+  "The product it is about, as Product.key (a readable key, not a global ID); null for a request of the partner centre (R17)."
   productId: ID
   "The product version; null when none was given."
   version: String
@@ -2708,13 +2805,13 @@ type LedgerEntry {
   seq: Int!
   "What happened."
   kind: LedgerEntryKind!
-  "The benefit whose balance changed; null when none."
+  "The benefit whose balance changed, as Benefit.id; null when none."
   benefitId: ID
   "The plan's name at the time; null when not recorded."
   planName: String
-  "The request that caused it; null when none did."
+  "The request that caused it, as SupportRequest.id; null when none did."
   requestId: ID
-  "The account that caused it, when one did."
+  "The account that caused it, when one did: the account's key (as the audit trail's principalId), not a global ID."
   actorId: ID
   "Why it happened, such as the request type or close reason; null when not recorded."
   reason: String
@@ -2743,8 +2840,8 @@ type LedgerConnection {
 }
 
 "One event of a tenant's audit trail: names, IDs and codes, never a token or a secret."
-type AuditEvent {
-  "The event's ID."
+type AuditEvent implements Node {
+  "The event's global ID (see Node). The cursor of its edge is the event's key."
   id: ID!
   "A stable name, such as authz.refused, benefit.activate or request.resolve."
   event: String!
@@ -2754,11 +2851,11 @@ type AuditEvent {
   code: ErrorCode
   "The rule that refused it, such as R3 (see the rules query); null when none did."
   rule: String
-  "The account that acted or was refused."
+  "The account that acted or was refused: the account's key, not a global ID."
   principalId: ID
   "The kind of that account."
   principalKind: AccountKind
-  "What it acted on: a benefit, an offer, a held offer or a request."
+  "What it acted on: the key (not the global ID) of a benefit, an offer, a held offer or a request; arguments accept it."
   target: ID
   "The API operation."
   operation: String
@@ -2808,7 +2905,7 @@ type ResolveSupportRequestPayload {
 
 "The result of purchasePayPerIncident."
 type PurchasePayPerIncidentPayload {
-  "The plan bought: choose it in supportPlans for the product."
+  "The plan bought, as SupportPlan.id: choose it in supportPlans for the product."
   planId: ID
   "When the purchased incident expires; null when refused."
   endsAt: Time
@@ -2830,7 +2927,7 @@ type Subscription {
   no gap and no duplicate across a reconnect or a server restart. Without it, only new
   events are sent.
   """
-  incidentBalanceChanged("The tenant whose balances to follow." tenantId: ID!, "The cursor of the last event received (or Tenant.ledgerCursor): every later event is replayed first." after: String): BalanceEvent!
+  incidentBalanceChanged("The tenant whose balances to follow: its Tenant.id, or its key." tenantId: ID!, "The cursor of the last event received (or Tenant.ledgerCursor): every later event is replayed first." after: String): BalanceEvent!
 }
 
 "One committed change of a balance (or a reminder), in the tenant's commit order."
@@ -2841,7 +2938,7 @@ type BalanceEvent {
   seq: Int!
   "What happened."
   kind: LedgerEntryKind!
-  "The benefit whose balance changed; null when none."
+  "The benefit whose balance changed, as Benefit.id; null when none."
   benefitId: ID
   "The plan's name at the time; null when not recorded."
   planName: String
@@ -2855,9 +2952,9 @@ type BalanceEvent {
   unlimited: Boolean!
   "Why it changed: the request type, the close reason, the rule."
   cause: String
-  "The request that caused it; null when none did, or for a viewer who is not a tenant admin."
+  "The request that caused it, as SupportRequest.id; null when none did, or for a viewer who is not a tenant admin."
   requestId: ID
-  "The account that caused it; null when none did, or for a viewer who is not a tenant admin."
+  "The account that caused it (the account's key, not a global ID); null when none did, or for a viewer who is not a tenant admin."
   actorId: ID
   "When it happened."
   at: Time!
@@ -2998,8 +3095,8 @@ type UserError {
 }
 
 "The signed-in account."
-type Viewer {
-  "The account's ID."
+type Viewer implements Node {
+  "The account's global ID (see Node); node(id:) answers it to this account only."
   id: ID!
   "The account's email address."
   email: String!
@@ -3020,9 +3117,11 @@ type Membership {
 }
 
 "A partner organisation enrolled in the partner program, as its members see it."
-type Tenant {
-  "The tenant's ID, such as contoso."
+type Tenant implements Node {
+  "The tenant's global ID (see Node): what tenantId arguments and fields take and answer."
   id: ID!
+  "The tenant's key, such as contoso: a readable slug for URLs and people; tenantId arguments accept it too."
+  key: ID!
   "The tenant's name."
   name: String!
   "Whether the tenant holds an offer for the current enrollment year. Without one it has no benefits (R5)."
@@ -3048,8 +3147,8 @@ type Tenant {
 }
 
 "A member of a tenant."
-type TenantUser {
-  "The account's ID."
+type TenantUser implements Node {
+  "The member's global ID (see Node): the account in this tenant, so it differs per tenant and from Viewer.id."
   id: ID!
   "The account's email address."
   email: String!
@@ -3058,8 +3157,8 @@ type TenantUser {
 }
 
 "A membership offer of the catalog, and what it grants each enrollment year (R1)."
-type Offer {
-  "The offer's ID."
+type Offer implements Node {
+  "The offer's global ID (see Node): what purchaseOffer's offer takes."
   id: ID!
   "The offer's name."
   name: String!
@@ -3088,8 +3187,8 @@ type Grant {
 }
 
 "An offer held for one enrollment year (R20)."
-type HeldOffer {
-  "The held offer's ID."
+type HeldOffer implements Node {
+  "The held offer's global ID (see Node): what renewOffer takes."
   id: ID!
   "The offer held."
   offer: Offer!
@@ -3101,17 +3200,17 @@ type HeldOffer {
   purchasedAt: Time!
   "When it was renewed; null when it was not."
   renewedAt: Time
-  "The held offer of the year before, for a renewal (R7)."
+  "The held offer of the year before, as HeldOffer.id, for a renewal (R7); null for a first purchase."
   renewalOf: ID
 }
 
 "A benefit of a tenant for one enrollment year: incidents (or consultations) to use, activated once (R3, R4)."
-type Benefit {
-  "The benefit's ID: what activateBenefit takes."
+type Benefit implements Node {
+  "The benefit's global ID (see Node): what activateBenefit takes."
   id: ID!
-  "The held offer it comes from."
+  "The held offer it comes from, as HeldOffer.id."
   heldOfferId: ID!
-  "The offer it comes from."
+  "The offer it comes from, as Offer.id."
   offerId: ID!
   "What it grants."
   kind: BenefitKind!
@@ -3170,7 +3269,7 @@ type Consultation {
 type Reminder {
   "Why the reminder is given."
   kind: ReminderKind!
-  "The benefit it is about."
+  "The benefit it is about, as Benefit.id."
   benefitId: ID!
   "The benefit's name."
   benefitName: String!
@@ -3184,7 +3283,7 @@ type Reminder {
 
 "A support plan linked to the viewer's account (R6)."
 type LinkedPlan {
-  "The benefit linked."
+  "The benefit linked, as Benefit.id."
   benefitId: ID!
   "The benefit's current name."
   name: String!
@@ -3255,9 +3354,11 @@ type RenewOfferPayload {
 }
 
 "A business rule of this API, as the project's rules document (docs/rules.md) states it."
-type Rule {
-  "The rule's ID, such as R9: what UserError.rule, PlanReason.rule and extensions.rule carry."
+type Rule implements Node {
+  "The rule's global ID (see Node)."
   id: ID!
+  "The rule's key, such as R9: what UserError.rule, PlanReason.rule and extensions.rule carry, and what rules(ids:) takes."
+  key: ID!
   "The rule's title, such as What cannot be linked."
   title: String!
   "The rule's statement, in Markdown."
@@ -3631,6 +3732,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_Product_id(ctx, field)
+	case "key":
+		return ec.fieldContext_Product_key(ctx, field)
 	case "name":
 		return ec.fieldContext_Product_name(ctx, field)
 	case "deployment":
@@ -3793,6 +3896,8 @@ func (ec *executionContext) childFields_Rule(ctx context.Context, field graphql.
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_Rule_id(ctx, field)
+	case "key":
+		return ec.fieldContext_Rule_key(ctx, field)
 	case "title":
 		return ec.fieldContext_Rule_title(ctx, field)
 	case "text":
@@ -3895,6 +4000,8 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_Tenant_id(ctx, field)
+	case "key":
+		return ec.fieldContext_Tenant_key(ctx, field)
 	case "name":
 		return ec.fieldContext_Tenant_name(ctx, field)
 	case "hasActiveOffer":
@@ -4314,6 +4421,34 @@ func (ec *executionContext) field_Query_incidentLedger_args(ctx context.Context,
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -4745,7 +4880,7 @@ func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.Co
 			return ec.fieldContext_AuditEvent_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.AuditEvent().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4756,7 +4891,7 @@ func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "ID")
 }
 
 func (ec *executionContext) _AuditEvent_event(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
@@ -5044,7 +5179,7 @@ func (ec *executionContext) _BalanceEvent_benefitId(ctx context.Context, field g
 			return ec.fieldContext_BalanceEvent_benefitId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BenefitIDOrNil(), nil
+			return ec.Resolvers.BalanceEvent().BenefitID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5055,7 +5190,7 @@ func (ec *executionContext) _BalanceEvent_benefitId(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_benefitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, true, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_planName(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -5205,7 +5340,7 @@ func (ec *executionContext) _BalanceEvent_requestId(ctx context.Context, field g
 			return ec.fieldContext_BalanceEvent_requestId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestIDOrNil(), nil
+			return ec.Resolvers.BalanceEvent().RequestID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5216,7 +5351,7 @@ func (ec *executionContext) _BalanceEvent_requestId(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, true, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -5274,7 +5409,7 @@ func (ec *executionContext) _Benefit_id(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Benefit_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Benefit().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5285,7 +5420,7 @@ func (ec *executionContext) _Benefit_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Benefit_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Benefit", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Benefit", field, true, true, "ID")
 }
 
 func (ec *executionContext) _Benefit_heldOfferId(ctx context.Context, field graphql.CollectedField, obj *domain.BenefitView) (ret graphql.Marshaler) {
@@ -5297,7 +5432,7 @@ func (ec *executionContext) _Benefit_heldOfferId(ctx context.Context, field grap
 			return ec.fieldContext_Benefit_heldOfferId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.HeldOfferID, nil
+			return ec.Resolvers.Benefit().HeldOfferID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5308,7 +5443,7 @@ func (ec *executionContext) _Benefit_heldOfferId(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Benefit_heldOfferId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Benefit", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Benefit", field, true, true, "ID")
 }
 
 func (ec *executionContext) _Benefit_offerId(ctx context.Context, field graphql.CollectedField, obj *domain.BenefitView) (ret graphql.Marshaler) {
@@ -5320,7 +5455,7 @@ func (ec *executionContext) _Benefit_offerId(ctx context.Context, field graphql.
 			return ec.fieldContext_Benefit_offerId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.OfferID, nil
+			return ec.Resolvers.Benefit().OfferID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5331,7 +5466,7 @@ func (ec *executionContext) _Benefit_offerId(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Benefit_offerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Benefit", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Benefit", field, true, true, "ID")
 }
 
 func (ec *executionContext) _Benefit_kind(ctx context.Context, field graphql.CollectedField, obj *domain.BenefitView) (ret graphql.Marshaler) {
@@ -5958,7 +6093,7 @@ func (ec *executionContext) _HeldOffer_id(ctx context.Context, field graphql.Col
 			return ec.fieldContext_HeldOffer_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.HeldOffer().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5969,7 +6104,7 @@ func (ec *executionContext) _HeldOffer_id(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_HeldOffer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("HeldOffer", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("HeldOffer", field, true, true, "ID")
 }
 
 func (ec *executionContext) _HeldOffer_offer(ctx context.Context, field graphql.CollectedField, obj *domain.HeldOffer) (ret graphql.Marshaler) {
@@ -6105,7 +6240,7 @@ func (ec *executionContext) _HeldOffer_renewalOf(ctx context.Context, field grap
 			return ec.fieldContext_HeldOffer_renewalOf(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RenewalOfOrNil(), nil
+			return ec.Resolvers.HeldOffer().RenewalOf(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6116,7 +6251,7 @@ func (ec *executionContext) _HeldOffer_renewalOf(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_HeldOffer_renewalOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("HeldOffer", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("HeldOffer", field, true, true, "ID")
 }
 
 func (ec *executionContext) _Incidents_total(ctx context.Context, field graphql.CollectedField, obj *domain.Incidents) (ret graphql.Marshaler) {
@@ -6385,7 +6520,7 @@ func (ec *executionContext) _LedgerEntry_benefitId(ctx context.Context, field gr
 			return ec.fieldContext_LedgerEntry_benefitId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BenefitIDOrNil(), nil
+			return ec.Resolvers.LedgerEntry().BenefitID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6396,7 +6531,7 @@ func (ec *executionContext) _LedgerEntry_benefitId(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_benefitId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_planName(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -6431,7 +6566,7 @@ func (ec *executionContext) _LedgerEntry_requestId(ctx context.Context, field gr
 			return ec.fieldContext_LedgerEntry_requestId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestIDOrNil(), nil
+			return ec.Resolvers.LedgerEntry().RequestID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6442,7 +6577,7 @@ func (ec *executionContext) _LedgerEntry_requestId(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_actorId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -7332,7 +7467,7 @@ func (ec *executionContext) _Offer_id(ctx context.Context, field graphql.Collect
 			return ec.fieldContext_Offer_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Offer().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -7343,7 +7478,7 @@ func (ec *executionContext) _Offer_id(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Offer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Offer", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Offer", field, true, true, "ID")
 }
 
 func (ec *executionContext) _Offer_name(ctx context.Context, field graphql.CollectedField, obj *domain.Offer) (ret graphql.Marshaler) {
@@ -7663,7 +7798,7 @@ func (ec *executionContext) _Product_id(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Product_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Product().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -7674,6 +7809,29 @@ func (ec *executionContext) _Product_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Product_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Product_key(ctx context.Context, field graphql.CollectedField, obj *domain.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, false, false, "ID")
 }
 
@@ -7962,7 +8120,7 @@ func (ec *executionContext) fieldContext_ProductVersion_coverageNote(_ context.C
 	return graphql.NewScalarFieldContext("ProductVersion", field, false, false, "String")
 }
 
-func (ec *executionContext) _ProviderRequest_id(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_id(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7971,7 +8129,7 @@ func (ec *executionContext) _ProviderRequest_id(ctx context.Context, field graph
 			return ec.fieldContext_ProviderRequest_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.ProviderRequest().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -7982,10 +8140,10 @@ func (ec *executionContext) _ProviderRequest_id(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ProviderRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "ID")
 }
 
-func (ec *executionContext) _ProviderRequest_tenantId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_tenantId(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7994,7 +8152,7 @@ func (ec *executionContext) _ProviderRequest_tenantId(ctx context.Context, field
 			return ec.fieldContext_ProviderRequest_tenantId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TenantOrNil(), nil
+			return ec.Resolvers.ProviderRequest().TenantID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -8005,10 +8163,10 @@ func (ec *executionContext) _ProviderRequest_tenantId(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ProviderRequest_tenantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "ID")
 }
 
-func (ec *executionContext) _ProviderRequest_planId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_planId(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8017,7 +8175,7 @@ func (ec *executionContext) _ProviderRequest_planId(ctx context.Context, field g
 			return ec.fieldContext_ProviderRequest_planId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanIDOrNil(), nil
+			return ec.Resolvers.ProviderRequest().PlanID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -8028,10 +8186,10 @@ func (ec *executionContext) _ProviderRequest_planId(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ProviderRequest_planId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "ID")
 }
 
-func (ec *executionContext) _ProviderRequest_planKind(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_planKind(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8054,7 +8212,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_planKind(_ context.Cont
 	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "PlanKind")
 }
 
-func (ec *executionContext) _ProviderRequest_portal(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_portal(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8077,7 +8235,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_portal(_ context.Contex
 	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "Portal")
 }
 
-func (ec *executionContext) _ProviderRequest_productId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_productId(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8100,7 +8258,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_productId(_ context.Con
 	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "ID")
 }
 
-func (ec *executionContext) _ProviderRequest_version(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_version(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8123,7 +8281,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_version(_ context.Conte
 	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "String")
 }
 
-func (ec *executionContext) _ProviderRequest_type(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_type(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8146,7 +8304,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_type(_ context.Context,
 	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "RequestType")
 }
 
-func (ec *executionContext) _ProviderRequest_title(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_title(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8169,7 +8327,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_title(_ context.Context
 	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "String")
 }
 
-func (ec *executionContext) _ProviderRequest_description(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_description(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8192,7 +8350,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_description(_ context.C
 	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "String")
 }
 
-func (ec *executionContext) _ProviderRequest_customerId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_customerId(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8215,7 +8373,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_customerId(_ context.Co
 	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "ID")
 }
 
-func (ec *executionContext) _ProviderRequest_consumedIncident(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_consumedIncident(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8238,7 +8396,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_consumedIncident(_ cont
 	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "Boolean")
 }
 
-func (ec *executionContext) _ProviderRequest_status(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_status(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8261,7 +8419,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_status(_ context.Contex
 	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "RequestStatus")
 }
 
-func (ec *executionContext) _ProviderRequest_closeReason(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_closeReason(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8284,7 +8442,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_closeReason(_ context.C
 	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "CloseReason")
 }
 
-func (ec *executionContext) _ProviderRequest_refunded(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_refunded(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8307,7 +8465,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_refunded(_ context.Cont
 	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _ProviderRequest_createdAt(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8330,7 +8488,7 @@ func (ec *executionContext) fieldContext_ProviderRequest_createdAt(_ context.Con
 	return graphql.NewScalarFieldContext("ProviderRequest", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ProviderRequest_closedAt(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProviderRequest_closedAt(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8452,8 +8610,8 @@ func (ec *executionContext) _ProviderRequestEdge_node(ctx context.Context, field
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *domain.SupportRequest) graphql.Marshaler {
-			return ec.marshalNProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProviderRequest) graphql.Marshaler {
+			return ec.marshalNProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequest(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8674,6 +8832,94 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Viewer(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -8931,8 +9177,8 @@ func (ec *executionContext) _Query_providerRequest(ctx context.Context, field gr
 			return ec.Resolvers.Query().ProviderRequest(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v domain.SupportRequest) graphql.Marshaler {
-			return ec.marshalNProviderRequest2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.ProviderRequest) graphql.Marshaler {
+			return ec.marshalNProviderRequest2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequest(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9425,8 +9671,8 @@ func (ec *executionContext) _ResolveSupportRequestPayload_request(ctx context.Co
 			return obj.Request, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *domain.SupportRequest) graphql.Marshaler {
-			return ec.marshalOProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProviderRequest) graphql.Marshaler {
+			return ec.marshalOProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequest(ctx, selections, v)
 		},
 		true,
 		false,
@@ -9486,7 +9732,7 @@ func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.Collecte
 			return ec.fieldContext_Rule_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Rule().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -9497,6 +9743,29 @@ func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Rule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Rule_key(ctx context.Context, field graphql.CollectedField, obj *domain.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Rule", field, false, false, "ID")
 }
 
@@ -9599,7 +9868,7 @@ func (ec *executionContext) _SupportPlan_id(ctx context.Context, field graphql.C
 			return ec.fieldContext_SupportPlan_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.SupportPlan().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -9610,7 +9879,7 @@ func (ec *executionContext) _SupportPlan_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_SupportPlan_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportPlan", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("SupportPlan", field, true, true, "ID")
 }
 
 func (ec *executionContext) _SupportPlan_kind(ctx context.Context, field graphql.CollectedField, obj *domain.Plan) (ret graphql.Marshaler) {
@@ -9897,7 +10166,7 @@ func (ec *executionContext) _SupportRequest_id(ctx context.Context, field graphq
 			return ec.fieldContext_SupportRequest_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.SupportRequest().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -9908,7 +10177,7 @@ func (ec *executionContext) _SupportRequest_id(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, true, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_planId(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -9920,7 +10189,7 @@ func (ec *executionContext) _SupportRequest_planId(ctx context.Context, field gr
 			return ec.fieldContext_SupportRequest_planId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanIDOrNil(), nil
+			return ec.Resolvers.SupportRequest().PlanID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -9931,7 +10200,7 @@ func (ec *executionContext) _SupportRequest_planId(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_planId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, true, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_planKind(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -10361,7 +10630,7 @@ func (ec *executionContext) _Tenant_id(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Tenant_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Tenant().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -10372,6 +10641,29 @@ func (ec *executionContext) _Tenant_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Tenant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tenant", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Tenant_key(ctx context.Context, field graphql.CollectedField, obj *domain.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tenant", field, false, false, "ID")
 }
 
@@ -10861,7 +11153,7 @@ func (ec *executionContext) _Viewer_id(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Viewer_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
+			return ec.Resolvers.Viewer().ID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -10872,7 +11164,7 @@ func (ec *executionContext) _Viewer_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Viewer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Viewer", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Viewer", field, true, true, "ID")
 }
 
 func (ec *executionContext) _Viewer_email(ctx context.Context, field graphql.CollectedField, obj *domain.Account) (ret graphql.Marshaler) {
@@ -12227,6 +12519,103 @@ func UnmarshalLinkSupportPlanInput(ctx context.Context, raw any) (model.LinkSupp
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case domain.Account:
+		return ec._Viewer(ctx, sel, &obj)
+	case *domain.Account:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Viewer(ctx, sel, obj)
+	case domain.TenantUser:
+		return ec._TenantUser(ctx, sel, &obj)
+	case *domain.TenantUser:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TenantUser(ctx, sel, obj)
+	case domain.Tenant:
+		return ec._Tenant(ctx, sel, &obj)
+	case *domain.Tenant:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Tenant(ctx, sel, obj)
+	case domain.SupportRequest:
+		return ec._SupportRequest(ctx, sel, &obj)
+	case *domain.SupportRequest:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SupportRequest(ctx, sel, obj)
+	case domain.Plan:
+		return ec._SupportPlan(ctx, sel, &obj)
+	case *domain.Plan:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SupportPlan(ctx, sel, obj)
+	case domain.Rule:
+		return ec._Rule(ctx, sel, &obj)
+	case *domain.Rule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Rule(ctx, sel, obj)
+	case model.ProviderRequest:
+		return ec._ProviderRequest(ctx, sel, &obj)
+	case *model.ProviderRequest:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ProviderRequest(ctx, sel, obj)
+	case domain.Product:
+		return ec._Product(ctx, sel, &obj)
+	case *domain.Product:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Product(ctx, sel, obj)
+	case domain.Offer:
+		return ec._Offer(ctx, sel, &obj)
+	case *domain.Offer:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Offer(ctx, sel, obj)
+	case domain.HeldOffer:
+		return ec._HeldOffer(ctx, sel, &obj)
+	case *domain.HeldOffer:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._HeldOffer(ctx, sel, obj)
+	case domain.BenefitView:
+		return ec._Benefit(ctx, sel, &obj)
+	case *domain.BenefitView:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Benefit(ctx, sel, obj)
+	case domain.AuditEvent:
+		return ec._AuditEvent(ctx, sel, &obj)
+	case *domain.AuditEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AuditEvent(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
@@ -12345,7 +12734,7 @@ func (ec *executionContext) _AuditEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
-var auditEventImplementors = []string{"AuditEvent"}
+var auditEventImplementors = []string{"AuditEvent", "Node"}
 
 func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSet, obj *domain.AuditEvent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventImplementors)
@@ -12357,54 +12746,55 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditEvent")
 		case "id":
-			out.Values[i] = ec._AuditEvent_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEvent_id(ctx, field, obj)
+				})
 		case "event":
 			out.Values[i] = ec._AuditEvent_event(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "outcome":
 			out.Values[i] = ec._AuditEvent_outcome(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "code":
 			out.Values[i] = ec._AuditEvent_code(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rule":
 			out.Values[i] = ec._AuditEvent_rule(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "principalId":
 			out.Values[i] = ec._AuditEvent_principalId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "principalKind":
 			out.Values[i] = ec._AuditEvent_principalKind(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "target":
 			out.Values[i] = ec._AuditEvent_target(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "operation":
 			out.Values[i] = ec._AuditEvent_operation(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "at":
 			out.Values[i] = ec._AuditEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12451,10 +12841,11 @@ func (ec *executionContext) _BalanceEvent(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "benefitId":
-			out.Values[i] = ec._BalanceEvent_benefitId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceEvent_benefitId(ctx, field, obj)
+				})
 		case "planName":
 			out.Values[i] = ec._BalanceEvent_planName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12489,10 +12880,11 @@ func (ec *executionContext) _BalanceEvent(ctx context.Context, sel ast.Selection
 					return ec._BalanceEvent_cause(ctx, field, obj)
 				})
 		case "requestId":
-			out.Values[i] = ec._BalanceEvent_requestId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceEvent_requestId(ctx, field, obj)
+				})
 		case "actorId":
 			out.Values[i] = ec._BalanceEvent_actorId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12520,7 +12912,7 @@ func (ec *executionContext) _BalanceEvent(ctx context.Context, sel ast.Selection
 	return out
 }
 
-var benefitImplementors = []string{"Benefit"}
+var benefitImplementors = []string{"Benefit", "Node"}
 
 func (ec *executionContext) _Benefit(ctx context.Context, sel ast.SelectionSet, obj *domain.BenefitView) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, benefitImplementors)
@@ -12532,20 +12924,23 @@ func (ec *executionContext) _Benefit(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Benefit")
 		case "id":
-			out.Values[i] = ec._Benefit_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Benefit_id(ctx, field, obj)
+				})
 		case "heldOfferId":
-			out.Values[i] = ec._Benefit_heldOfferId(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Benefit_heldOfferId(ctx, field, obj)
+				})
 		case "offerId":
-			out.Values[i] = ec._Benefit_offerId(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Benefit_offerId(ctx, field, obj)
+				})
 		case "kind":
 			out.Values[i] = ec._Benefit_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -12826,7 +13221,7 @@ func (ec *executionContext) _Grant(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
-var heldOfferImplementors = []string{"HeldOffer"}
+var heldOfferImplementors = []string{"HeldOffer", "Node"}
 
 func (ec *executionContext) _HeldOffer(ctx context.Context, sel ast.SelectionSet, obj *domain.HeldOffer) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, heldOfferImplementors)
@@ -12838,10 +13233,11 @@ func (ec *executionContext) _HeldOffer(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("HeldOffer")
 		case "id":
-			out.Values[i] = ec._HeldOffer_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._HeldOffer_id(ctx, field, obj)
+				})
 		case "offer":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -12869,10 +13265,11 @@ func (ec *executionContext) _HeldOffer(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "renewalOf":
-			out.Values[i] = ec._HeldOffer_renewalOf(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._HeldOffer_renewalOf(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13036,20 +13433,22 @@ func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionS
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "benefitId":
-			out.Values[i] = ec._LedgerEntry_benefitId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LedgerEntry_benefitId(ctx, field, obj)
+				})
 		case "planName":
 			out.Values[i] = ec._LedgerEntry_planName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestId":
-			out.Values[i] = ec._LedgerEntry_requestId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LedgerEntry_requestId(ctx, field, obj)
+				})
 		case "actorId":
 			out.Values[i] = ec._LedgerEntry_actorId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -13356,7 +13755,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	return out
 }
 
-var offerImplementors = []string{"Offer"}
+var offerImplementors = []string{"Offer", "Node"}
 
 func (ec *executionContext) _Offer(ctx context.Context, sel ast.SelectionSet, obj *domain.Offer) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, offerImplementors)
@@ -13368,29 +13767,30 @@ func (ec *executionContext) _Offer(ctx context.Context, sel ast.SelectionSet, ob
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Offer")
 		case "id":
-			out.Values[i] = ec._Offer_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Offer_id(ctx, field, obj)
+				})
 		case "name":
 			out.Values[i] = ec._Offer_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "legacy":
 			out.Values[i] = ec._Offer_legacy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "retiredAt":
 			out.Values[i] = ec._Offer_retiredAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "grants":
 			out.Values[i] = ec._Offer_grants(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13538,7 +13938,7 @@ func (ec *executionContext) _PortalHint(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
-var productImplementors = []string{"Product"}
+var productImplementors = []string{"Product", "Node"}
 
 func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *domain.Product) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productImplementors)
@@ -13550,7 +13950,13 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Product")
 		case "id":
-			out.Values[i] = ec._Product_id(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_id(ctx, field, obj)
+				})
+		case "key":
+			out.Values[i] = ec._Product_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -13660,9 +14066,9 @@ func (ec *executionContext) _ProductVersion(ctx context.Context, sel ast.Selecti
 	return out
 }
 
-var providerRequestImplementors = []string{"ProviderRequest"}
+var providerRequestImplementors = []string{"ProviderRequest", "Node"}
 
-func (ec *executionContext) _ProviderRequest(ctx context.Context, sel ast.SelectionSet, obj *domain.SupportRequest) graphql.Marshaler {
+func (ec *executionContext) _ProviderRequest(ctx context.Context, sel ast.SelectionSet, obj *model.ProviderRequest) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, providerRequestImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -13672,20 +14078,23 @@ func (ec *executionContext) _ProviderRequest(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ProviderRequest")
 		case "id":
-			out.Values[i] = ec._ProviderRequest_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_id(ctx, field, obj)
+				})
 		case "tenantId":
-			out.Values[i] = ec._ProviderRequest_tenantId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_tenantId(ctx, field, obj)
+				})
 		case "planId":
-			out.Values[i] = ec._ProviderRequest_planId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_planId(ctx, field, obj)
+				})
 		case "planKind":
 			out.Values[i] = ec._ProviderRequest_planKind(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -13964,6 +14373,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_viewer(ctx, field)
 				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
+				})
 		case "tenant":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -14197,7 +14618,7 @@ func (ec *executionContext) _ResolveSupportRequestPayload(ctx context.Context, s
 	return out
 }
 
-var ruleImplementors = []string{"Rule"}
+var ruleImplementors = []string{"Rule", "Node"}
 
 func (ec *executionContext) _Rule(ctx context.Context, sel ast.SelectionSet, obj *domain.Rule) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, ruleImplementors)
@@ -14209,19 +14630,25 @@ func (ec *executionContext) _Rule(ctx context.Context, sel ast.SelectionSet, obj
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Rule")
 		case "id":
-			out.Values[i] = ec._Rule_id(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Rule_id(ctx, field, obj)
+				})
+		case "key":
+			out.Values[i] = ec._Rule_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "title":
 			out.Values[i] = ec._Rule_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
 			out.Values[i] = ec._Rule_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14260,7 +14687,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
-var supportPlanImplementors = []string{"SupportPlan"}
+var supportPlanImplementors = []string{"SupportPlan", "Node"}
 
 func (ec *executionContext) _SupportPlan(ctx context.Context, sel ast.SelectionSet, obj *domain.Plan) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, supportPlanImplementors)
@@ -14272,34 +14699,35 @@ func (ec *executionContext) _SupportPlan(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("SupportPlan")
 		case "id":
-			out.Values[i] = ec._SupportPlan_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SupportPlan_id(ctx, field, obj)
+				})
 		case "kind":
 			out.Values[i] = ec._SupportPlan_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._SupportPlan_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "incidents":
 			out.Values[i] = ec._SupportPlan_incidents(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "endsAt":
 			out.Values[i] = ec._SupportPlan_endsAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "linked":
 			out.Values[i] = ec._SupportPlan_linked(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14371,7 +14799,7 @@ func (ec *executionContext) _SupportPlans(ctx context.Context, sel ast.Selection
 	return out
 }
 
-var supportRequestImplementors = []string{"SupportRequest"}
+var supportRequestImplementors = []string{"SupportRequest", "Node"}
 
 func (ec *executionContext) _SupportRequest(ctx context.Context, sel ast.SelectionSet, obj *domain.SupportRequest) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, supportRequestImplementors)
@@ -14383,15 +14811,17 @@ func (ec *executionContext) _SupportRequest(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("SupportRequest")
 		case "id":
-			out.Values[i] = ec._SupportRequest_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SupportRequest_id(ctx, field, obj)
+				})
 		case "planId":
-			out.Values[i] = ec._SupportRequest_planId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SupportRequest_planId(ctx, field, obj)
+				})
 		case "planKind":
 			out.Values[i] = ec._SupportRequest_planKind(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -14554,7 +14984,7 @@ func (ec *executionContext) _SupportRequestEdge(ctx context.Context, sel ast.Sel
 	return out
 }
 
-var tenantImplementors = []string{"Tenant"}
+var tenantImplementors = []string{"Tenant", "Node"}
 
 func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, obj *domain.Tenant) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, tenantImplementors)
@@ -14566,7 +14996,13 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Tenant")
 		case "id":
-			out.Values[i] = ec._Tenant_id(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tenant_id(ctx, field, obj)
+				})
+		case "key":
+			out.Values[i] = ec._Tenant_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14640,7 +15076,7 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
-var tenantUserImplementors = []string{"TenantUser"}
+var tenantUserImplementors = []string{"TenantUser", "Node"}
 
 func (ec *executionContext) _TenantUser(ctx context.Context, sel ast.SelectionSet, obj *domain.TenantUser) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, tenantUserImplementors)
@@ -14771,7 +15207,7 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
-var viewerImplementors = []string{"Viewer"}
+var viewerImplementors = []string{"Viewer", "Node"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *domain.Account) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
@@ -14783,10 +15219,11 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Viewer")
 		case "id":
-			out.Values[i] = ec._Viewer_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Viewer_id(ctx, field, obj)
+				})
 		case "email":
 			out.Values[i] = ec._Viewer_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -15439,6 +15876,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNIncidents2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐIncidents(ctx context.Context, sel ast.SelectionSet, v domain.Incidents) graphql.Marshaler {
 	return ec._Incidents(ctx, sel, &v)
 }
@@ -15563,6 +16029,16 @@ func (ec *executionContext) marshalNMembership2ᚕgithubᚗcomᚋpartnersupport�
 			return graphql.Null
 		}
 	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v []model.Node) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐNode(ctx, sel, v[i])
+	})
 
 	return ret
 }
@@ -15700,11 +16176,11 @@ func (ec *executionContext) marshalNProductVersion2ᚕgithubᚗcomᚋpartnersupp
 	return ret
 }
 
-func (ec *executionContext) marshalNProviderRequest2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx context.Context, sel ast.SelectionSet, v domain.SupportRequest) graphql.Marshaler {
+func (ec *executionContext) marshalNProviderRequest2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequest(ctx context.Context, sel ast.SelectionSet, v model.ProviderRequest) graphql.Marshaler {
 	return ec._ProviderRequest(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx context.Context, sel ast.SelectionSet, v *domain.SupportRequest) graphql.Marshaler {
+func (ec *executionContext) marshalNProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequest(ctx context.Context, sel ast.SelectionSet, v *model.ProviderRequest) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProviderRequest!")
 		return graphql.Null
@@ -16391,6 +16867,13 @@ func (ec *executionContext) marshalOLinkedPlan2ᚖgithubᚗcomᚋpartnersupport�
 	return ec._LinkedPlan(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalONode2githubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOPlanKind2githubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐPlanKind(ctx context.Context, v any) (domain.PlanKind, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := domain.PlanKind(tmp)
@@ -16449,7 +16932,7 @@ func (ec *executionContext) marshalOPortalHint2ᚖgithubᚗcomᚋpartnersupport�
 	return ec._PortalHint(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋinternalᚋdomainᚐSupportRequest(ctx context.Context, sel ast.SelectionSet, v *domain.SupportRequest) graphql.Marshaler {
+func (ec *executionContext) marshalOProviderRequest2ᚖgithubᚗcomᚋpartnersupportᚋapiᚋgraphᚋmodelᚐProviderRequest(ctx context.Context, sel ast.SelectionSet, v *model.ProviderRequest) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -70,7 +70,7 @@ func nextFor(t *testing.T, next func() (balanceEvent, []testenv.Error), benefit 
 	for {
 		ev, errs := next()
 		require.Empty(t, errs)
-		if ev.BenefitID != nil && *ev.BenefitID == benefit {
+		if ev.BenefitID != nil && key(*ev.BenefitID) == benefit {
 			return ev
 		}
 	}
@@ -210,7 +210,7 @@ func TestLive_OutsideUserSeesOnlyThePlanItLinked(t *testing.T) {
 	ev, errs := next()
 	require.Empty(t, errs)
 	require.NotNil(t, ev.BenefitID)
-	assert.Equal(t, contosoExpanded, *ev.BenefitID, "the other plan's consumption is not shown")
+	assert.Equal(t, contosoExpanded, key(*ev.BenefitID), "the other plan's consumption is not shown")
 	assert.Equal(t, "CONSUME", ev.Kind)
 }
 
@@ -233,7 +233,7 @@ func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
 				received <- fmt.Errorf("healthy subscriber: %v %v", err, errs)
 				return
 			}
-			if strings.Contains(string(data), `"benefitId":"burst"`) {
+			if strings.Contains(string(data), `"benefitId":"`+gid("Benefit", "burst")+`"`) {
 				got++
 			}
 		}

@@ -58,7 +58,7 @@ func providerQueue(t *testing.T, e *testenv.Env, token string, args string) ([]q
 func ids(qs []queued) []string {
 	var out []string
 	for _, q := range qs {
-		out = append(out, q.ID)
+		out = append(out, gid("SupportRequest", key(q.ID))) // the partner's ID of the request
 	}
 	return out
 }
@@ -254,12 +254,12 @@ func TestR25_TheProviderResolvesFromItsQueueAndTheRefundFollowsR16(t *testing.T)
 	e.Do(tok, `query($a: String) { providerQueue(first: 2, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
 		map[string]any{"a": page.ProviderQueue.PageInfo.EndCursor}).MustData(t, &page)
 	require.Len(t, page.ProviderQueue.Edges, 1)
-	assert.Equal(t, front.Request.ID, page.ProviderQueue.Edges[0].Node.ID)
+	assert.Equal(t, key(front.Request.ID), key(page.ProviderQueue.Edges[0].Node.ID))
 	assert.False(t, page.ProviderQueue.PageInfo.HasNextPage)
 
 	var read struct{ ProviderRequest queued }
 	e.Do(tok, `query($id: ID!) { providerRequest(id: $id) { id tenantId portal planKind type title status } }`, map[string]any{"id": lees.Request.ID}).MustData(t, &read)
-	assert.Equal(t, "contoso", *read.ProviderRequest.TenantID)
+	assert.Equal(t, gid("Tenant", "contoso"), *read.ProviderRequest.TenantID)
 	assert.Equal(t, "VM does not boot", read.ProviderRequest.Title)
 
 	assert.Equal(t, 48, remaining(t, e, meganTok, "contoso", contosoSPDCloud))
@@ -313,7 +313,7 @@ func TestR25_ExistingClosedRequestsKeepTheirOutcome(t *testing.T) {
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	tok := e.Token(lee)
 	r := create(t, e, tok, azureRequest("legacy-bug-0001", contosoSPDCloud))
-	_, err := e.App.Store.Database().Collection("closures").InsertOne(t.Context(), map[string]any{"_id": r.Request.ID, "tenantId": "contoso", "reason": "BUG", "by": "legacy", "at": testenv.DemoNow})
+	_, err := e.App.Store.Database().Collection("closures").InsertOne(t.Context(), map[string]any{"_id": key(r.Request.ID), "tenantId": "contoso", "reason": "BUG", "by": "legacy", "at": testenv.DemoNow})
 	require.NoError(t, err)
 	var out struct {
 		SupportRequests struct{ Edges []struct{ Node request } }

@@ -13,9 +13,19 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// ID is the resolver for the id field.
+func (r *auditEventResolver) ID(ctx context.Context, obj *domain.AuditEvent) (string, error) {
+	return globalID(typeAuditEvent, obj.ID), nil
+}
+
 // Cursor is the resolver for the cursor field.
 func (r *balanceEventResolver) Cursor(ctx context.Context, obj *domain.Event) (string, error) {
 	return domain.EncodeSeq(obj.Seq), nil
+}
+
+// BenefitID is the resolver for the benefitId field.
+func (r *balanceEventResolver) BenefitID(ctx context.Context, obj *domain.Event) (*string, error) {
+	return globalIDOrNil(typeBenefit, obj.BenefitID), nil
 }
 
 // Remaining is the resolver for the remaining field.
@@ -39,6 +49,26 @@ func (r *balanceEventResolver) Cause(ctx context.Context, obj *domain.Event) (*s
 	return nonEmpty(obj.Reason), nil
 }
 
+// RequestID is the resolver for the requestId field.
+func (r *balanceEventResolver) RequestID(ctx context.Context, obj *domain.Event) (*string, error) {
+	return globalIDOrNil(typeSupportRequest, obj.RequestID), nil
+}
+
+// ID is the resolver for the id field.
+func (r *benefitResolver) ID(ctx context.Context, obj *domain.BenefitView) (string, error) {
+	return globalID(typeBenefit, obj.ID), nil
+}
+
+// HeldOfferID is the resolver for the heldOfferId field.
+func (r *benefitResolver) HeldOfferID(ctx context.Context, obj *domain.BenefitView) (string, error) {
+	return globalID(typeHeldOffer, obj.HeldOfferID), nil
+}
+
+// OfferID is the resolver for the offerId field.
+func (r *benefitResolver) OfferID(ctx context.Context, obj *domain.BenefitView) (string, error) {
+	return globalID(typeOffer, obj.OfferID), nil
+}
+
 // LegacyName is the resolver for the legacyName field.
 func (r *benefitResolver) LegacyName(ctx context.Context, obj *domain.BenefitView) (*string, error) {
 	return nonEmpty(obj.LegacyName), nil
@@ -57,9 +87,29 @@ func (r *grantResolver) LegacyName(ctx context.Context, obj *domain.Grant) (*str
 	return nonEmpty(obj.LegacyName), nil
 }
 
+// ID is the resolver for the id field.
+func (r *heldOfferResolver) ID(ctx context.Context, obj *domain.HeldOffer) (string, error) {
+	return globalID(typeHeldOffer, obj.ID), nil
+}
+
 // Offer is the resolver for the offer field.
 func (r *heldOfferResolver) Offer(ctx context.Context, obj *domain.HeldOffer) (domain.Offer, error) {
 	return r.OfferService.Offer(ctx, obj.OfferID)
+}
+
+// RenewalOf is the resolver for the renewalOf field.
+func (r *heldOfferResolver) RenewalOf(ctx context.Context, obj *domain.HeldOffer) (*string, error) {
+	return globalIDOrNil(typeHeldOffer, obj.RenewalOf), nil
+}
+
+// BenefitID is the resolver for the benefitId field.
+func (r *ledgerEntryResolver) BenefitID(ctx context.Context, obj *domain.Event) (*string, error) {
+	return globalIDOrNil(typeBenefit, obj.BenefitID), nil
+}
+
+// RequestID is the resolver for the requestId field.
+func (r *ledgerEntryResolver) RequestID(ctx context.Context, obj *domain.Event) (*string, error) {
+	return globalIDOrNil(typeSupportRequest, obj.RequestID), nil
 }
 
 // Incidents is the resolver for the incidents field.
@@ -69,7 +119,7 @@ func (r *ledgerEntryResolver) Incidents(ctx context.Context, obj *domain.Event) 
 
 // BenefitID is the resolver for the benefitId field.
 func (r *linkedPlanResolver) BenefitID(ctx context.Context, obj *domain.LinkedPlan) (string, error) {
-	return obj.Benefit.ID, nil
+	return globalID(typeBenefit, obj.Benefit.ID), nil
 }
 
 // Name is the resolver for the name field.
@@ -127,7 +177,7 @@ func (r *mutationResolver) ActivateBenefit(ctx context.Context, benefitID string
 	if err != nil {
 		return model.ActivateBenefitPayload{}, err
 	}
-	v, err := r.BenefitService.Activate(ctx, a, benefitID)
+	v, err := r.BenefitService.Activate(ctx, a, argKey(benefitID, typeBenefit))
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.ActivateBenefitPayload{UserErrors: ue}, err
@@ -158,7 +208,7 @@ func (r *mutationResolver) PurchaseOffer(ctx context.Context, tenantID string, o
 	if err != nil {
 		return model.PurchaseOfferPayload{}, err
 	}
-	h, err := r.OfferService.Purchase(ctx, a, tenantID, offer)
+	h, err := r.OfferService.Purchase(ctx, a, argKey(tenantID, typeTenant), argKey(offer, typeOffer))
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.PurchaseOfferPayload{UserErrors: ue, Benefits: []domain.BenefitView{}}, err
@@ -173,7 +223,7 @@ func (r *mutationResolver) RenewOffer(ctx context.Context, heldOfferID string) (
 	if err != nil {
 		return model.RenewOfferPayload{}, err
 	}
-	h, err := r.OfferService.Renew(ctx, a, heldOfferID)
+	h, err := r.OfferService.Renew(ctx, a, argKey(heldOfferID, typeHeldOffer))
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.RenewOfferPayload{UserErrors: ue, Benefits: []domain.BenefitView{}}, err
@@ -189,7 +239,7 @@ func (r *mutationResolver) CreateSupportRequest(ctx context.Context, input model
 		return model.CreateSupportRequestPayload{}, err
 	}
 	req, err := r.RequestService.CreateRequest(ctx, a, domain.CreateRequestInput{
-		IdempotencyKey: input.IdempotencyKey, PlanID: derefOr(input.PlanID), ProductID: derefOr(input.ProductID), Version: derefOr(input.Version),
+		IdempotencyKey: input.IdempotencyKey, PlanID: derefOr(argKeyOrNil(input.PlanID, typeSupportPlan, typeBenefit)), ProductID: derefOr(argKeyOrNil(input.ProductID, typeProduct)), Version: derefOr(input.Version),
 		Portal: input.Portal, Type: input.Type, Title: input.Title, Description: derefOr(input.Description), CustomerID: derefOr(input.CustomerID),
 	})
 	ue, err := userErrors(err)
@@ -205,7 +255,7 @@ func (r *mutationResolver) CloseSupportRequest(ctx context.Context, id string, r
 	if err != nil {
 		return model.CloseSupportRequestPayload{}, err
 	}
-	req, err := r.RequestService.CloseRequest(ctx, a, id, reason)
+	req, err := r.RequestService.CloseRequest(ctx, a, argKey(id, typeSupportRequest, typeProviderRequest), reason)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.CloseSupportRequestPayload{UserErrors: ue}, err
@@ -219,7 +269,7 @@ func (r *mutationResolver) WithdrawSupportRequest(ctx context.Context, id string
 	if err != nil {
 		return model.CloseSupportRequestPayload{}, err
 	}
-	req, err := r.RequestService.WithdrawRequest(ctx, a, id)
+	req, err := r.RequestService.WithdrawRequest(ctx, a, argKey(id, typeSupportRequest, typeProviderRequest))
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.CloseSupportRequestPayload{UserErrors: ue}, err
@@ -233,12 +283,12 @@ func (r *mutationResolver) ResolveSupportRequest(ctx context.Context, id string,
 	if err != nil {
 		return model.ResolveSupportRequestPayload{}, err
 	}
-	req, err := r.ProviderService.ResolveRequest(ctx, a, id, resolution)
+	req, err := r.ProviderService.ResolveRequest(ctx, a, argKey(id, typeProviderRequest, typeSupportRequest), resolution)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.ResolveSupportRequestPayload{UserErrors: ue}, err
 	}
-	return model.ResolveSupportRequestPayload{Request: &req, UserErrors: ue}, nil
+	return model.ResolveSupportRequestPayload{Request: &model.ProviderRequest{SupportRequest: req}, UserErrors: ue}, nil
 }
 
 // PurchasePayPerIncident is the resolver for the purchasePayPerIncident field.
@@ -247,12 +297,22 @@ func (r *mutationResolver) PurchasePayPerIncident(ctx context.Context, productID
 	if err != nil {
 		return model.PurchasePayPerIncidentPayload{}, err
 	}
-	p, err := r.PlanService.PurchasePayPerIncident(ctx, a, productID, version)
+	p, err := r.PlanService.PurchasePayPerIncident(ctx, a, argKey(productID, typeProduct), version)
 	ue, err := userErrors(err)
 	if err != nil || len(ue) > 0 {
 		return model.PurchasePayPerIncidentPayload{UserErrors: ue}, err
 	}
-	return model.PurchasePayPerIncidentPayload{PlanID: &p.ID, EndsAt: &p.EndsAt, UserErrors: ue}, nil
+	return model.PurchasePayPerIncidentPayload{PlanID: ptr(globalID(typeSupportPlan, p.ID)), EndsAt: &p.EndsAt, UserErrors: ue}, nil
+}
+
+// ID is the resolver for the id field.
+func (r *offerResolver) ID(ctx context.Context, obj *domain.Offer) (string, error) {
+	return globalID(typeOffer, obj.ID), nil
+}
+
+// ID is the resolver for the id field.
+func (r *productResolver) ID(ctx context.Context, obj *domain.Product) (string, error) {
+	return globalID(typeProduct, obj.ID), nil
 }
 
 // Versions is the resolver for the versions field.
@@ -260,29 +320,54 @@ func (r *productResolver) Versions(ctx context.Context, obj *domain.Product) ([]
 	return r.PlanService.VersionCoverage(*obj), nil
 }
 
+// ID is the resolver for the id field.
+func (r *providerRequestResolver) ID(ctx context.Context, obj *model.ProviderRequest) (string, error) {
+	return globalID(typeProviderRequest, obj.ID), nil
+}
+
+// TenantID is the resolver for the tenantId field.
+func (r *providerRequestResolver) TenantID(ctx context.Context, obj *model.ProviderRequest) (*string, error) {
+	return globalIDOrNil(typeTenant, derefOr(obj.TenantOrNil())), nil
+}
+
+// PlanID is the resolver for the planId field.
+func (r *providerRequestResolver) PlanID(ctx context.Context, obj *model.ProviderRequest) (*string, error) {
+	return globalIDOrNil(typeSupportPlan, obj.PlanID), nil
+}
+
 // ConsumedIncident is the resolver for the consumedIncident field.
-func (r *providerRequestResolver) ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error) {
-	return r.SupportRequest().ConsumedIncident(ctx, obj)
+func (r *providerRequestResolver) ConsumedIncident(ctx context.Context, obj *model.ProviderRequest) (bool, error) {
+	return r.SupportRequest().ConsumedIncident(ctx, &obj.SupportRequest)
 }
 
 // Status is the resolver for the status field.
-func (r *providerRequestResolver) Status(ctx context.Context, obj *domain.SupportRequest) (model.RequestStatus, error) {
-	return r.SupportRequest().Status(ctx, obj)
+func (r *providerRequestResolver) Status(ctx context.Context, obj *model.ProviderRequest) (model.RequestStatus, error) {
+	return r.SupportRequest().Status(ctx, &obj.SupportRequest)
 }
 
 // CloseReason is the resolver for the closeReason field.
-func (r *providerRequestResolver) CloseReason(ctx context.Context, obj *domain.SupportRequest) (*domain.CloseReason, error) {
-	return r.SupportRequest().CloseReason(ctx, obj)
+func (r *providerRequestResolver) CloseReason(ctx context.Context, obj *model.ProviderRequest) (*domain.CloseReason, error) {
+	return r.SupportRequest().CloseReason(ctx, &obj.SupportRequest)
 }
 
 // ClosedAt is the resolver for the closedAt field.
-func (r *providerRequestResolver) ClosedAt(ctx context.Context, obj *domain.SupportRequest) (*time.Time, error) {
-	return r.SupportRequest().ClosedAt(ctx, obj)
+func (r *providerRequestResolver) ClosedAt(ctx context.Context, obj *model.ProviderRequest) (*time.Time, error) {
+	return r.SupportRequest().ClosedAt(ctx, &obj.SupportRequest)
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (domain.Account, error) {
 	return caller(ctx)
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
+	return r.node(ctx, id)
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	return r.nodes(ctx, ids)
 }
 
 // Tenant is the resolver for the tenant field.
@@ -291,7 +376,7 @@ func (r *queryResolver) Tenant(ctx context.Context, id string) (domain.Tenant, e
 	if err != nil {
 		return domain.Tenant{}, err
 	}
-	return r.TenantService.Tenant(ctx, a, id)
+	return r.TenantService.Tenant(ctx, a, argKey(id, typeTenant))
 }
 
 // Offers is the resolver for the offers field.
@@ -310,7 +395,7 @@ func (r *queryResolver) SupportPlans(ctx context.Context, productID string, vers
 	if err != nil {
 		return domain.Plans{}, err
 	}
-	return r.PlanService.SupportPlans(ctx, a, productID, derefOr(version), portal)
+	return r.PlanService.SupportPlans(ctx, a, argKey(productID, typeProduct), derefOr(version), portal)
 }
 
 // SupportRequests is the resolver for the supportRequests field.
@@ -359,19 +444,20 @@ func (r *queryResolver) ProviderQueue(ctx context.Context, portal *domain.Portal
 	cursors := make([]string, len(page.Requests))
 	for i, q := range page.Requests {
 		cursors[i] = encodeRequestCursor(q)
-		conn.Edges[i] = model.ProviderRequestEdge{Cursor: cursors[i], Node: &q}
+		conn.Edges[i] = model.ProviderRequestEdge{Cursor: cursors[i], Node: &model.ProviderRequest{SupportRequest: q}}
 	}
 	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
 	return conn, nil
 }
 
 // ProviderRequest is the resolver for the providerRequest field.
-func (r *queryResolver) ProviderRequest(ctx context.Context, id string) (domain.SupportRequest, error) {
+func (r *queryResolver) ProviderRequest(ctx context.Context, id string) (model.ProviderRequest, error) {
 	a, err := caller(ctx)
 	if err != nil {
-		return domain.SupportRequest{}, err
+		return model.ProviderRequest{}, err
 	}
-	return r.ProviderService.ProviderRequest(ctx, a, id)
+	q, err := r.ProviderService.ProviderRequest(ctx, a, argKey(id, typeProviderRequest, typeSupportRequest))
+	return model.ProviderRequest{SupportRequest: q}, err
 }
 
 // IncidentLedger is the resolver for the incidentLedger field.
@@ -386,7 +472,7 @@ func (r *queryResolver) IncidentLedger(ctx context.Context, tenantID string, fir
 			return model.LedgerConnection{}, err
 		}
 	}
-	page, err := r.LedgerService.Ledger(ctx, a, tenantID, pageSize(first), before)
+	page, err := r.LedgerService.Ledger(ctx, a, argKey(tenantID, typeTenant), pageSize(first), before)
 	if err != nil {
 		return model.LedgerConnection{}, err
 	}
@@ -405,7 +491,11 @@ func (r *queryResolver) Rules(ctx context.Context, ids []string) ([]domain.Rule,
 	if ids != nil && len(ids) == 0 {
 		return []domain.Rule{}, nil // rules(ids: []): none asked for
 	}
-	return domain.Rules(ids...), nil
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = argKey(id, typeRule)
+	}
+	return domain.Rules(keys...), nil
 }
 
 // AuditTrail is the resolver for the auditTrail field.
@@ -420,7 +510,7 @@ func (r *queryResolver) AuditTrail(ctx context.Context, tenantID string, first *
 			return model.AuditConnection{}, err
 		}
 	}
-	page, err := r.AuditService.AuditTrail(ctx, a, tenantID, pageSize(first), before)
+	page, err := r.AuditService.AuditTrail(ctx, a, argKey(tenantID, typeTenant), pageSize(first), before)
 	if err != nil {
 		return model.AuditConnection{}, err
 	}
@@ -436,7 +526,7 @@ func (r *queryResolver) AuditTrail(ctx context.Context, tenantID string, first *
 
 // BenefitID is the resolver for the benefitId field.
 func (r *reminderResolver) BenefitID(ctx context.Context, obj *domain.Reminder) (string, error) {
-	return obj.Benefit.ID, nil
+	return globalID(typeBenefit, obj.Benefit.ID), nil
 }
 
 // BenefitName is the resolver for the benefitName field.
@@ -449,13 +539,33 @@ func (r *reminderResolver) Incidents(ctx context.Context, obj *domain.Reminder) 
 	return obj.Balance, nil
 }
 
+// ID is the resolver for the id field.
+func (r *ruleResolver) ID(ctx context.Context, obj *domain.Rule) (string, error) {
+	return globalID(typeRule, obj.ID), nil
+}
+
 // IncidentBalanceChanged is the resolver for the incidentBalanceChanged field.
 func (r *subscriptionResolver) IncidentBalanceChanged(ctx context.Context, tenantID string, after *string) (<-chan domain.Event, error) {
 	a, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.balanceStream(ctx, a, tenantID, after)
+	return r.balanceStream(ctx, a, argKey(tenantID, typeTenant), after)
+}
+
+// ID is the resolver for the id field.
+func (r *supportPlanResolver) ID(ctx context.Context, obj *domain.Plan) (string, error) {
+	return globalID(typeSupportPlan, obj.ID), nil
+}
+
+// ID is the resolver for the id field.
+func (r *supportRequestResolver) ID(ctx context.Context, obj *domain.SupportRequest) (string, error) {
+	return globalID(typeSupportRequest, obj.ID), nil
+}
+
+// PlanID is the resolver for the planId field.
+func (r *supportRequestResolver) PlanID(ctx context.Context, obj *domain.SupportRequest) (*string, error) {
+	return globalIDOrNil(typeSupportPlan, obj.PlanID), nil
 }
 
 // ConsumedIncident is the resolver for the consumedIncident field.
@@ -485,6 +595,11 @@ func (r *supportRequestResolver) ClosedAt(ctx context.Context, obj *domain.Suppo
 		return nil, nil
 	}
 	return &obj.Closure.At, nil
+}
+
+// ID is the resolver for the id field.
+func (r *tenantResolver) ID(ctx context.Context, obj *domain.Tenant) (string, error) {
+	return globalID(typeTenant, obj.ID), nil
 }
 
 // HasActiveOffer is the resolver for the hasActiveOffer field.
@@ -562,12 +677,17 @@ func (r *tenantResolver) LedgerCursor(ctx context.Context, obj *domain.Tenant) (
 
 // ID is the resolver for the id field.
 func (r *tenantUserResolver) ID(ctx context.Context, obj *domain.TenantUser) (string, error) {
-	return obj.Account.ID, nil
+	return globalID(typeTenantUser, tenantUserKey(obj.TenantID, obj.Account.ID)), nil
 }
 
 // Email is the resolver for the email field.
 func (r *tenantUserResolver) Email(ctx context.Context, obj *domain.TenantUser) (string, error) {
 	return obj.Account.Email, nil
+}
+
+// ID is the resolver for the id field.
+func (r *viewerResolver) ID(ctx context.Context, obj *domain.Account) (string, error) {
+	return globalID(typeViewer, obj.ID), nil
 }
 
 // Memberships is the resolver for the memberships field.
@@ -579,6 +699,9 @@ func (r *viewerResolver) Memberships(ctx context.Context, obj *domain.Account) (
 func (r *viewerResolver) LinkedPlans(ctx context.Context, obj *domain.Account) ([]domain.LinkedPlan, error) {
 	return r.PlanService.LinkedPlans(ctx, *obj)
 }
+
+// AuditEvent returns AuditEventResolver implementation.
+func (r *Resolver) AuditEvent() AuditEventResolver { return &auditEventResolver{r} }
 
 // BalanceEvent returns BalanceEventResolver implementation.
 func (r *Resolver) BalanceEvent() BalanceEventResolver { return &balanceEventResolver{r} }
@@ -604,6 +727,9 @@ func (r *Resolver) Membership() MembershipResolver { return &membershipResolver{
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
+// Offer returns OfferResolver implementation.
+func (r *Resolver) Offer() OfferResolver { return &offerResolver{r} }
+
 // Product returns ProductResolver implementation.
 func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
 
@@ -616,8 +742,14 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Reminder returns ReminderResolver implementation.
 func (r *Resolver) Reminder() ReminderResolver { return &reminderResolver{r} }
 
+// Rule returns RuleResolver implementation.
+func (r *Resolver) Rule() RuleResolver { return &ruleResolver{r} }
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
+// SupportPlan returns SupportPlanResolver implementation.
+func (r *Resolver) SupportPlan() SupportPlanResolver { return &supportPlanResolver{r} }
 
 // SupportRequest returns SupportRequestResolver implementation.
 func (r *Resolver) SupportRequest() SupportRequestResolver { return &supportRequestResolver{r} }
@@ -632,6 +764,7 @@ func (r *Resolver) TenantUser() TenantUserResolver { return &tenantUserResolver{
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
 type (
+	auditEventResolver      struct{ *Resolver }
 	balanceEventResolver    struct{ *Resolver }
 	benefitResolver         struct{ *Resolver }
 	grantResolver           struct{ *Resolver }
@@ -640,11 +773,14 @@ type (
 	linkedPlanResolver      struct{ *Resolver }
 	membershipResolver      struct{ *Resolver }
 	mutationResolver        struct{ *Resolver }
+	offerResolver           struct{ *Resolver }
 	productResolver         struct{ *Resolver }
 	providerRequestResolver struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	reminderResolver        struct{ *Resolver }
+	ruleResolver            struct{ *Resolver }
 	subscriptionResolver    struct{ *Resolver }
+	supportPlanResolver     struct{ *Resolver }
 	supportRequestResolver  struct{ *Resolver }
 	tenantResolver          struct{ *Resolver }
 	tenantUserResolver      struct{ *Resolver }

@@ -228,15 +228,15 @@ func TestRulesExplainARefusal(t *testing.T) {
 	rule := refused.UserErrors[0].Rule
 	require.NotNil(t, rule)
 	var out struct {
-		Rules []struct{ ID, Title, Text string }
+		Rules []struct{ Key, Title, Text string }
 	}
-	e.Do("", `query($ids: [ID!]) { rules(ids: $ids) { id title text } }`, map[string]any{"ids": []string{*rule}}).MustData(t, &out)
+	e.Do("", `query($ids: [ID!]) { rules(ids: $ids) { key title text } }`, map[string]any{"ids": []string{*rule}}).MustData(t, &out)
 	require.Len(t, out.Rules, 1)
-	require.Equal(t, "R3", out.Rules[0].ID)
+	require.Equal(t, "R3", out.Rules[0].Key)
 	require.Equal(t, "Who activates", out.Rules[0].Title)
 	require.Contains(t, out.Rules[0].Text, "only by a `PARTNER_ADMIN` or `GLOBAL_ADMIN`")
 
-	e.Do("", `{ rules { id } }`, nil).MustData(t, &out)
+	e.Do("", `{ rules { key } }`, nil).MustData(t, &out)
 	require.GreaterOrEqual(t, len(out.Rules), 25, "every rule")
-	require.Equal(t, "R1", out.Rules[0].ID)
+	require.Equal(t, "R1", out.Rules[0].Key)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -42,7 +43,7 @@ func liveSubscribe(t *testing.T, addr, token string, after *string) (*testenv.WS
 			var out struct{ IncidentBalanceChanged liveEvent }
 			require.NoError(t, json.Unmarshal(data, &out))
 			ev := out.IncidentBalanceChanged
-			if ev.BenefitID != nil && *ev.BenefitID == expanded && ev.Kind != "REMINDER_LOW_BALANCE" {
+			if ev.BenefitID != nil && *ev.BenefitID == graph.GlobalID("Benefit", expanded) && ev.Kind != "REMINDER_LOW_BALANCE" {
 				return ev
 			}
 		}

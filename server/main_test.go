@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/auth"
 	"github.com/partnersupport/api/internal/testenv"
 )
@@ -167,7 +168,7 @@ func TestServer_RestartKeepsAllData(t *testing.T) {
 	testenv.Post(t, "http://"+p2.Addr+"/query", devToken(t, dir, "lee@contoso.com"), `{ tenant(id: "contoso") { benefits { id contract { accessId contractId } } } }`, nil).MustData(t, &again)
 	found := false
 	for _, b := range again.Tenant.Benefits {
-		if b.ID == "contoso.solutions_partner_designation.20260901.cloud_support" {
+		if b.ID == graph.GlobalID("Benefit", "contoso.solutions_partner_designation.20260901.cloud_support") {
 			found = true
 			assert.Equal(t, first.ActivateBenefit.Benefit.Contract, b.Contract, "the contract survived the restart")
 		}
@@ -220,7 +221,7 @@ func TestServer_TwoProcessesShareOneStore(t *testing.T) {
 	testenv.Post(t, "http://"+b.Addr+"/query", tok, `{ tenant(id: "contoso") { benefits { id contract { accessId contractId } } } }`, nil).MustData(t, &read)
 	var seen map[string]string
 	for _, x := range read.Tenant.Benefits {
-		if x.ID == "contoso.partner_success_expanded.20260901.cloud_support" {
+		if x.ID == graph.GlobalID("Benefit", "contoso.partner_success_expanded.20260901.cloud_support") {
 			seen = x.Contract
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -141,14 +142,15 @@ func TestR16_TwoProcesses_ManyClosesOfOneDuplicateRefundOnce(t *testing.T) {
 	}
 	wg.Wait()
 	db := c.db()
-	n, err := db.Collection("refunds").CountDocuments(t.Context(), bson.D{{Key: "_id", Value: id}})
+	_, key, _ := graph.ParseGlobalID(id)
+	n, err := db.Collection("refunds").CountDocuments(t.Context(), bson.D{{Key: "_id", Value: key}})
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, n)
 	n, err = db.Collection("claims").CountDocuments(t.Context(), bson.D{{Key: "benefitId", Value: expanded}})
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, n, "the incident is back")
 	testenv.WaitFor(t, 10*time.Second, "the refund event to be sequenced", func() bool {
-		n, _ := db.Collection("events").CountDocuments(t.Context(), bson.D{{Key: "kind", Value: "REFUND"}, {Key: "requestId", Value: id}})
+		n, _ := db.Collection("events").CountDocuments(t.Context(), bson.D{{Key: "kind", Value: "REFUND"}, {Key: "requestId", Value: key}})
 		return n == 1
 	})
 }
@@ -286,7 +288,7 @@ func idsOf(t *testing.T, col *mongo.Collection, filter bson.D) map[string]bool {
 	require.NoError(t, cur.All(t.Context(), &rows))
 	out := map[string]bool{}
 	for _, r := range rows {
-		out[r.ID] = true
+		out[graph.GlobalID("SupportRequest", r.ID)] = true // as the API names the request
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/e2e/browsertest"
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -26,6 +27,13 @@ const (
 
 	// How long the page may take to show a change.
 	pageTimeout = browsertest.Timeout
+)
+
+// The page names tenants and benefits by their global IDs (graph.GlobalID), as the API
+// answers them; the test acts through the API with the legacy keys, which it accepts.
+var (
+	contosoID  = graph.GlobalID("Tenant", "contoso")
+	expandedID = graph.GlobalID("Benefit", expanded)
 )
 
 // TestBrowserDashboardShowsLiveBalances drives the built dashboard (internal/dashboard/dist,
@@ -50,16 +58,16 @@ func TestBrowserDashboardShowsLiveBalances(t *testing.T) {
 
 	// Sign in as lee with the mouse: the account picker, then the tenant.
 	page.Do("choose lee in the account picker", chromedp.Click(chromedp.CSS(testID("account-"+lee))))
-	page.Do("choose Contoso", chromedp.Click(chromedp.CSS(testID("tenant-contoso"))))
+	page.Do("choose Contoso", chromedp.Click(chromedp.CSS(testID("tenant-"+contosoID))))
 	page.WaitText(testID("tenant-name"), "Contoso Ltd.")
-	page.WaitText(testID("remaining-"+expanded), "5")
-	require.Equal(t, "5", page.Text(testID("remaining-"+expanded)), "the page shows the Expanded benefit's 5 incidents")
-	require.Equal(t, "Partner Cloud Support 5", page.Text(benefitPart(expanded, "benefit-name")))
-	require.Equal(t, "Formerly Partner Signature 5pack", page.Text(benefitPart(expanded, "benefit-legacy")))
-	require.Equal(t, "Active", page.Text(benefitPart(expanded, "benefit-status")))
+	page.WaitText(testID("remaining-"+expandedID), "5")
+	require.Equal(t, "5", page.Text(testID("remaining-"+expandedID)), "the page shows the Expanded benefit's 5 incidents")
+	require.Equal(t, "Partner Cloud Support 5", page.Text(benefitPart(expandedID, "benefit-name")))
+	require.Equal(t, "Formerly Partner Signature 5pack", page.Text(benefitPart(expandedID, "benefit-legacy")))
+	require.Equal(t, "Active", page.Text(benefitPart(expandedID, "benefit-status")))
 	meter := page.Eval(fmt.Sprintf(`(() => { const m = document.querySelector(%q);
 		return {value: m.value, max: m.max, label: m.labels[0]?.textContent, text: m.getAttribute('aria-valuetext')}; })()`,
-		benefitPart(expanded, "benefit-meter")))
+		benefitPart(expandedID, "benefit-meter")))
 	require.JSONEq(t, `{"value":5,"max":5,"label":"Incidents remaining","text":"5 of 5 incidents remaining"}`, meter,
 		"the balance is a labelled meter")
 
@@ -73,14 +81,14 @@ func TestBrowserDashboardShowsLiveBalances(t *testing.T) {
 
 	// Another client opens a request on the benefit: the page shows 4 without a reload.
 	req := createRequest(t, e, leeToken, "dashboard-browser-test-0001", expanded)
-	page.WaitText(testID("remaining-"+expanded), "4")
+	page.WaitText(testID("remaining-"+expandedID), "4")
 	page.WaitJS("the live activity to show the consumption", `!!document.querySelector('[data-testid="activity"] li[data-kind="CONSUME"]')`)
 	page.WaitJS("the change to be announced to screen readers",
 		`document.querySelector('[data-testid="announcer"]').textContent.startsWith('Incident used')`)
 
 	// Closing it as a duplicate refunds the incident: back to 5.
 	closeRequest(t, e, e.ProviderToken("acme-support"), req, "DUPLICATE") // the provider's finding (R25)
-	page.WaitText(testID("remaining-"+expanded), "5")
+	page.WaitText(testID("remaining-"+expandedID), "5")
 	page.WaitJS("the live activity to show the refund", `!!document.querySelector('[data-testid="activity"] li[data-kind="REFUND"]')`)
 	require.Equal(t, "still the same document", page.Eval(`window.__noReload ?? 'reloaded'`), "the page must update without a reload")
 
@@ -90,8 +98,8 @@ func TestBrowserDashboardShowsLiveBalances(t *testing.T) {
 	page.WaitJS("the account picker", `!document.getElementById('signin').hidden &&
 		document.querySelector('[data-testid="account-list"]').dataset.ready === 'true'`)
 	page.Do("choose megan with the keyboard", chromedp.Focus(chromedp.CSS(testID("account-"+megan))), chromedp.KeyEvent(kb.Enter))
-	page.WaitJS("the tenant picker", `!!document.querySelector('[data-testid="tenant-contoso"]')?.offsetParent`)
-	page.Do("choose Contoso with the keyboard", chromedp.Focus(chromedp.CSS(testID("tenant-contoso"))), chromedp.KeyEvent(kb.Enter))
+	page.WaitJS("the tenant picker", `!!document.querySelector('[data-testid="tenant-`+contosoID+`"]')?.offsetParent`)
+	page.Do("choose Contoso with the keyboard", chromedp.Focus(chromedp.CSS(testID("tenant-"+contosoID))), chromedp.KeyEvent(kb.Enter))
 	page.WaitText(testID("viewer-email"), megan)
 	page.WaitJS("the ledger for an admin", `!document.getElementById('ledger').hidden &&
 		!!document.querySelector('#ledger-body tr[data-kind="REFUND"]') && !!document.querySelector('#ledger-body tr[data-kind="CONSUME"]')`)
@@ -100,7 +108,7 @@ func TestBrowserDashboardShowsLiveBalances(t *testing.T) {
 
 	// One more request while the admin watches: the balance and the ledger follow.
 	createRequest(t, e, leeToken, "dashboard-browser-test-0002", expanded)
-	page.WaitText(testID("remaining-"+expanded), "4")
+	page.WaitText(testID("remaining-"+expandedID), "4")
 	page.WaitJS("the ledger's newest row to be the consumption", `(() => {
 		const rows = document.querySelectorAll('#ledger-body tr');
 		return rows.length >= 3 && rows[0].dataset.kind === 'CONSUME'; })()`)
@@ -136,8 +144,8 @@ func TestBrowserDashboardResumesAfterADrop(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(testID("token-input")), leeToken),
 		chromedp.Click(chromedp.CSS(testID("token-submit"))),
 	)
-	page.Do("choose Contoso", chromedp.Click(chromedp.CSS(testID("tenant-contoso"))))
-	page.WaitText(testID("remaining-"+expanded), "5")
+	page.Do("choose Contoso", chromedp.Click(chromedp.CSS(testID("tenant-"+contosoID))))
+	page.WaitText(testID("remaining-"+expandedID), "5")
 	require.Equal(t, "", page.Eval(`document.querySelector('[data-testid="token-input"]').value`), "the token field is cleared")
 	require.NotContains(t, page.Eval(`location.href`), leeToken, "the token never goes into the URL")
 	page.WaitJS("the live status to say live", `document.querySelector('[data-testid="live-status"]').dataset.state === 'live'`)
@@ -145,7 +153,7 @@ func TestBrowserDashboardResumesAfterADrop(t *testing.T) {
 
 	// One event first, so that the page holds a cursor.
 	first := createRequest(t, e, leeToken, "dashboard-resume-0001", expanded)
-	page.WaitText(testID("remaining-"+expanded), "4")
+	page.WaitText(testID("remaining-"+expandedID), "4")
 
 	// Drop the socket, and refund while the page is away.
 	e.App.HTTP.CloseWebsockets()
@@ -153,7 +161,7 @@ func TestBrowserDashboardResumesAfterADrop(t *testing.T) {
 	closeRequest(t, e, e.ProviderToken("acme-support"), first, "DUPLICATE")
 
 	page.WaitJS("the page to reconnect", `document.querySelector('[data-testid="live-status"]').dataset.state === 'live'`)
-	page.WaitText(testID("remaining-"+expanded), "5")
+	page.WaitText(testID("remaining-"+expandedID), "5")
 	page.WaitJS("the missed refund in the live activity", `!!document.querySelector('[data-testid="activity"] li[data-kind="REFUND"]')`)
 	seqs := page.Eval(`JSON.stringify([...document.querySelectorAll('[data-testid="activity"] li')].map((li) => li.dataset.kind + ' ' + li.dataset.seq))`)
 	var items []string

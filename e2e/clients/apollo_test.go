@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -15,7 +16,16 @@ import (
 func TestApolloCacheKeepsEachProductsAnswer(t *testing.T) {
 	e := testenv.New(t)
 	lee := linkedLee(t, e)
-	node(t, "apollo-cache.mjs", "API="+e.Server.URL+"/query", "TOKEN="+lee, "PLAN="+spdCloud)
+	node(t, "apollo-cache.mjs", "API="+e.Server.URL+"/query", "TOKEN="+lee, "PLAN="+graph.GlobalID("SupportPlan", spdCloud))
+}
+
+// TestApolloCacheIdentifiesNodesByGlobalID: with default settings, Apollo's InMemoryCache
+// keys objects by __typename and id. An object read through node(id:), nodes(ids:) and its
+// typed field is one entry, and no two types share an ID (a benefit and its plan).
+func TestApolloCacheIdentifiesNodesByGlobalID(t *testing.T) {
+	e := testenv.New(t)
+	lee := linkedLee(t, e)
+	node(t, "apollo-node.mjs", "API="+e.Server.URL+"/query", "TOKEN="+lee, "PLAN="+spdCloud)
 }
 
 // spdCloud is Contoso's Partner Cloud Support benefit.

@@ -51,9 +51,9 @@ type CloseSupportRequestPayload struct {
 type CreateSupportRequestInput struct {
 	// Chosen by the client, 8 to 128 of [A-Za-z0-9._:-]; sending it again returns the same request.
 	IdempotencyKey string `json:"idempotencyKey"`
-	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none.
+	// The plan, as SupportPlan.id (a Benefit.id or a plan's key is taken too). Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none.
 	PlanID *string `json:"planId,omitempty"`
-	// Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none (R17).
+	// The product, as Product.id or its key. Required unless the type is PARTNER_PROGRAM or FRONT_LINE, which take none (R17).
 	ProductID *string `json:"productId,omitempty"`
 	// For a product with versions (on-premises) only.
 	Version *string `json:"version,omitempty"`
@@ -144,7 +144,7 @@ type ProviderRequestEdge struct {
 	// The request's position, for after.
 	Cursor string `json:"cursor"`
 	// The request.
-	Node *domain.SupportRequest `json:"node"`
+	Node *ProviderRequest `json:"node"`
 }
 
 // The result of purchaseOffer.
@@ -159,7 +159,7 @@ type PurchaseOfferPayload struct {
 
 // The result of purchasePayPerIncident.
 type PurchasePayPerIncidentPayload struct {
-	// The plan bought: choose it in supportPlans for the product.
+	// The plan bought, as SupportPlan.id: choose it in supportPlans for the product.
 	PlanID *string `json:"planId,omitempty"`
 	// When the purchased incident expires; null when refused.
 	EndsAt *time.Time `json:"endsAt,omitempty"`
@@ -167,7 +167,7 @@ type PurchasePayPerIncidentPayload struct {
 	UserErrors []domain.Error `json:"userErrors"`
 }
 
-// The entry points for reading. Every field but offers, products and rules needs a signed-in account (Authorization: Bearer <token>).
+// The entry points for reading. Every field but offers, products, rules, node and nodes needs a signed-in account (Authorization: Bearer <token>).
 type Query struct {
 }
 
@@ -184,7 +184,7 @@ type RenewOfferPayload struct {
 // The result of resolveSupportRequest.
 type ResolveSupportRequestPayload struct {
 	// The request as resolved; null when refused.
-	Request *domain.SupportRequest `json:"request,omitempty"`
+	Request *ProviderRequest `json:"request,omitempty"`
 	// Why it was refused; empty on success.
 	UserErrors []domain.Error `json:"userErrors"`
 }

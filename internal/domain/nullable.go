@@ -4,7 +4,8 @@ import "strings"
 
 // The API answers null, never "", for a value that is absent: a client must not have to
 // know that an empty string means "none", and an empty enum is no value of its enum.
-// gqlgen.yml binds each nullable field whose Go value is a string to one of these.
+// gqlgen.yml binds each nullable field whose Go value is a string to one of these (a
+// reference to another object is a resolver instead: graph.globalIDOrNil).
 
 func orNil[T ~string](v T) *T {
 	if v == "" {
@@ -16,9 +17,6 @@ func orNil[T ~string](v T) *T {
 // ProductIDOrNil is the request's product, nil for a request of the partner centre (R17).
 func (r SupportRequest) ProductIDOrNil() *string { return orNil(r.ProductID) }
 
-// PlanIDOrNil is the request's plan; nil for a free request with no plan (R17).
-func (r SupportRequest) PlanIDOrNil() *string { return orNil(r.PlanID) }
-
 // PlanKindOrNil is the kind of the request's plan; nil when it has none.
 func (r SupportRequest) PlanKindOrNil() *PlanKind { return orNil(r.PlanKind) }
 
@@ -28,15 +26,8 @@ func (r SupportRequest) VersionOrNil() *string { return orNil(r.Version) }
 // CustomerIDOrNil is the CSP customer (R14); nil when the request is for none.
 func (r SupportRequest) CustomerIDOrNil() *string { return orNil(r.CustomerID) }
 
-// BenefitIDOrNil is the benefit the event is about; nil when none.
-func (e Event) BenefitIDOrNil() *string { return orNil(e.BenefitID) }
-
 // PlanNameOrNil is the plan's name; nil when not recorded.
 func (e Event) PlanNameOrNil() *string { return orNil(e.PlanName) }
-
-// RequestIDOrNil is the request that caused the event; nil when none did, or when the
-// subscriber may not see it (LedgerDetailVisible).
-func (e Event) RequestIDOrNil() *string { return orNil(e.RequestID) }
 
 // ActorIDOrNil is the account that caused the event; nil when none did, or when the
 // subscriber may not see it (LedgerDetailVisible).
@@ -44,9 +35,6 @@ func (e Event) ActorIDOrNil() *string { return orNil(e.ActorID) }
 
 // ReasonOrNil is why the event happened; nil when not recorded.
 func (e Event) ReasonOrNil() *string { return orNil(e.Reason) }
-
-// RenewalOfOrNil is the held offer renewed (R7); nil for a first purchase.
-func (h HeldOffer) RenewalOfOrNil() *string { return orNil(h.RenewalOf) }
 
 // RuleOrNil is the rule that refused; nil when no single rule did.
 func (r Reason) RuleOrNil() *string { return orNil(r.Rule) }

@@ -19,7 +19,7 @@ func TestClockKeepsMilliseconds(t *testing.T) {
 
 // TestAbsentValuesAreNil: the API's nullable strings are nil, never "", when absent.
 func TestAbsentValuesAreNil(t *testing.T) {
-	require.Nil(t, domain.SupportRequest{}.PlanIDOrNil())
+	require.Nil(t, domain.SupportRequest{}.VersionOrNil())
 	require.Nil(t, domain.SupportRequest{}.PlanKindOrNil())
 	require.Nil(t, domain.Event{}.ActorIDOrNil())
 	require.Nil(t, domain.Error{}.RuleOrNil())

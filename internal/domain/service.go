@@ -153,8 +153,9 @@ func (s *Service) Tenant(ctx context.Context, caller Account, id string) (Tenant
 
 // TenantUser is an account with its roles in a tenant.
 type TenantUser struct {
-	Account Account
-	Roles   []Role
+	TenantID string
+	Account  Account
+	Roles    []Role
 }
 
 // Admins lists the tenant's users who may activate benefits (R3), for any member.
@@ -180,7 +181,7 @@ func (s *Service) Admins(ctx context.Context, caller Account, tenantID string) (
 	}
 	out := make([]TenantUser, 0, len(accts))
 	for _, a := range accts {
-		out = append(out, TenantUser{Account: a, Roles: roles[a.ID]})
+		out = append(out, TenantUser{TenantID: tenantID, Account: a, Roles: roles[a.ID]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Account.Email < out[j].Account.Email })
 	return out, nil

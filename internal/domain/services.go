@@ -11,6 +11,7 @@ import "context"
 // TenantService reads tenants and their members (R1, R2, R3, R5).
 type TenantService interface {
 	Tenant(ctx context.Context, caller Account, id string) (Tenant, error)
+	TenantUser(ctx context.Context, caller Account, tenantID, accountID string) (TenantUser, error)
 	Admins(ctx context.Context, caller Account, tenantID string) ([]TenantUser, error)
 	Memberships(ctx context.Context, caller Account) ([]Membership, error)
 	HasActiveOffer(ctx context.Context, caller Account, tenantID string) (bool, error)
@@ -22,6 +23,7 @@ type TenantService interface {
 type OfferService interface {
 	Offer(ctx context.Context, id string) (Offer, error)
 	Offers(ctx context.Context) ([]Offer, error)
+	HeldOffer(ctx context.Context, caller Account, id string) (HeldOffer, error)
 	HeldOffers(ctx context.Context, caller Account, tenantID string) ([]HeldOffer, error)
 	Purchase(ctx context.Context, caller Account, tenantID, offerID string) (HeldOffer, error)
 	Renew(ctx context.Context, caller Account, heldOfferID string) (HeldOffer, error)
@@ -30,6 +32,7 @@ type OfferService interface {
 // BenefitService reads benefits and their reminders and activates them (R4, R19, R22).
 type BenefitService interface {
 	TenantBenefits(ctx context.Context, caller Account, tenantID string) ([]BenefitView, error)
+	Benefit(ctx context.Context, caller Account, id string) (BenefitView, error)
 	HeldOfferBenefits(ctx context.Context, caller Account, h HeldOffer) ([]BenefitView, error)
 	Activate(ctx context.Context, caller Account, benefitID string) (BenefitView, error)
 	Consultations(ctx context.Context, caller Account, tenantID string) ([]Consultation, error)
@@ -40,8 +43,10 @@ type BenefitService interface {
 // pay-per-incident plans (R6–R14, R21, R23).
 type PlanService interface {
 	Products(ctx context.Context) ([]Product, error)
+	Product(ctx context.Context, id string) (Product, error)
 	VersionCoverage(p Product) []VersionCoverage
 	SupportPlans(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error)
+	Plan(ctx context.Context, caller Account, id string) (Plan, error)
 	Link(ctx context.Context, caller Account, in LinkInput) (plan LinkedPlan, already bool, err error)
 	LinkedPlans(ctx context.Context, caller Account) ([]LinkedPlan, error)
 	PurchasePayPerIncident(ctx context.Context, caller Account, productID, version string) (PPIPlan, error)
@@ -51,6 +56,7 @@ type PlanService interface {
 // R25).
 type RequestService interface {
 	CreateRequest(ctx context.Context, caller Account, in CreateRequestInput) (SupportRequest, error)
+	Request(ctx context.Context, caller Account, id string) (SupportRequest, error)
 	Requests(ctx context.Context, caller Account, portal Portal, first int, after *RequestCursor) (RequestPage, error)
 	CloseRequest(ctx context.Context, caller Account, id string, reason CloseReason) (SupportRequest, error)
 	WithdrawRequest(ctx context.Context, caller Account, id string) (SupportRequest, error)
@@ -75,6 +81,7 @@ type LedgerService interface {
 // AuditService reads a tenant's audit trail.
 type AuditService interface {
 	AuditTrail(ctx context.Context, caller Account, tenantID string, first int, before string) (AuditPage, error)
+	AuditEvent(ctx context.Context, caller Account, id string) (AuditEvent, error)
 }
 
 var (

@@ -104,6 +104,8 @@ type Store interface {
 	// AuditEvents lists a tenant's audit trail, newest first, before the event ID when
 	// given.
 	AuditEvents(ctx context.Context, tenantID, before string, limit int) ([]AuditEvent, error)
+	// AuditEvent finds one event of any tenant's trail by its ID (ENOTFOUND when none).
+	AuditEvent(ctx context.Context, id string) (AuditEvent, error)
 
 	InsertPPIPlan(ctx context.Context, p PPIPlan) error
 	PPIPlans(ctx context.Context, accountID string) ([]PPIPlan, error)

@@ -115,7 +115,7 @@ func TestRateLimit_BruteForceBurstOfLinksIsRefusedBeforeTheStore(t *testing.T) {
 	// Another account from the same address is not held up (no address limit here).
 	r := linkAttempt(t, e, e.Token(lee), right, "")
 	require.Empty(t, r.Errors)
-	assert.Contains(t, r.Body, contosoSPDCloud)
+	assert.Contains(t, r.Body, graph.GlobalID("Benefit", contosoSPDCloud))
 	assert.EqualValues(t, 1, links(t, e))
 }
 
@@ -169,7 +169,7 @@ func TestRateLimit_PerAddressAcrossAccounts(t *testing.T) {
 	requireRateLimited(t, linkAttempt(t, p, p.Token(accounts[3]), wrong, "203.0.113.77, 198.51.100.1"))
 	r := linkAttempt(t, p, p.Token(accounts[3]), right, "198.51.100.2")
 	require.Empty(t, r.Errors, r.Body)
-	assert.Contains(t, r.Body, contosoSPDCloud)
+	assert.Contains(t, r.Body, graph.GlobalID("Benefit", contosoSPDCloud))
 }
 
 // TestRateLimit_GuardsQueryFieldsToo: a guarded field of the query type is limited as a

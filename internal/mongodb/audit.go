@@ -46,8 +46,21 @@ func (s *Store) AuditEvents(ctx context.Context, tenantID, before string, limit 
 	}
 	out := make([]domain.AuditEvent, len(ds))
 	for i, d := range ds {
-		out[i] = domain.AuditEvent{ID: d.ID, TenantID: d.TenantID, Name: d.Name, Outcome: d.Outcome, Code: domain.Code(d.Code), Rule: d.Rule,
-			PrincipalID: d.PrincipalID, PrincipalKind: domain.AccountKind(d.PrincipalKind), Target: d.Target, Operation: d.Operation, At: d.At.UTC()}
+		out[i] = d.event()
 	}
 	return out, nil
+}
+
+// AuditEvent finds one audit event by its ID.
+func (s *Store) AuditEvent(ctx context.Context, id string) (domain.AuditEvent, error) {
+	d, err := findOne[auditDoc](ctx, s.db.Collection(colAudit), "find audit event", bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return domain.AuditEvent{}, err
+	}
+	return d.event(), nil
+}
+
+func (d auditDoc) event() domain.AuditEvent {
+	return domain.AuditEvent{ID: d.ID, TenantID: d.TenantID, Name: d.Name, Outcome: d.Outcome, Code: domain.Code(d.Code), Rule: d.Rule,
+		PrincipalID: d.PrincipalID, PrincipalKind: domain.AccountKind(d.PrincipalKind), Target: d.Target, Operation: d.Operation, At: d.At.UTC()}
 }

@@ -9,7 +9,7 @@
 //	    unavailable { plan { ...the same } reasons { code rule message } }
 //	    portalHint { portal message } } }
 //
-// that is {"data":{"supportPlans":{…}}}, or {"errors":[…],"data":null} for a refusal,
+// with the same global IDs (graph.GlobalID), that is {"data":{"supportPlans":{…}}}, or {"errors":[…],"data":null} for a refusal,
 // exactly as the GraphQL API shapes them (the test in this package compares the two).
 // It has no CORS, body limit, persisted queries, query parsing or metrics: that is what
 // GraphQL (and the production middleware) adds, and what the benchmark measures.
@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/auth"
 	"github.com/partnersupport/api/internal/domain"
 )
@@ -141,7 +142,7 @@ func plans(ps []domain.Plan) []plan {
 }
 
 func toPlan(p domain.Plan) plan {
-	out := plan{ID: p.ID, Kind: p.Kind, Name: p.Name, Linked: p.Linked,
+	out := plan{ID: graph.GlobalID("SupportPlan", p.ID), Kind: p.Kind, Name: p.Name, Linked: p.Linked,
 		Incidents: incidents{Used: p.Incidents.Used, Unlimited: p.Incidents.Unlimited}}
 	if !p.Incidents.Unlimited {
 		total, remaining := p.Incidents.Total, p.Incidents.Remaining

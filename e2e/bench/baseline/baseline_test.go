@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/e2e/bench/benchenv"
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -88,7 +89,7 @@ func TestBaselineAnswersAsGraphQL(t *testing.T) {
 		}
 	}
 	for _, id := range benchenv.LinkedPlans {
-		assert.True(t, linked[id], "%s is linked for lee: %s", id, body)
+		assert.True(t, linked[graph.GlobalID("SupportPlan", id)], "%s is linked for lee: %s", id, body)
 	}
 
 	// A bad token is refused by both with 401 and UNAUTHENTICATED.

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/e2e/bench/baseline"
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/testenv"
 )
@@ -81,7 +82,7 @@ func New(tb testing.TB, opts ...testenv.Option) *Env {
 		contracts[b.ID] = b.Contract
 	}
 	for _, id := range LinkedPlans {
-		c := contracts[id]
+		c := contracts[graph.GlobalID("Benefit", id)]
 		require.NotNil(tb, c, "%s has no contract IDs after activation", id)
 		var linked struct {
 			LinkSupportPlan struct{ UserErrors []map[string]any }
