@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ func runBurst(t testing.TB, n, inFlight int, ledgerWait time.Duration) burstResu
 		var cr createResult
 		r.MustData(t, &cr)
 		if cr.CreateSupportRequest.Request != nil {
-			o.id = cr.CreateSupportRequest.Request.ID
+			_, o.id, _ = graph.ParseGlobalID(cr.CreateSupportRequest.Request.ID) // the ledger holds the request's key
 		} else if len(cr.CreateSupportRequest.UserErrors) > 0 {
 			o.code = cr.CreateSupportRequest.UserErrors[0].Code
 		}
