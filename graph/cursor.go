@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -61,3 +62,74 @@ func decodeAuditCursor(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// pager builds one kind of Relay connection, written once per kind: how an after cursor
+// reads (decode) and is written (cursor), and the edge and connection types (edge, conn).
+// P is the use case's position, N the node, E the edge and C the connection.
+type pager[P, N, E, C any] struct {
+	decode func(string) (P, error)
+	cursor func(N) string
+	edge   func(cursor string, n N) E
+	conn   func(edges []E, info *model.PageInfo) C
+}
+
+// page reads the page after the after cursor (the first page without one) as the
+// signed-in account, and builds its connection.
+func (pg pager[P, N, E, C]) page(ctx context.Context, after *string, read func(ctx context.Context, a domain.Account, from P) ([]N, bool, error)) (C, error) {
+	var zero C
+	a, err := caller(ctx)
+	if err != nil {
+		return zero, err
+	}
+	var from P
+	if after != nil {
+		if from, err = pg.decode(*after); err != nil {
+			return zero, err
+		}
+	}
+	nodes, more, err := read(ctx, a, from)
+	if err != nil {
+		return zero, err
+	}
+	edges, cursors := make([]E, len(nodes)), make([]string, len(nodes))
+	for i, n := range nodes {
+		cursors[i] = pg.cursor(n)
+		edges[i] = pg.edge(cursors[i], n)
+	}
+	return pg.conn(edges, pageInfo(cursors, more, after)), nil
+}
+
+var (
+	requestPages = pager[*domain.RequestCursor, domain.SupportRequest, model.SupportRequestEdge, model.SupportRequestConnection]{
+		decode: decodeRequestCursor, cursor: encodeRequestCursor,
+		edge: func(c string, q domain.SupportRequest) model.SupportRequestEdge {
+			return model.SupportRequestEdge{Cursor: c, Node: &q}
+		},
+		conn: func(es []model.SupportRequestEdge, pi *model.PageInfo) model.SupportRequestConnection {
+			return model.SupportRequestConnection{Edges: es, PageInfo: pi}
+		},
+	}
+	providerPages = pager[*domain.RequestCursor, domain.SupportRequest, model.ProviderRequestEdge, model.ProviderRequestConnection]{
+		decode: decodeRequestCursor, cursor: encodeRequestCursor,
+		edge: func(c string, q domain.SupportRequest) model.ProviderRequestEdge {
+			return model.ProviderRequestEdge{Cursor: c, Node: &model.ProviderRequest{SupportRequest: q}}
+		},
+		conn: func(es []model.ProviderRequestEdge, pi *model.PageInfo) model.ProviderRequestConnection {
+			return model.ProviderRequestConnection{Edges: es, PageInfo: pi}
+		},
+	}
+	ledgerPages = pager[int64, domain.Event, model.LedgerEdge, model.LedgerConnection]{
+		decode: domain.DecodeSeq, cursor: func(e domain.Event) string { return domain.EncodeSeq(e.Seq) },
+		edge: func(c string, e domain.Event) model.LedgerEdge { return model.LedgerEdge{Cursor: c, Node: &e} },
+		conn: func(es []model.LedgerEdge, pi *model.PageInfo) model.LedgerConnection {
+			return model.LedgerConnection{Edges: es, PageInfo: pi}
+		},
+	}
+	auditPages = pager[string, domain.AuditEvent, model.AuditEdge, model.AuditConnection]{
+		decode: decodeAuditCursor, cursor: func(e domain.AuditEvent) string { return e.ID },
+		edge: func(c string, e domain.AuditEvent) model.AuditEdge { return model.AuditEdge{Cursor: c, Node: &e} },
+		conn: func(es []model.AuditEdge, pi *model.PageInfo) model.AuditConnection {
+			return model.AuditConnection{Edges: es, PageInfo: pi}
+		},
+	}
+)

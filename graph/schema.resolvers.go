@@ -164,145 +164,58 @@ func (r *linkedPlanResolver) LinkedAt(ctx context.Context, obj *domain.LinkedPla
 
 // Tenant is the resolver for the tenant field.
 func (r *membershipResolver) Tenant(ctx context.Context, obj *domain.Membership) (domain.Tenant, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return domain.Tenant{}, err
-	}
-	return r.TenantService.Tenant(ctx, a, obj.TenantID)
+	return withCaller1(ctx, r.TenantService.Tenant, obj.TenantID)
 }
 
 // ActivateBenefit is the resolver for the activateBenefit field.
 func (r *mutationResolver) ActivateBenefit(ctx context.Context, benefitID string) (model.ActivateBenefitPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.ActivateBenefitPayload{}, err
-	}
-	v, err := r.BenefitService.Activate(ctx, a, argKey(benefitID, typeBenefit))
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.ActivateBenefitPayload{UserErrors: ue}, err
-	}
-	return model.ActivateBenefitPayload{Benefit: &v, UserErrors: ue}, nil
+	return payload1(ctx, r.BenefitService.Activate, argKey(benefitID, typeBenefit), activatePayload)
 }
 
 // LinkSupportPlan is the resolver for the linkSupportPlan field.
 func (r *mutationResolver) LinkSupportPlan(ctx context.Context, input model.LinkSupportPlanInput) (model.LinkSupportPlanPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.LinkSupportPlanPayload{}, err
-	}
-	plan, already, err := r.PlanService.Link(ctx, a, domain.LinkInput{
-		AccessID: input.AccessID, ContractID: input.ContractID, Portal: input.Portal,
-		InRequestFlow: input.InRequestFlow != nil && *input.InRequestFlow,
-	})
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.LinkSupportPlanPayload{UserErrors: ue}, err
-	}
-	return model.LinkSupportPlanPayload{Plan: &plan, AlreadyLinked: already, UserErrors: ue}, nil
+	return payload1(ctx, link(r.PlanService), linkInput(input), linkPayload)
 }
 
 // PurchaseOffer is the resolver for the purchaseOffer field.
 func (r *mutationResolver) PurchaseOffer(ctx context.Context, tenantID string, offer string) (model.PurchaseOfferPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.PurchaseOfferPayload{}, err
-	}
-	h, err := r.OfferService.Purchase(ctx, a, argKey(tenantID, typeTenant), argKey(offer, typeOffer))
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.PurchaseOfferPayload{UserErrors: ue, Benefits: []domain.BenefitView{}}, err
-	}
-	bs, err := r.BenefitService.HeldOfferBenefits(ctx, a, h)
-	return model.PurchaseOfferPayload{HeldOffer: &h, Benefits: bs, UserErrors: ue}, err
+	h, bs, ue, err := offerPayload(ctx, r.BenefitService, func(ctx context.Context, a domain.Account) (domain.HeldOffer, error) {
+		return r.OfferService.Purchase(ctx, a, argKey(tenantID, typeTenant), argKey(offer, typeOffer))
+	})
+	return model.PurchaseOfferPayload{HeldOffer: h, Benefits: bs, UserErrors: ue}, err
 }
 
 // RenewOffer is the resolver for the renewOffer field.
 func (r *mutationResolver) RenewOffer(ctx context.Context, heldOfferID string) (model.RenewOfferPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.RenewOfferPayload{}, err
-	}
-	h, err := r.OfferService.Renew(ctx, a, argKey(heldOfferID, typeHeldOffer))
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.RenewOfferPayload{UserErrors: ue, Benefits: []domain.BenefitView{}}, err
-	}
-	bs, err := r.BenefitService.HeldOfferBenefits(ctx, a, h)
-	return model.RenewOfferPayload{HeldOffer: &h, Benefits: bs, UserErrors: ue}, err
+	h, bs, ue, err := offerPayload(ctx, r.BenefitService, func(ctx context.Context, a domain.Account) (domain.HeldOffer, error) {
+		return r.OfferService.Renew(ctx, a, argKey(heldOfferID, typeHeldOffer))
+	})
+	return model.RenewOfferPayload{HeldOffer: h, Benefits: bs, UserErrors: ue}, err
 }
 
 // CreateSupportRequest is the resolver for the createSupportRequest field.
 func (r *mutationResolver) CreateSupportRequest(ctx context.Context, input model.CreateSupportRequestInput) (model.CreateSupportRequestPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.CreateSupportRequestPayload{}, err
-	}
-	req, err := r.RequestService.CreateRequest(ctx, a, domain.CreateRequestInput{
-		IdempotencyKey: input.IdempotencyKey, PlanID: derefOr(argKeyOrNil(input.PlanID, typeSupportPlan, typeBenefit)), ProductID: derefOr(argKeyOrNil(input.ProductID, typeProduct)), Version: derefOr(input.Version),
-		Portal: input.Portal, Type: input.Type, Title: input.Title, Description: derefOr(input.Description), CustomerID: derefOr(input.CustomerID),
-	})
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.CreateSupportRequestPayload{UserErrors: ue}, err
-	}
-	return model.CreateSupportRequestPayload{Request: &req, UserErrors: ue}, nil
+	return payload1(ctx, r.RequestService.CreateRequest, createInput(input), createPayload)
 }
 
 // CloseSupportRequest is the resolver for the closeSupportRequest field.
 func (r *mutationResolver) CloseSupportRequest(ctx context.Context, id string, reason domain.CloseReason) (model.CloseSupportRequestPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.CloseSupportRequestPayload{}, err
-	}
-	req, err := r.RequestService.CloseRequest(ctx, a, argKey(id, typeSupportRequest, typeProviderRequest), reason)
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.CloseSupportRequestPayload{UserErrors: ue}, err
-	}
-	return model.CloseSupportRequestPayload{Request: &req, UserErrors: ue}, nil
+	return payload2(ctx, r.RequestService.CloseRequest, argKey(id, typeSupportRequest, typeProviderRequest), reason, closePayload)
 }
 
 // WithdrawSupportRequest is the resolver for the withdrawSupportRequest field.
 func (r *mutationResolver) WithdrawSupportRequest(ctx context.Context, id string) (model.CloseSupportRequestPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.CloseSupportRequestPayload{}, err
-	}
-	req, err := r.RequestService.WithdrawRequest(ctx, a, argKey(id, typeSupportRequest, typeProviderRequest))
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.CloseSupportRequestPayload{UserErrors: ue}, err
-	}
-	return model.CloseSupportRequestPayload{Request: &req, UserErrors: ue}, nil
+	return payload1(ctx, r.RequestService.WithdrawRequest, argKey(id, typeSupportRequest, typeProviderRequest), closePayload)
 }
 
 // ResolveSupportRequest is the resolver for the resolveSupportRequest field.
 func (r *mutationResolver) ResolveSupportRequest(ctx context.Context, id string, resolution domain.CloseReason) (model.ResolveSupportRequestPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.ResolveSupportRequestPayload{}, err
-	}
-	req, err := r.ProviderService.ResolveRequest(ctx, a, argKey(id, typeProviderRequest, typeSupportRequest), resolution)
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.ResolveSupportRequestPayload{UserErrors: ue}, err
-	}
-	return model.ResolveSupportRequestPayload{Request: &model.ProviderRequest{SupportRequest: req}, UserErrors: ue}, nil
+	return payload2(ctx, r.ProviderService.ResolveRequest, argKey(id, typeProviderRequest, typeSupportRequest), resolution, resolvePayload)
 }
 
 // PurchasePayPerIncident is the resolver for the purchasePayPerIncident field.
 func (r *mutationResolver) PurchasePayPerIncident(ctx context.Context, productID string, version string) (model.PurchasePayPerIncidentPayload, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.PurchasePayPerIncidentPayload{}, err
-	}
-	p, err := r.PlanService.PurchasePayPerIncident(ctx, a, argKey(productID, typeProduct), version)
-	ue, err := userErrors(err)
-	if err != nil || len(ue) > 0 {
-		return model.PurchasePayPerIncidentPayload{UserErrors: ue}, err
-	}
-	return model.PurchasePayPerIncidentPayload{PlanID: ptr(globalID(typeSupportPlan, p.ID)), EndsAt: &p.EndsAt, UserErrors: ue}, nil
+	return payload2(ctx, r.PlanService.PurchasePayPerIncident, argKey(productID, typeProduct), version, ppiPayload)
 }
 
 // ID is the resolver for the id field.
@@ -372,11 +285,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, 
 
 // Tenant is the resolver for the tenant field.
 func (r *queryResolver) Tenant(ctx context.Context, id string) (domain.Tenant, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return domain.Tenant{}, err
-	}
-	return r.TenantService.Tenant(ctx, a, argKey(id, typeTenant))
+	return withCaller1(ctx, r.TenantService.Tenant, argKey(id, typeTenant))
 }
 
 // Offers is the resolver for the offers field.
@@ -391,137 +300,52 @@ func (r *queryResolver) Products(ctx context.Context) ([]domain.Product, error) 
 
 // SupportPlans is the resolver for the supportPlans field.
 func (r *queryResolver) SupportPlans(ctx context.Context, productID string, version *string, portal domain.Portal) (domain.Plans, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return domain.Plans{}, err
-	}
-	return r.PlanService.SupportPlans(ctx, a, argKey(productID, typeProduct), derefOr(version), portal)
+	return withCaller(ctx, func(ctx context.Context, a domain.Account) (domain.Plans, error) {
+		return r.PlanService.SupportPlans(ctx, a, argKey(productID, typeProduct), derefOr(version), portal)
+	})
 }
 
 // SupportRequests is the resolver for the supportRequests field.
 func (r *queryResolver) SupportRequests(ctx context.Context, portal domain.Portal, first *int, after *string) (model.SupportRequestConnection, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.SupportRequestConnection{}, err
-	}
-	var cur *domain.RequestCursor
-	if after != nil {
-		if cur, err = decodeRequestCursor(*after); err != nil {
-			return model.SupportRequestConnection{}, err
-		}
-	}
-	page, err := r.RequestService.Requests(ctx, a, portal, pageSize(first), cur)
-	if err != nil {
-		return model.SupportRequestConnection{}, err
-	}
-	conn := model.SupportRequestConnection{Edges: make([]model.SupportRequestEdge, len(page.Requests))}
-	cursors := make([]string, len(page.Requests))
-	for i, q := range page.Requests {
-		cursors[i] = encodeRequestCursor(q)
-		conn.Edges[i] = model.SupportRequestEdge{Cursor: cursors[i], Node: &q}
-	}
-	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
-	return conn, nil
+	return requestPages.page(ctx, after, func(ctx context.Context, a domain.Account, from *domain.RequestCursor) ([]domain.SupportRequest, bool, error) {
+		p, err := r.RequestService.Requests(ctx, a, portal, pageSize(first), from)
+		return p.Requests, p.HasMore, err
+	})
 }
 
 // ProviderQueue is the resolver for the providerQueue field.
 func (r *queryResolver) ProviderQueue(ctx context.Context, portal *domain.Portal, planKind *domain.PlanKind, first *int, after *string) (model.ProviderRequestConnection, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.ProviderRequestConnection{}, err
-	}
-	var cur *domain.RequestCursor
-	if after != nil {
-		if cur, err = decodeRequestCursor(*after); err != nil {
-			return model.ProviderRequestConnection{}, err
-		}
-	}
-	page, err := r.ProviderService.ProviderQueue(ctx, a, derefOr(portal), derefOr(planKind), pageSize(first), cur)
-	if err != nil {
-		return model.ProviderRequestConnection{}, err
-	}
-	conn := model.ProviderRequestConnection{Edges: make([]model.ProviderRequestEdge, len(page.Requests))}
-	cursors := make([]string, len(page.Requests))
-	for i, q := range page.Requests {
-		cursors[i] = encodeRequestCursor(q)
-		conn.Edges[i] = model.ProviderRequestEdge{Cursor: cursors[i], Node: &model.ProviderRequest{SupportRequest: q}}
-	}
-	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
-	return conn, nil
+	return providerPages.page(ctx, after, func(ctx context.Context, a domain.Account, from *domain.RequestCursor) ([]domain.SupportRequest, bool, error) {
+		p, err := r.ProviderService.ProviderQueue(ctx, a, derefOr(portal), derefOr(planKind), pageSize(first), from)
+		return p.Requests, p.HasMore, err
+	})
 }
 
 // ProviderRequest is the resolver for the providerRequest field.
 func (r *queryResolver) ProviderRequest(ctx context.Context, id string) (model.ProviderRequest, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.ProviderRequest{}, err
-	}
-	q, err := r.ProviderService.ProviderRequest(ctx, a, argKey(id, typeProviderRequest, typeSupportRequest))
+	q, err := withCaller1(ctx, r.ProviderService.ProviderRequest, argKey(id, typeProviderRequest, typeSupportRequest))
 	return model.ProviderRequest{SupportRequest: q}, err
 }
 
 // IncidentLedger is the resolver for the incidentLedger field.
 func (r *queryResolver) IncidentLedger(ctx context.Context, tenantID string, first *int, after *string) (model.LedgerConnection, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.LedgerConnection{}, err
-	}
-	var before int64
-	if after != nil {
-		if before, err = domain.DecodeSeq(*after); err != nil {
-			return model.LedgerConnection{}, err
-		}
-	}
-	page, err := r.LedgerService.Ledger(ctx, a, argKey(tenantID, typeTenant), pageSize(first), before)
-	if err != nil {
-		return model.LedgerConnection{}, err
-	}
-	conn := model.LedgerConnection{Edges: make([]model.LedgerEdge, len(page.Events))}
-	cursors := make([]string, len(page.Events))
-	for i, e := range page.Events {
-		cursors[i] = domain.EncodeSeq(e.Seq)
-		conn.Edges[i] = model.LedgerEdge{Cursor: cursors[i], Node: &e}
-	}
-	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
-	return conn, nil
+	return ledgerPages.page(ctx, after, func(ctx context.Context, a domain.Account, before int64) ([]domain.Event, bool, error) {
+		p, err := r.LedgerService.Ledger(ctx, a, argKey(tenantID, typeTenant), pageSize(first), before)
+		return p.Events, p.HasMore, err
+	})
 }
 
 // Rules is the resolver for the rules field.
 func (r *queryResolver) Rules(ctx context.Context, ids []string) ([]domain.Rule, error) {
-	if ids != nil && len(ids) == 0 {
-		return []domain.Rule{}, nil // rules(ids: []): none asked for
-	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = argKey(id, typeRule)
-	}
-	return domain.Rules(keys...), nil
+	return rulesByID(ids), nil
 }
 
 // AuditTrail is the resolver for the auditTrail field.
 func (r *queryResolver) AuditTrail(ctx context.Context, tenantID string, first *int, after *string) (model.AuditConnection, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return model.AuditConnection{}, err
-	}
-	before := ""
-	if after != nil {
-		if before, err = decodeAuditCursor(*after); err != nil {
-			return model.AuditConnection{}, err
-		}
-	}
-	page, err := r.AuditService.AuditTrail(ctx, a, argKey(tenantID, typeTenant), pageSize(first), before)
-	if err != nil {
-		return model.AuditConnection{}, err
-	}
-	conn := model.AuditConnection{Edges: make([]model.AuditEdge, len(page.Events))}
-	cursors := make([]string, len(page.Events))
-	for i, e := range page.Events {
-		conn.Edges[i] = model.AuditEdge{Cursor: e.ID, Node: &e}
-		cursors[i] = e.ID
-	}
-	conn.PageInfo = pageInfo(cursors, page.HasMore, after)
-	return conn, nil
+	return auditPages.page(ctx, after, func(ctx context.Context, a domain.Account, before string) ([]domain.AuditEvent, bool, error) {
+		p, err := r.AuditService.AuditTrail(ctx, a, argKey(tenantID, typeTenant), pageSize(first), before)
+		return p.Events, p.HasMore, err
+	})
 }
 
 // BenefitID is the resolver for the benefitId field.
@@ -546,11 +370,7 @@ func (r *ruleResolver) ID(ctx context.Context, obj *domain.Rule) (string, error)
 
 // IncidentBalanceChanged is the resolver for the incidentBalanceChanged field.
 func (r *subscriptionResolver) IncidentBalanceChanged(ctx context.Context, tenantID string, after *string) (<-chan domain.Event, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.balanceStream(ctx, a, argKey(tenantID, typeTenant), after)
+	return withCaller2(ctx, r.balanceStream, argKey(tenantID, typeTenant), after)
 }
 
 // ID is the resolver for the id field.
@@ -604,74 +424,42 @@ func (r *tenantResolver) ID(ctx context.Context, obj *domain.Tenant) (string, er
 
 // HasActiveOffer is the resolver for the hasActiveOffer field.
 func (r *tenantResolver) HasActiveOffer(ctx context.Context, obj *domain.Tenant) (bool, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return false, err
-	}
-	return r.TenantService.HasActiveOffer(ctx, a, obj.ID)
+	return withCaller1(ctx, r.TenantService.HasActiveOffer, obj.ID)
 }
 
 // BenefitsNotice is the resolver for the benefitsNotice field.
 func (r *tenantResolver) BenefitsNotice(ctx context.Context, obj *domain.Tenant) (*string, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.TenantService.BenefitsNotice(ctx, a, obj.ID)
+	return withCaller1(ctx, r.TenantService.BenefitsNotice, obj.ID)
 }
 
 // Offers is the resolver for the offers field.
 func (r *tenantResolver) Offers(ctx context.Context, obj *domain.Tenant) ([]domain.HeldOffer, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.OfferService.HeldOffers(ctx, a, obj.ID)
+	return withCaller1(ctx, r.OfferService.HeldOffers, obj.ID)
 }
 
 // Benefits is the resolver for the benefits field.
 func (r *tenantResolver) Benefits(ctx context.Context, obj *domain.Tenant) ([]domain.BenefitView, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.BenefitService.TenantBenefits(ctx, a, obj.ID)
+	return withCaller1(ctx, r.BenefitService.TenantBenefits, obj.ID)
 }
 
 // Admins is the resolver for the admins field.
 func (r *tenantResolver) Admins(ctx context.Context, obj *domain.Tenant) ([]domain.TenantUser, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.TenantService.Admins(ctx, a, obj.ID)
+	return withCaller1(ctx, r.TenantService.Admins, obj.ID)
 }
 
 // Reminders is the resolver for the reminders field.
 func (r *tenantResolver) Reminders(ctx context.Context, obj *domain.Tenant) ([]domain.Reminder, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.BenefitService.Reminders(ctx, a, obj.ID)
+	return withCaller1(ctx, r.BenefitService.Reminders, obj.ID)
 }
 
 // Consultations is the resolver for the consultations field.
 func (r *tenantResolver) Consultations(ctx context.Context, obj *domain.Tenant) ([]domain.Consultation, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.BenefitService.Consultations(ctx, a, obj.ID)
+	return withCaller1(ctx, r.BenefitService.Consultations, obj.ID)
 }
 
 // LedgerCursor is the resolver for the ledgerCursor field.
 func (r *tenantResolver) LedgerCursor(ctx context.Context, obj *domain.Tenant) (string, error) {
-	a, err := caller(ctx)
-	if err != nil {
-		return "", err
-	}
-	seq, err := r.LedgerService.LedgerCursor(ctx, a, obj.ID)
+	seq, err := withCaller1(ctx, r.LedgerService.LedgerCursor, obj.ID)
 	return domain.EncodeSeq(seq), err
 }
 
