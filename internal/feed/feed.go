@@ -1,7 +1,9 @@
 // Package feed fans committed ledger events out to live subscribers, on every server
 // instance, with no broker: each instance tails the database's sequenced events (the
 // embedded store has no change streams), one tailer per tenant with subscribers, woken at
-// once by events this instance sequences and polling for the others'. A subscriber first
+// once by events this instance sequences and, for the others', by one poll per instance
+// that asks the store which tenants' ledgers changed (every Poll, and only while someone
+// subscribes): an idle subscription sends nothing to the store. A subscriber first
 // catches up from the store from its cursor, then is handed over to the tailer at the
 // exact sequence number the tailer has reached: no gap, no duplicate. A subscriber that
 // cannot keep up is dropped, never waited for. Catching up reads the tailer's ring of
@@ -27,6 +29,9 @@ import (
 type Source interface {
 	Events(ctx context.Context, scope string, after, before int64, limit int, desc bool) ([]domain.Event, error)
 	LastEvent(ctx context.Context, scope string) (domain.Event, error)
+	// ScopesChangedSince lists the scopes whose ledger head was saved at or after since,
+	// by any instance.
+	ScopesChangedSince(ctx context.Context, since time.Time) ([]string, error)
 }
 
 // ErrSlow ends a subscription whose client fell behind.
@@ -34,8 +39,15 @@ var ErrSlow = errors.New("feed: subscriber fell behind and was dropped; resubscr
 
 // Options tune a Hub.
 type Options struct {
-	// Poll is how often a tailer looks for events other instances sequenced.
+	// Poll is how often the hub asks the store which scopes other instances changed
+	// (while any scope has subscribers), and wakes their tailers.
 	Poll time.Duration
+	// Skew is how far back each of those polls looks before the previous one started:
+	// room for the instances' clocks to differ and for a save in flight during the poll.
+	Skew time.Duration
+	// Fallback is how often a tailer reads its scope's events when nothing woke it: the
+	// safety net for a change whose ledger head another instance failed to save.
+	Fallback time.Duration
 	// Buffer is how many events may wait for a subscriber in the tailer's hands. A
 	// subscriber whose buffer is full is not waited for: it leaves the tailer and catches
 	// up from the store on its own, then rejoins.
@@ -74,6 +86,12 @@ func NewHub(src Source, o Options) *Hub {
 	if o.Poll <= 0 {
 		o.Poll = 100 * time.Millisecond
 	}
+	if o.Skew <= 0 {
+		o.Skew = 2 * time.Second
+	}
+	if o.Fallback <= 0 {
+		o.Fallback = 10 * time.Second
+	}
 	if o.Buffer <= 0 {
 		o.Buffer = 4
 	}
@@ -90,7 +108,45 @@ func NewHub(src Source, o Options) *Hub {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{src: src, opt: o, tail: map[string]*tailer{}, ctx: ctx, stop: cancel, reads: make(chan struct{}, o.CatchUpReads)}
+	h := &Hub{src: src, opt: o, tail: map[string]*tailer{}, ctx: ctx, stop: cancel, reads: make(chan struct{}, o.CatchUpReads)}
+	h.wg.Add(1)
+	go h.watch()
+	return h
+}
+
+// watch wakes the tailers of the scopes other instances changed: one store query every
+// Poll for all of them, none while nobody subscribes.
+func (h *Hub) watch() {
+	defer h.wg.Done()
+	tick := time.NewTicker(h.opt.Poll)
+	defer tick.Stop()
+	since := time.Now().Add(-h.opt.Skew)
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		start := time.Now()
+		h.mu.Lock()
+		idle := len(h.tail) == 0
+		h.mu.Unlock()
+		if idle {
+			since = start.Add(-h.opt.Skew)
+			continue
+		}
+		scopes, err := h.src.ScopesChangedSince(h.ctx, since)
+		if err != nil {
+			if h.ctx.Err() == nil {
+				h.opt.Logger.Warn("feed: polling for changed ledgers failed; will retry", "err", err)
+			}
+			continue // since stays: the next poll looks back far enough
+		}
+		for _, scope := range scopes {
+			h.Wake(scope)
+		}
+		since = start.Add(-h.opt.Skew)
+	}
 }
 
 // Close stops every tailer; open subscriptions end.
@@ -99,7 +155,8 @@ func (h *Hub) Close() {
 	h.wg.Wait()
 }
 
-// Wake tells the scope's tailer, if any, that this instance just sequenced an event.
+// Wake tells the scope's tailer, if any, that the scope's ledger has new events (this
+// instance sequenced one, or the hub's poll saw another instance's).
 func (h *Hub) Wake(scope string) {
 	h.mu.Lock()
 	t := h.tail[scope]
@@ -317,7 +374,7 @@ func (t *tailer) release(s *Subscription) {
 
 func (t *tailer) run() {
 	defer t.h.wg.Done()
-	tick := time.NewTicker(t.h.opt.Poll)
+	tick := time.NewTicker(t.h.opt.Fallback)
 	defer tick.Stop()
 	for {
 		select {

@@ -27,6 +27,20 @@ type memSource struct {
 	inFlight atomic.Int64
 	peak     atomic.Int64
 	gate     chan struct{}
+	// reads counts every Events call; polls the hub's ScopesChangedSince calls.
+	reads, polls atomic.Int64
+	changed      time.Time // when the ledger last grew (another instance's head save)
+}
+
+// ScopesChangedSince answers the one scope when the ledger grew at or after since.
+func (m *memSource) ScopesChangedSince(_ context.Context, since time.Time) ([]string, error) {
+	m.polls.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.changed.IsZero() && !m.changed.Before(since) {
+		return []string{"t"}, nil
+	}
+	return nil, nil
 }
 
 func (m *memSource) append(n int) int64 {
@@ -35,10 +49,12 @@ func (m *memSource) append(n int) int64 {
 	for range n {
 		m.events = append(m.events, domain.Event{TenantID: "t", Seq: int64(len(m.events) + 1)})
 	}
+	m.changed = time.Now()
 	return int64(len(m.events))
 }
 
 func (m *memSource) Events(ctx context.Context, scope string, after, before int64, limit int, desc bool) ([]domain.Event, error) {
+	m.reads.Add(1)
 	if before != 0 {
 		m.catchUps.Add(1)
 		n := m.inFlight.Add(1)
@@ -171,7 +187,7 @@ func TestFeed_R19_ForgottenCursorsCatchUpFromTheStoreWithoutGaps(t *testing.T) {
 func TestFeed_R19_ManySubscribersJoiningWhileEventsArriveMissNothing(t *testing.T) {
 	src := &memSource{}
 	src.append(20)
-	hub := feed.NewHub(src, feed.Options{Poll: time.Millisecond, Buffer: 4, Ring: 16, Stall: 10 * time.Second})
+	hub := feed.NewHub(src, feed.Options{Poll: time.Millisecond, Fallback: time.Millisecond, Buffer: 4, Ring: 16, Stall: 10 * time.Second})
 	defer hub.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -231,4 +247,36 @@ func TestFeed_StoreCatchUpsAreBounded(t *testing.T) {
 		assert.Equal(t, seqs(0, 50), receive(t, s, 0, 50))
 	}
 	assert.EqualValues(t, 2, src.peak.Load())
+}
+
+// Idle subscriptions, however many tenants they watch, send the store one query per poll
+// for all of them (which tenants changed?) and no read of any tenant's events.
+func TestFeed_IdleSubscriptionsReadNoEvents(t *testing.T) {
+	src := &memSource{}
+	hub := feed.NewHub(src, feed.Options{Poll: time.Millisecond, Fallback: time.Hour})
+	defer hub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 100 {
+		_, err := hub.Subscribe(ctx, fmt.Sprintf("s%d", i), 0, nil, nil)
+		require.NoError(t, err)
+	}
+	readsBefore, pollsBefore := src.reads.Load(), src.polls.Load()
+	testenv.WaitFor(t, 20*time.Second, "50 polls of the hub", func() bool { return src.polls.Load() >= pollsBefore+50 })
+	assert.Equal(t, readsBefore, src.reads.Load(), "idle tailers read their events")
+}
+
+// Events another instance sequences (no Wake here) reach subscribers through the hub's
+// poll of changed ledgers, well before any tailer's fallback poll.
+func TestFeed_AnotherInstancesEventsArriveThroughThePoll(t *testing.T) {
+	src := &memSource{}
+	src.append(3)
+	hub := feed.NewHub(src, feed.Options{Poll: time.Millisecond, Fallback: time.Hour, Buffer: 64})
+	defer hub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := hub.Subscribe(ctx, "t", 3, nil, nil)
+	require.NoError(t, err)
+	src.append(5) // sequenced elsewhere: this hub is not woken
+	assert.Equal(t, seqs(3, 8), receive(t, s, 3, 8))
 }

@@ -186,6 +186,9 @@ type ledgerHeadDoc struct {
 	ID   string    `bson:"_id"`
 	Seq  int64     `bson:"seq"`
 	Used []usedDoc `bson:"used"`
+	// SavedAt is this process's wall clock when it saved the head: the live feeds of
+	// every instance poll for heads saved lately (ScopesChangedSince).
+	SavedAt time.Time `bson:"savedAt"`
 }
 
 type usedDoc struct {
@@ -213,7 +216,7 @@ func (s *Store) ledgerHead(ctx context.Context, db *mongo.Database, scope string
 // SaveLedgerHead replaces a scope's saved ledger head. Two first saves that race may
 // collide on the _id; the head is a hint, so the loser's is dropped.
 func (s *Store) SaveLedgerHead(ctx context.Context, h domain.LedgerHead) error {
-	d := ledgerHeadDoc{ID: h.Scope, Seq: h.Seq, Used: make([]usedDoc, 0, len(h.Used))}
+	d := ledgerHeadDoc{ID: h.Scope, Seq: h.Seq, Used: make([]usedDoc, 0, len(h.Used)), SavedAt: time.Now().UTC()}
 	for _, b := range slices.Sorted(maps.Keys(h.Used)) {
 		d.Used = append(d.Used, usedDoc{BenefitID: b, Used: h.Used[b]})
 	}
@@ -222,6 +225,25 @@ func (s *Store) SaveLedgerHead(ctx context.Context, h domain.LedgerHead) error {
 		return nil
 	}
 	return err
+}
+
+// ScopesChangedSince lists the scopes whose ledger head was saved at or after since, by
+// any instance (index ledgerHeads {savedAt}): the one query with which an instance's live
+// feed learns of the events other instances sequenced, for every tenant at once, instead
+// of each tenant's tailer polling its events. A head is saved after every sequencing
+// round; one whose save failed is found by the tailers' slow fallback poll.
+func (s *Store) ScopesChangedSince(ctx context.Context, since time.Time) ([]string, error) {
+	ds, err := findAll[ledgerHeadDoc](ctx, s.db.Collection(colLedgerHeads), "find changed ledger heads",
+		bson.D{{Key: "savedAt", Value: bson.D{{Key: "$gte", Value: since.UTC()}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.ID
+	}
+	return out, nil
 }
 
 // FoldLedger reads a scope's whole ledger, in sequence order, into its head.

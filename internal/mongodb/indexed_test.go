@@ -223,6 +223,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			return err
 		}},
 		{"feed poll", func() error { _, err := st.Events(ctx, "contoso", 3, 0, 500, false); return err }},
+		{"feed's changed ledgers", func() error { _, err := st.ScopesChangedSince(ctx, time.Now().Add(-time.Minute)); return err }},
 		{"restart: repair", func() error { clock.Advance(2 * time.Hour); return svc.Repair(ctx) }},
 	}
 	for _, s := range steps {

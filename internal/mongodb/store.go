@@ -287,6 +287,11 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			// The ledger's order: one event per sequence number of a tenant.
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
 		},
+		colLedgerHeads: {
+			// The live feed's one poll for every tenant (ScopesChangedSince). Not by tenant:
+			// it is the question "which tenants changed", asked once for all of them.
+			{Keys: bson.D{{Key: "savedAt", Value: 1}}},
+		},
 		colAudit: {
 			// A tenant's audit trail, newest first (the _id orders by time).
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "_id", Value: -1}}},
