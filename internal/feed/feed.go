@@ -158,10 +158,11 @@ func (h *Hub) Close() {
 // Wake tells the scope's tailer, if any, that the scope's ledger has new events (this
 // instance sequenced one, or the hub's poll saw another instance's).
 func (h *Hub) Wake(scope string) {
+	// Under h.mu: release closes a tailer's wake channel under it, and a send on a closed
+	// channel panics. The send never blocks.
 	h.mu.Lock()
-	t := h.tail[scope]
-	h.mu.Unlock()
-	if t != nil {
+	defer h.mu.Unlock()
+	if t := h.tail[scope]; t != nil {
 		select {
 		case t.wake <- struct{}{}:
 		default:

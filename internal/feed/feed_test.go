@@ -280,3 +280,34 @@ func TestFeed_AnotherInstancesEventsArriveThroughThePoll(t *testing.T) {
 	src.append(5) // sequenced elsewhere: this hub is not woken
 	assert.Equal(t, seqs(3, 8), receive(t, s, 3, 8))
 }
+
+// Wakes (from this instance's events and from the hub's poll) race the last subscriber of
+// a scope leaving, which closes its tailer: a wake never lands on a closed tailer.
+func TestFeed_WakeRacesTheLastSubscriberLeaving(t *testing.T) {
+	src := &memSource{}
+	hub := feed.NewHub(src, feed.Options{Poll: time.Hour, Fallback: time.Hour})
+	defer hub.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					hub.Wake("t")
+				}
+			}
+		})
+	}
+	for range 300 {
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := hub.Subscribe(ctx, "t", 0, nil, nil)
+		require.NoError(t, err)
+		cancel()
+	}
+	testenv.WaitFor(t, 20*time.Second, "every subscriber to leave", func() bool { return hub.Subscribers() == 0 })
+	close(stop)
+	wg.Wait()
+}
