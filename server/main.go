@@ -176,7 +176,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	baseCtx, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
-	go a.Sweep(baseCtx, time.Minute, log)
 	srv := &http.Server{
 		Handler:           a.HTTP.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -194,6 +193,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		fmt.Fprintf(stdout, "debug: http://%s/debug/pprof/\n", debugLn.Addr())
 		log.Warn("the profiler is served without authentication", "addr", debugLn.Addr().String())
 	}
+	go a.Maintain(baseCtx, app.DefaultUpkeep, log) // the crash repair, then the sweep: never waited for
 	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "GraphiQL: http://%s/   GraphQL: http://%s/query\n", addr, addr)
 	log.Info("server ready", "addr", addr, "startup", time.Since(started).String(), "devAuth", cfg.DevAuth)

@@ -228,7 +228,7 @@ func TestCrash_KilledDuringCreatesAndClosesLeavesAgreeingState(t *testing.T) {
 		}
 		wg.Wait()
 		api.Kill()
-		c.apis[0] = c.startAPI() // the start-up repair runs here
+		c.apis[0] = c.startAPI() // its repair runs beside the creates that follow
 	}
 	// Clients retry every key they sent (same content): each completes or is refused.
 	url := c.url(0)
@@ -241,10 +241,21 @@ func TestCrash_KilledDuringCreatesAndClosesLeavesAgreeingState(t *testing.T) {
 	}
 	// A restart two hours later frees claims no request ever followed.
 	c.apis[0].Kill()
+	off, _ := time.ParseDuration(clockOffset)
+	restarted := time.Now().Add(off + 2*time.Hour) // on the restarted API's clock
 	c.apis[0] = startAPIWithOffset(t, c.keys, "2h", "MONGODB_URI="+c.uri)
 
 	db := c.db()
 	ctx := t.Context()
+	// The restart answers before its repair is done (app.Maintain): the checks below are
+	// of the state the repair leaves, so they wait for its checkpoint.
+	testenv.WaitFor(t, 30*time.Second, "the restart's repair to complete", func() bool {
+		var cp struct {
+			StartedAt time.Time `bson:"startedAt"`
+		}
+		err := db.Collection("checkpoints").FindOne(ctx, bson.D{{Key: "_id", Value: "repair"}}).Decode(&cp)
+		return err == nil && cp.StartedAt.After(restarted.Add(-time.Minute))
+	})
 	claims := idsOf(t, db.Collection("claims"), bson.D{{Key: "benefitId", Value: spdCloud}})
 	refunds := idsOf(t, db.Collection("refunds"), bson.D{{Key: "benefitId", Value: spdCloud}})
 	requests := idsOf(t, db.Collection("requests"), bson.D{{Key: "benefitId", Value: spdCloud}})

@@ -120,10 +120,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 			return a, fmt.Errorf("recording grants of %s: %w", t, err)
 		}
 	}
-	// Complete whatever a crash cut short (docs/crash-safety.md); every instance may.
-	if err = a.Service.Repair(ctx); err != nil {
-		return a, fmt.Errorf("start-up repair: %w", err)
-	}
+	// The crash repair (docs/crash-safety.md) is not run here: Maintain runs it once the
+	// API serves, because serving never waits for it (see Maintain).
 	a.HTTP = httpapi.New(httpapi.Config{
 		Schema: graph.NewExecutableSchema(graph.Config{
 			Resolvers:  graph.NewResolver(a.Service, a.Feed, httpapi.CloseStream),
@@ -178,18 +176,52 @@ func (a *App) seed(ctx context.Context, log *slog.Logger) ([]string, error) {
 	return append(tenants, st.TenantIDs...), nil
 }
 
-// Sweep runs the periodic sweep (expiries, caps, pending events) until ctx ends.
-func (a *App) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
+// Upkeep is how often Maintain runs each periodic job.
+type Upkeep struct {
+	// Sweep: expiries, caps, reminders and pending events (Service.Sweep).
+	Sweep time.Duration
+	// Repair: the crash repair (Service.Repair, which sweeps too).
+	Repair time.Duration
+}
+
+// DefaultUpkeep sweeps every minute and repairs every ten: a restart's repair then reads
+// at most the writes of the last ten minutes and repairOverlap, whatever the uptime.
+var DefaultUpkeep = Upkeep{Sweep: time.Minute, Repair: 10 * time.Minute}
+
+// Maintain runs the store's upkeep until ctx ends: the crash repair at once, then the
+// sweep and the repair periodically (a failed repair is tried again at the next sweep).
+//
+// Serving never waits for the repair. Every step of it completes what a crashed operation
+// left, idempotently, and every instance may run it while others serve (a restarted
+// instance of a cluster always has): until it is done, a refund whose claim a crash kept
+// shows one incident too many in use, and a missing ledger event arrives late, as an
+// outbox's does. So a start answers its first request after opening the store and loading
+// fixtures, whatever the store holds, and the repair's cost stays with the writes since
+// the last repair (docs/crash-safety.md).
+func (a *App) Maintain(ctx context.Context, every Upkeep, log *slog.Logger) {
+	t := time.NewTicker(every.Sweep)
 	defer t.Stop()
+	var repaired time.Time // when the last repair that completed ended; zero: none yet
 	for {
+		if repaired.IsZero() || time.Since(repaired) >= every.Repair {
+			start := time.Now()
+			if err := a.Service.Repair(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				log.Warn("repair failed; it is tried again at the next sweep", "err", err)
+			} else {
+				first := repaired.IsZero()
+				repaired = time.Now()
+				log.Info("repair done", "took", repaired.Sub(start).String(), "first", first)
+			}
+		} else if err := a.Service.Sweep(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := a.Service.Sweep(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("sweep failed", "err", err)
-			}
 		}
 	}
 }

@@ -194,6 +194,9 @@ func newEnv(t testing.TB, smallSendBuffers bool, opts []Option) *Env {
 	defer cancel()
 	a, err := app.Open(ctx, cfg, log, app.Options{Now: clock.Now})
 	require.NoError(t, err)
+	// The server's Maintain starts with the repair (which sweeps and sequences the
+	// fixture's grants) while it already serves; a test starts once it is done.
+	require.NoError(t, a.Service.Repair(ctx))
 	srv := httptest.NewUnstartedServer(a.HTTP.Handler())
 	if smallSendBuffers {
 		srv.Listener = sndbufListener{srv.Listener}
