@@ -4,7 +4,10 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,7 +77,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 			return a, err
 		}
 	}
-	seeded, err := a.seed(ctx, log)
+	seeded, markers, err := a.seed(ctx, log)
 	if err != nil {
 		return a, err
 	}
@@ -120,6 +123,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 			return a, fmt.Errorf("recording grants of %s: %w", t, err)
 		}
 	}
+	for _, m := range markers { // the fixture and its grants are in: the next start skips it
+		if err = a.Store.SaveCheckpoint(ctx, m, a.Service.Now()); err != nil {
+			return a, err
+		}
+	}
 	// The crash repair (docs/crash-safety.md) is not run here: Maintain runs it once the
 	// API serves, because serving never waits for it (see Maintain).
 	a.HTTP = httpapi.New(httpapi.Config{
@@ -146,34 +154,54 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 	return a, nil
 }
 
-func (a *App) seed(ctx context.Context, log *slog.Logger) ([]string, error) {
-	var tenants []string
+// seed loads the demo fixture (--demo) and the fixture file (--seed), each unless the
+// very same fixture was loaded into this database before: loading is idempotent, so an
+// unchanged fixture would write nothing new, and a restart would spend seconds per
+// thousand tenants finding that out (issue 13: start to first answer). It returns the
+// tenants whose grants are to be recorded and the markers to save once they are.
+func (a *App) seed(ctx context.Context, log *slog.Logger) (tenants, markers []string, err error) {
+	type source struct{ name, what string }
+	var loads []source
+	var texts [][]byte
 	if a.Config.SeedDemo {
-		st, err := seed.Load(ctx, a.Store, fixture.Demo(), a.Config.Issuer)
+		loads, texts = append(loads, source{"demo", "demo data loaded"}), append(texts, fixture.DemoYAML())
+	}
+	if a.Config.SeedFile != "" {
+		text, err := os.ReadFile(a.Config.SeedFile)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("--seed: %w", err)
 		}
-		tenants = append(tenants, st.TenantIDs...)
-		log.Info("demo data loaded", "tenants", st.Tenants, "accounts", st.Accounts, "newHeldOffers", st.HeldOffers)
+		loads, texts = append(loads, source{a.Config.SeedFile, "fixture loaded"}), append(texts, text)
 	}
-	if a.Config.SeedFile == "" {
-		return tenants, nil
+	for i, src := range loads {
+		marker := fixtureMarker(texts[i], a.Config.Issuer)
+		if at, err := a.Store.Checkpoint(ctx, marker); err != nil {
+			return nil, nil, err
+		} else if !at.IsZero() {
+			log.Info("fixture unchanged since it was loaded; not loaded again", "fixture", src.name, "loadedAt", at)
+			continue
+		}
+		fx, err := fixture.Parse(bytes.NewReader(texts[i]))
+		if err != nil {
+			return nil, nil, fmt.Errorf("--seed %s: %w", src.name, err)
+		}
+		st, err := seed.Load(ctx, a.Store, fx, a.Config.Issuer)
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info(src.what, "fixture", src.name, "tenants", st.Tenants, "accounts", st.Accounts, "newHeldOffers", st.HeldOffers)
+		tenants, markers = append(tenants, st.TenantIDs...), append(markers, marker)
 	}
-	f, err := os.Open(a.Config.SeedFile)
-	if err != nil {
-		return nil, fmt.Errorf("--seed: %w", err)
-	}
-	defer f.Close()
-	fx, err := fixture.Parse(f)
-	if err != nil {
-		return nil, fmt.Errorf("--seed %s: %w", a.Config.SeedFile, err)
-	}
-	st, err := seed.Load(ctx, a.Store, fx, a.Config.Issuer)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("fixture loaded", "file", a.Config.SeedFile, "tenants", st.Tenants, "accounts", st.Accounts, "newHeldOffers", st.HeldOffers)
-	return append(tenants, st.TenantIDs...), nil
+	return tenants, markers, nil
+}
+
+// fixtureMarker names a fixture's load in the store's checkpoints: the digest of the
+// fixture's text, the issuer its accounts get, and seed.Version (what a load writes).
+func fixtureMarker(text []byte, issuer string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", seed.Version, issuer)
+	h.Write(text)
+	return "fixture " + hex.EncodeToString(h.Sum(nil))
 }
 
 // Upkeep is how often Maintain runs each periodic job.

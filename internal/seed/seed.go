@@ -13,6 +13,11 @@ import (
 	"github.com/partnersupport/api/internal/fixture"
 )
 
+// Version names what Load writes for a fixture. A server skips a fixture it loaded
+// before (app: its digest and Version are saved once loaded), so change Version whenever
+// Load starts writing something different for the same fixture.
+const Version = "seed 1"
+
 // Stats counts what a load wrote.
 type Stats struct {
 	Offers, Products, Tenants, Accounts, HeldOffers, Customers int

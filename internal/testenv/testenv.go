@@ -152,6 +152,12 @@ func WithStoreURI(uri string) Option {
 	return func(c *config.Config) { c.MongoURI = uri }
 }
 
+// WithDatabase runs the service on the named database (another Env's, for a restart)
+// instead of a fresh one.
+func WithDatabase(name string) Option {
+	return func(c *config.Config) { c.Database = name }
+}
+
 // WithActivationDelay sets the activation delay (R4); the default in tests is zero.
 func WithActivationDelay(d time.Duration) Option {
 	return func(c *config.Config) { c.ActivationDelay = d }
