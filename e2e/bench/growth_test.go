@@ -50,7 +50,9 @@ func growthSizes() []int {
 // the tenants (every tenth closed as a duplicate, so refunds and their ledger entries grow
 // too), and at each size p50 and p99 of each operation at 1 and 20 clients, each call on a
 // random tenant. Units: ms-p50:<op>:<size>:c<clients>, and store commands per operation
-// (cmds:<op>:<size>) at one client.
+// (cmds:<op>:<size>) at one client. At each size it also starts the built server on the
+// grown database (first start, restart, restart after a SIGKILL under load: starts) and
+// reports the time to its first answer.
 func BenchmarkGrowth(b *testing.B) {
 	ctx := context.Background()
 	ntenants := 2000
@@ -69,22 +71,26 @@ func BenchmarkGrowth(b *testing.B) {
 	f, admins, plans := testenv.ManyTenants(ntenants)
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(b, err)
-	now := func() time.Time { return testenv.DemoNow }
+	// The business clock runs forward from DemoNow, as a server's does: what the repair of
+	// a restart reads is what was written in the minutes before it, not the whole store.
+	clockStart := time.Now()
+	now := func() time.Time { return testenv.DemoNow.Add(time.Since(clockStart)) }
 	svc := domain.NewService(cache.New(st, 30*time.Second, 0), domain.Options{Now: now})
 	accts := make([]domain.Account, ntenants)
 	for i := range ntenants {
 		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
 		require.NoError(b, err)
 	}
+	starts := newStarts(b, st, f, admins, plans, now)
 	for b.Loop() {
-		growth(b, ctx, svc, st, accts, plans, &cmds)
+		growth(b, ctx, svc, st, accts, plans, &cmds, starts)
 	}
 }
 
 // growthDatabase is the database BenchmarkGrowth builds (its embedded store's file).
 var growthDatabase string
 
-func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64) {
+func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64, starts *starts) {
 	growthDatabase = st.Database().Name()
 	ntenants := len(accts)
 	tenantOf := func(i int) string {
@@ -167,6 +173,7 @@ func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.
 		b.ReportMetric(float64(created.Load()-before)/time.Since(start).Seconds(), fmt.Sprintf("creates/s:to-%d", size))
 		reportFootprint(b, size)
 		reportIdleCPU(b, st, tenantOf, ntenants, size)
+		starts.measure(b, size)
 		for _, op := range ops {
 			for _, clients := range []int{1, 20} {
 				n := 60
