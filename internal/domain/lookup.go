@@ -147,7 +147,7 @@ func (s *Service) benefitPlan(ctx context.Context, c planContext, id string) (Pl
 	if err != nil {
 		return Plan{}, false, err
 	}
-	st, err := s.tenantStateOf(ctx, h.TenantID, false, true)
+	st, err := s.tenantStateOf(ctx, h.TenantID, false)
 	if err != nil {
 		return Plan{}, false, err
 	}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -84,10 +85,13 @@ func TestR23_Lapsed(t *testing.T) {
 	}
 }
 
+// A create chooses its plan among exactly what supportPlans lists to the caller (R23): the
+// listed plan itself when it is available, its reasons when it is not, and a plan the list
+// does not hold (another tenant's, one never linked) is refused as unknown to the caller.
 func TestR23_ChoosePlanRefusesAnUnavailablePlanWithItsReasons(t *testing.T) {
 	expired := Plan{ID: "a", Name: "A", Reasons: []Reason{{Code: ReasonExpired, Rule: "R23", Message: "ended"}, {Code: ReasonCloudOnly, Rule: "R8"}}}
 	empty := Plan{ID: "b", Name: "B", Reasons: []Reason{{Code: ReasonNoIncidentsLeft, Rule: "R23"}}}
-	ok := Plan{ID: "c", Name: "C"}
+	ok := Plan{ID: "c", Name: "C", TenantID: "contoso", Kind: PlanPartnerCloud, Incidents: Incidents{Total: 5, Remaining: 4}, quota: 5}
 	plans := Plans{Available: []Plan{ok}, Unavailable: []Plan{expired, empty}}
 	for _, c := range []struct {
 		id   string
@@ -98,6 +102,7 @@ func TestR23_ChoosePlanRefusesAnUnavailablePlanWithItsReasons(t *testing.T) {
 		{"a", EPLANUNAVAILABLE, "R23"},
 		{"b", EEXHAUSTED, "R23"},
 		{"nope", EINVALID, ""},
+		{"fabrikam.spd.20260901.cloud_support", EINVALID, ""}, // a real benefit, not listed to this caller
 	} {
 		p, err := choosePlan(plans, c.id)
 		if ErrorCode(err) != c.code {
@@ -105,8 +110,8 @@ func TestR23_ChoosePlanRefusesAnUnavailablePlanWithItsReasons(t *testing.T) {
 			continue
 		}
 		if err == nil {
-			if p.ID != c.id {
-				t.Errorf("choosePlan(%s) = %s", c.id, p.ID)
+			if !reflect.DeepEqual(p, ok) {
+				t.Errorf("choosePlan(%s) = %+v, not the listed plan %+v", c.id, p, ok)
 			}
 			continue
 		}

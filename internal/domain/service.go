@@ -208,14 +208,12 @@ type tenantState struct {
 }
 
 func (s *Service) loadTenantState(ctx context.Context, tenantID string) (*tenantState, error) {
-	return s.tenantStateOf(ctx, tenantID, true, true)
+	return s.tenantStateOf(ctx, tenantID, true)
 }
 
 // tenantStateOf reads a tenant's state; consultations (R22) only when asked, as support
-// plans never need them: one store round trip less on the hot path. Without counts, no
-// incident is counted as used: for creating a request, where the claim itself decides
-// whether one is left (R15), and counting would read every claim of the tenant.
-func (s *Service) tenantStateOf(ctx context.Context, tenantID string, consultations, counts bool) (*tenantState, error) {
+// plans never need them: one store round trip less on the hot path.
+func (s *Service) tenantStateOf(ctx context.Context, tenantID string, consultations bool) (*tenantState, error) {
 	held, err := s.store.HeldOffers(ctx, tenantID)
 	if err != nil {
 		return nil, err
@@ -230,11 +228,9 @@ func (s *Service) tenantStateOf(ctx context.Context, tenantID string, consultati
 			return nil, err
 		}
 	}
-	var used map[string]int
-	if counts {
-		if used, err = s.store.UsedIncidents(ctx, tenantID); err != nil {
-			return nil, err
-		}
+	used, err := s.store.UsedIncidents(ctx, tenantID)
+	if err != nil {
+		return nil, err
 	}
 	st := &tenantState{held: held, contracts: map[string]Contract{}, consultations: map[string]Consultation{}, used: used}
 	for _, c := range cs {

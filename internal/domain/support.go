@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,12 +49,12 @@ func (s *Service) SupportPlans(ctx context.Context, caller Account, productID, v
 	if err := s.permit(ctx, caller, ActSupportPlans, ""); err != nil {
 		return Plans{}, err
 	}
-	return s.supportPlans(ctx, caller, productID, version, portal, true)
+	return s.supportPlans(ctx, caller, productID, version, portal)
 }
 
-// supportPlans is SupportPlans; without counts no plan is short of incidents (for a
-// create, where the claim decides: see tenantStateOf).
-func (s *Service) supportPlans(ctx context.Context, caller Account, productID, version string, portal Portal, counts bool) (Plans, error) {
+// supportPlans is SupportPlans without the permission check: what the query lists, and
+// the only list a create chooses its plan from (R23).
+func (s *Service) supportPlans(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error) {
 	if !portal.Valid() {
 		return Plans{}, Errorf(EINVALID, "R11", "unknown portal").WithField("portal")
 	}
@@ -98,7 +97,7 @@ func (s *Service) supportPlans(ctx context.Context, caller Account, productID, v
 	}
 	var plans []Plan
 	for _, tid := range tenants {
-		st, err := s.tenantStateOf(ctx, tid, false, counts)
+		st, err := s.tenantStateOf(ctx, tid, false)
 		if err != nil {
 			return Plans{}, err
 		}
@@ -354,9 +353,9 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 			}
 		} // an unknown product is refused with the plans below (R8)
 	}
-	// The plan without incident counts: counting reads every claim of the tenant, and the
-	// claim below decides whether an incident is left (R15).
-	plans, err := s.plansForCreate(ctx, caller, in)
+	// R23: the plan is chosen among exactly what supportPlans lists to the caller now; the
+	// claim below still decides whether an incident is left (R15).
+	plans, err := s.supportPlans(ctx, caller, in.ProductID, in.Version, in.Portal)
 	if err != nil {
 		return SupportRequest{}, err
 	}
@@ -414,115 +413,10 @@ func (s *Service) CreateRequest(ctx context.Context, caller Account, in CreateRe
 	return r, nil
 }
 
-// plansForCreate lists the plans a create chooses from, without incident counts: just the
-// plan it names when that is a tenant's benefit the caller sees (benefitPlan), read with
-// lookups by key only; otherwise every plan, as SupportPlans lists them. Both answer
-// alike for every plan (TestR23_CreatePlanIsTheListedPlan; the first may not know whether a
-// member linked a plan that needs no link, see benefitPlanByID); the first spares reading all of
-// the caller's links, memberships, and tenants' offers and contracts, which the embedded
-// store answers by scanning whole collections.
-func (s *Service) plansForCreate(ctx context.Context, caller Account, in CreateRequestInput) (Plans, error) {
-	p, ok, err := s.benefitPlanByID(ctx, caller, in.ProductID, in.Version, in.Portal, in.PlanID)
-	switch {
-	case err != nil:
-		return Plans{}, err
-	case ok && p.Available():
-		return Plans{Available: []Plan{p}}, nil
-	case ok:
-		return Plans{Unavailable: []Plan{p}}, nil
-	}
-	return s.supportPlans(ctx, caller, in.ProductID, in.Version, in.Portal, false)
-}
-
-// PlansForCreate is plansForCreate, for the tests over a real store (internal/app), which
-// check that it answers as SupportPlansUncounted does for every plan (R23).
-func (s *Service) PlansForCreate(ctx context.Context, caller Account, in CreateRequestInput) (Plans, error) {
-	return s.plansForCreate(ctx, caller, in)
-}
-
-// SupportPlansUncounted is SupportPlans without incident counts, as a create sees them
-// (for the same tests).
-func (s *Service) SupportPlansUncounted(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error) {
-	return s.supportPlans(ctx, caller, productID, version, portal, false)
-}
-
-// benefitPlanByID is the plan of benefit id as SupportPlans lists it without counts, if
-// it lists it: ok is false when id names no benefit the caller sees.
-func (s *Service) benefitPlanByID(ctx context.Context, caller Account, productID, version string, portal Portal, id string) (p Plan, ok bool, err error) {
-	dot := strings.LastIndexByte(id, '.')
-	if !portal.Valid() || dot < 0 {
-		return Plan{}, false, nil
-	}
-	product, _, err := s.productVersion(ctx, productID, version)
-	if err != nil {
-		return Plan{}, false, nil // SupportPlans answers with the error
-	}
-	h, err := s.store.HeldOffer(ctx, id[:dot]) // BenefitID: the held offer's ID, a dot, the kind
-	if ErrorCode(err) == ENOTFOUND {
-		return Plan{}, false, nil
-	} else if err != nil {
-		return Plan{}, false, err
-	}
-	i := slices.IndexFunc(h.Benefits, func(b Benefit) bool { return b.ID == id })
-	if i < 0 {
-		return Plan{}, false, nil
-	}
-	st := &tenantState{held: []HeldOffer{h}, contracts: map[string]Contract{}}
-	if ct, err := s.store.Contract(ctx, id); err == nil {
-		st.contracts[id] = ct
-	} else if ErrorCode(err) != ENOTFOUND {
-		return Plan{}, false, err
-	}
-	c := planContext{now: s.Now(), account: caller, product: product, version: version, portal: portal}
-	// Whether the caller is a member of the tenant and whether it linked the plan: either
-	// can settle benefitPlan's answer alone. A linked plan is listed and asks for no link,
-	// member or not; a member's activated, current plan of a product that needs no link
-	// (R10) is listed and asks for none, linked or not. So the one likelier to settle it
-	// is read first, and the other only when it did not. (A member's plan of such a
-	// product then says Linked false whether linked or not: nothing a create does reads
-	// Linked.)
-	var isMember, linked bool
-	readMember := func() (err error) {
-		_, err = s.store.Membership(ctx, h.TenantID, caller.ID)
-		isMember = err == nil
-		if ErrorCode(err) == ENOTFOUND {
-			err = nil
-		}
-		return err
-	}
-	readLink := func() (err error) {
-		_, err = s.store.Link(ctx, caller.ID, id)
-		linked = err == nil
-		if ErrorCode(err) == ENOTFOUND {
-			err = nil
-		}
-		return err
-	}
-	first, then := readLink, readMember
-	if !product.NeedsLink {
-		first, then = readMember, readLink
-	}
-	if err := first(); err != nil {
-		return Plan{}, false, err
-	}
-	_, activated := st.contracts[id]
-	settled := Listed(linked, isMember && !product.NeedsLink, activated, h.Benefits[i].Expired(c.now))
-	if !settled {
-		if err := then(); err != nil {
-			return Plan{}, false, err
-		}
-	}
-	if p, ok = c.benefitPlan(st, h.TenantID, h, h.Benefits[i], linked, isMember); !ok {
-		return Plan{}, false, nil
-	}
-	plans := []Plan{p}
-	portalHint(product, portal).apply(plans)
-	return plans[0], true, nil
-}
-
-// exhausted is the answer to a create whose claim found no incident left (R15): the
-// plan's refusal with its reasons, as choosePlan gives it once the counts show none
-// left, or if another request took the last one between counting and claiming, that.
+// exhausted is the answer to a create whose claim found no incident left (R15) although
+// the plans it chose from counted one: the plan's refusal with its reasons, as choosePlan
+// gives it once the counts show none left, or, if they still show one (another request
+// took the last one and is not yet counted), that.
 func (s *Service) exhausted(ctx context.Context, caller Account, in CreateRequestInput, plan Plan) error {
 	if plans, err := s.SupportPlans(ctx, caller, in.ProductID, in.Version, in.Portal); err == nil {
 		if _, err := choosePlan(plans, in.PlanID); ErrorCode(err) == EEXHAUSTED {
