@@ -23,6 +23,7 @@ import (
 	"github.com/partnersupport/api/internal/feed"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
+	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -70,7 +71,7 @@ func BenchmarkGrowth(b *testing.B) {
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(b, err)
 	now := func() time.Time { return testenv.DemoNow }
-	svc := domain.NewService(cache.New(st, 30*time.Second, 0), domain.Options{Now: now})
+	svc := service.New(cache.New(st, 30*time.Second, 0), service.Options{Now: now})
 	accts := make([]domain.Account, ntenants)
 	for i := range ntenants {
 		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
@@ -84,7 +85,7 @@ func BenchmarkGrowth(b *testing.B) {
 // growthDatabase is the database BenchmarkGrowth builds (its embedded store's file).
 var growthDatabase string
 
-func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64) {
+func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64) {
 	growthDatabase = st.Database().Name()
 	ntenants := len(accts)
 	tenantOf := func(i int) string {

@@ -1,6 +1,6 @@
 package app_test
 
-// Tests of the domain service over a real store (the embedded FerretDB): what the domain's
+// Tests of the use cases (internal/service) over a real store (the embedded FerretDB): what the domain's
 // unit tests cannot show, because it rests on the store's writes and indexes. They live
 // here, not in internal/domain, so that the domain's own tests run in milliseconds.
 

@@ -148,7 +148,7 @@ const DefaultStoreWait = 2 * time.Second
 
 // DefaultWritePoolSize is the pool of the batched writes and the ledger: each batcher
 // sends one command at a time (batch.go: five of them), and each sequencing round (at
-// most domain.SequencingRounds at once) one read or ordered insert at a time. On the
+// most service.SequencingRounds at once) one read or ordered insert at a time. On the
 // embedded store the write commands also take turns (writeLane), so fewer are ever busy.
 const DefaultWritePoolSize = 8
 
