@@ -78,7 +78,9 @@ type Plans struct {
 	Portal      Portal
 	Available   []Plan
 	Unavailable []Plan
-	Hint        *PortalHint
+	// PortalHint is where to go instead, when the product's requests are opened elsewhere
+	// (R11).
+	PortalHint *PortalHint
 }
 
 // UnavailablePlan is a plan that cannot be chosen for one question (a product, version
@@ -173,9 +175,6 @@ func (c PlanContext) evaluate(p *Plan, status BenefitStatus, needsLink bool) {
 		add(ReasonNotLinked, "R6", "link this plan once with the tenant's Access ID and Contract ID (%s); it then serves every portal", where)
 	}
 }
-
-// PortalHint is where to go instead, when the product's requests are opened elsewhere.
-func (p Plans) PortalHint() *PortalHint { return p.Hint }
 
 // Valid reports whether k is a known plan kind.
 func (k PlanKind) Valid() bool {

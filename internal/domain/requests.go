@@ -325,7 +325,7 @@ const MaxPage = 100
 // CheckFirst validates a connection's page size: 1 to 100.
 func CheckFirst(first int) error {
 	if first < 1 || first > MaxPage {
-		return Errorf(EINVALID, "", "first must be between 1 and %d", MaxPage).WithField("first")
+		return Errorf(EINVALID, "", "a page holds 1 to %d items", MaxPage).WithField("first")
 	}
 	return nil
 }

@@ -115,8 +115,8 @@ func (s *Service) supportPlans(ctx context.Context, caller domain.Account, produ
 	}
 	plans = append(plans, ppi...)
 
-	out.Hint = domain.PortalHintFor(product, portal)
-	out.Hint.Apply(plans)
+	out.PortalHint = domain.PortalHintFor(product, portal)
+	out.PortalHint.Apply(plans)
 	for _, p := range plans {
 		if p.Available() {
 			out.Available = append(out.Available, p)

@@ -128,8 +128,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if ps.Hint != nil {
-		out.PortalHint = &portalHint{Portal: ps.Hint.Portal, Message: ps.Hint.Message}
+	if ps.PortalHint != nil {
+		out.PortalHint = &portalHint{Portal: ps.PortalHint.Portal, Message: ps.PortalHint.Message}
 	}
 	writeJSON(w, http.StatusOK, response{Data: &data{SupportPlans: out}})
 }
