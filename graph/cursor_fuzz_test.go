@@ -9,6 +9,16 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// requireMalformedCursor fails unless err is the one refusal of a bad cursor: a coded
+// INVALID about "after" that says no more than that the cursor is malformed.
+func requireMalformedCursor(t *testing.T, err error) {
+	t.Helper()
+	e, ok := domain.AsError(err)
+	if !ok || e.Code != domain.EINVALID || len(e.Field) != 1 || e.Field[0] != "after" || e.Message != "malformed cursor" {
+		t.Fatalf("want the one coded INVALID about after, got %#v", err)
+	}
+}
+
 // FuzzDecodeRequestCursor: a request cursor from a client is decoded into a cursor within
 // bounds that encodes back to itself, or refused with the one coded INVALID about "after".
 func FuzzDecodeRequestCursor(f *testing.F) {
@@ -29,10 +39,7 @@ func FuzzDecodeRequestCursor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := decodeRequestCursor(s)
 		if err != nil {
-			e, ok := domain.AsError(err)
-			if !ok || e.Code != domain.EINVALID || len(e.Field) != 1 || e.Field[0] != "after" || e.Message != "malformed cursor" {
-				t.Fatalf("want the one coded INVALID about after, got %#v", err)
-			}
+			requireMalformedCursor(t, err)
 			return
 		}
 		if c == nil || !strings.HasPrefix(c.ID, "req_") || len(c.ID) > 64 || c.CreatedAt.Before(time.Unix(0, 0)) || len(s) > 128 {
@@ -54,10 +61,7 @@ func FuzzDecodeSeq(f *testing.F) {
 	f.Fuzz(func(t *testing.T, c string) {
 		n, err := decodeSeq(c)
 		if err != nil {
-			e, ok := domain.AsError(err)
-			if !ok || e.Code != domain.EINVALID || len(e.Field) != 1 || e.Field[0] != "after" || e.Message != "malformed cursor" {
-				t.Fatalf("want the one coded INVALID about after, got %#v", err)
-			}
+			requireMalformedCursor(t, err)
 			return
 		}
 		if n < 0 || len(c) > 16 || c[0] != 's' {
