@@ -291,7 +291,8 @@ type BenefitView struct {
 	Consultation *Consultation
 }
 
-// TenantState is everything needed to compute a tenant's benefits: four reads.
+// TenantState is everything needed to compute a tenant's benefits: its held offers, its
+// contracts and consultations by benefit ID, and its used incidents by benefit ID.
 type TenantState struct {
 	Held          []HeldOffer
 	Contracts     map[string]Contract
@@ -299,7 +300,7 @@ type TenantState struct {
 	Used          map[string]int
 }
 
-// view computes one benefit's state at now. Contract IDs are included only when
+// View computes one benefit's state at now. Contract IDs are included only when
 // withContract is set, which only member-scoped callers do (R4).
 func (st *TenantState) View(now time.Time, b Benefit, withContract bool) BenefitView {
 	v := BenefitView{Benefit: b}
@@ -324,6 +325,7 @@ func (st *TenantState) View(now time.Time, b Benefit, withContract bool) Benefit
 	return v
 }
 
+// Benefit finds one of the tenant's benefits by its ID.
 func (st *TenantState) Benefit(id string) (Benefit, bool) {
 	for _, h := range st.Held {
 		for _, b := range h.Benefits {

@@ -51,9 +51,11 @@ type LinkInput struct {
 	InRequestFlow bool // entered from inside the create-request flow (R11)
 }
 
-// maxIDLen bounds the IDs a client may send; real ones are 26 characters.
+// MaxIDLen bounds the IDs a client may send; real ones are 26 characters.
 const MaxIDLen = 64
 
+// BadPair is the one refusal of an Access ID and Contract ID that match no linkable plan,
+// which never says which half is wrong (R9).
 func BadPair() error {
 	return Errorf(EBADPAIR, "R9", "no support plan matches this Access ID and Contract ID")
 }

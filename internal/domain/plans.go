@@ -58,8 +58,9 @@ type Plan struct {
 	// ActionPack marks an Action Pack contract (R13).
 	ActionPack bool
 	Reasons    []Reason
-	Quota      int
-	Unlimited  bool
+	// Quota and Unlimited bound the claims on the plan's benefit (R15); not in the API.
+	Quota     int
+	Unlimited bool
 }
 
 // Available reports whether the plan can be chosen (R23).
@@ -291,7 +292,7 @@ func PortalHintFor(product Product, portal Portal) *PortalHint {
 	return &PortalHint{Portal: product.Portal, Message: "requests for " + product.Name + " are opened in the " + portalName(product.Portal) + " portal"}
 }
 
-// apply gives every plan the hint as a reason it is unavailable here (R11).
+// Apply gives every plan the hint as a reason it is unavailable here (R11).
 func (h *PortalHint) Apply(plans []Plan) {
 	if h == nil {
 		return

@@ -269,6 +269,8 @@ var idemKey = regexp.MustCompile(`^[A-Za-z0-9._:\-]{8,128}$`)
 // characters of letters, digits and . _ : -
 func ValidIdempotencyKey(k string) bool { return idemKey.MatchString(k) }
 
+// Validate refuses a create whose input is malformed or does not fit its type and place,
+// with a coded error naming the field (R15, R17, R18); it reads nothing.
 func (in CreateRequestInput) Validate() error {
 	if !ValidIdempotencyKey(in.IdempotencyKey) {
 		return Errorf(EINVALID, "", "the idempotency key must be 8 to 128 letters, digits or . _ : -").WithField("idempotencyKey")
@@ -300,6 +302,8 @@ func (in CreateRequestInput) Validate() error {
 	return nil
 }
 
+// Fingerprint digests what a create asks for, so that a retry with the same idempotency
+// key and other content is told apart from a true retry.
 func (in CreateRequestInput) Fingerprint() string {
 	b, _ := json.Marshal([]string{in.PlanID, in.ProductID, in.Version, string(in.Portal), string(in.Type), strings.TrimSpace(in.Title), in.Description, in.CustomerID})
 	sum := sha256.Sum256(b)
