@@ -20,7 +20,7 @@ import (
 
 // The authorization matrix: every query, mutation and subscription of the schema, asked
 // by every kind of caller about its own tenant, another tenant that exists, and one that
-// does not. The domain service decides (internal/domain: membership and role checks); this
+// does not. The use cases decide (internal/service, with internal/domain's membership and role checks); this
 // proves from the outside that it allows exactly what docs/rules.md says:
 //
 //   - the catalog (offers, products) and the rules are public (R1, R8, docs/rules.md);

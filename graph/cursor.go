@@ -119,7 +119,7 @@ var (
 		},
 	}
 	ledgerPages = pager[int64, domain.Event, model.LedgerEdge, model.LedgerConnection]{
-		decode: domain.DecodeSeq, cursor: func(e domain.Event) string { return domain.EncodeSeq(e.Seq) },
+		decode: decodeSeq, cursor: func(e domain.Event) string { return encodeSeq(e.Seq) },
 		edge: func(c string, e domain.Event) model.LedgerEdge { return model.LedgerEdge{Cursor: c, Node: &e} },
 		conn: func(es []model.LedgerEdge, pi *model.PageInfo) model.LedgerConnection {
 			return model.LedgerConnection{Edges: es, PageInfo: pi}
@@ -133,3 +133,19 @@ var (
 		},
 	}
 )
+
+// encodeSeq and decodeSeq make opaque ledger cursors: "s" and the event's sequence number
+// in base 36.
+func encodeSeq(seq int64) string { return "s" + strconv.FormatInt(seq, 36) }
+
+// decodeSeq reads a ledger cursor; anything malformed is a coded INVALID.
+func decodeSeq(c string) (int64, error) {
+	if len(c) < 2 || len(c) > 16 || c[0] != 's' {
+		return 0, domain.Errorf(domain.EINVALID, "", "malformed cursor").WithField("after")
+	}
+	n, err := strconv.ParseInt(c[1:], 36, 64)
+	if err != nil || n < 0 {
+		return 0, domain.Errorf(domain.EINVALID, "", "malformed cursor").WithField("after")
+	}
+	return n, nil
+}

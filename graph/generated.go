@@ -10134,7 +10134,7 @@ func (ec *executionContext) _SupportPlans_portalHint(ctx context.Context, field 
 			return ec.fieldContext_SupportPlans_portalHint(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PortalHint(), nil
+			return obj.PortalHint, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *domain.PortalHint) graphql.Marshaler {
@@ -10148,7 +10148,7 @@ func (ec *executionContext) fieldContext_SupportPlans_portalHint(_ context.Conte
 	fc = &graphql.FieldContext{
 		Object:     "SupportPlans",
 		Field:      field,
-		IsMethod:   true,
+		IsMethod:   false,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PortalHint(ctx, field)

@@ -12,11 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
 // consume records and sequences one consumption of the test benefit through svc.
-func consume(t *testing.T, st domain.Store, svc *domain.Service, id string) {
+func consume(t *testing.T, st domain.Store, svc *service.Service, id string) {
 	t.Helper()
 	e := domain.Event{ID: id, TenantID: "contoso", Kind: domain.EventConsume, BenefitID: "ledger-head-test", At: testenv.DemoNow, Delta: -1, Quota: 1000}
 	require.NoError(t, st.RecordEvent(t.Context(), e))
@@ -54,7 +55,7 @@ func TestLedgerHead_TwoInstancesAndStaleHeadsKeepTheLedgerDense(t *testing.T) {
 	e := testenv.New(t)
 	st := e.App.Store
 	a := e.App.Service
-	b := domain.NewService(st, domain.Options{Now: e.Clock.Now})
+	b := service.New(st, service.Options{Now: e.Clock.Now})
 	n := 0
 	for i := range 10 { // alternating: each append of one collides with the other's head
 		svc := a
@@ -73,7 +74,7 @@ func TestLedgerHead_TwoInstancesAndStaleHeadsKeepTheLedgerDense(t *testing.T) {
 		n++
 	}
 	require.NoError(t, st.SaveLedgerHead(t.Context(), old)) // an older head saved last
-	c := domain.NewService(st, domain.Options{Now: e.Clock.Now})
+	c := service.New(st, service.Options{Now: e.Clock.Now})
 	consume(t, st, c, "after-stale-save") // a new instance starts from the stale saved head
 	n++
 	consume(t, st, b, "b-after-stale-save") // b's own head is stale too
@@ -86,7 +87,7 @@ func TestLedgerHead_TwoInstancesAndStaleHeadsKeepTheLedgerDense(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			svc := []*domain.Service{a, b, c}[g%3]
+			svc := []*service.Service{a, b, c}[g%3]
 			for range 5 {
 				id := fmt.Sprintf("race/%d", k.Add(1))
 				ev := domain.Event{ID: id, TenantID: "contoso", Kind: domain.EventConsume, BenefitID: "ledger-head-test", At: testenv.DemoNow, Delta: -1, Quota: 1000}
@@ -121,7 +122,7 @@ func (s *countingStore) RecordEvent(ctx context.Context, e domain.Event) error {
 func TestLedger_SweepRecordsNothingTheLedgerHas(t *testing.T) {
 	e := testenv.New(t)
 	cs := &countingStore{Store: e.App.Store}
-	svc := domain.NewService(cs, domain.Options{Now: e.Clock.Now, Reminders: domain.ReminderPolicy{Window: 30 * 24 * time.Hour, LowThreshold: 2}})
+	svc := service.New(cs, service.Options{Now: e.Clock.Now, Reminders: domain.ReminderPolicy{Window: 30 * 24 * time.Hour, LowThreshold: 2}})
 	e.Clock.Advance(400 * 24 * time.Hour) // a year on: current benefits expire, and reminders fall due
 	require.NoError(t, svc.Sweep(t.Context()))
 	first := cs.recorded.Load()

@@ -1,5 +1,6 @@
 // Package graph is the GraphQL layer: the generated executor and thin resolvers that map
-// arguments, call the domain service and return. Rules live in internal/domain.
+// arguments, call a use case (domain/services.go, implemented by internal/service) and
+// return. Rules live in internal/domain.
 package graph
 
 import (
@@ -30,7 +31,7 @@ type Resolver struct {
 }
 
 // NewResolver is the root resolver over one service that implements every use case.
-func NewResolver(s *domain.Service, feed *feed.Hub, streamClosed func(ctx context.Context, why error)) *Resolver {
+func NewResolver(s domain.Services, feed *feed.Hub, streamClosed func(ctx context.Context, why error)) *Resolver {
 	return &Resolver{TenantService: s, OfferService: s, BenefitService: s, PlanService: s, RequestService: s,
 		ProviderService: s, LedgerService: s, AuditService: s,
 		Feed: feed, StreamClosed: streamClosed}

@@ -20,7 +20,7 @@ func (r *auditEventResolver) ID(ctx context.Context, obj *domain.AuditEvent) (st
 
 // Cursor is the resolver for the cursor field.
 func (r *balanceEventResolver) Cursor(ctx context.Context, obj *domain.Event) (string, error) {
-	return domain.EncodeSeq(obj.Seq), nil
+	return encodeSeq(obj.Seq), nil
 }
 
 // BenefitID is the resolver for the benefitId field.
@@ -460,7 +460,7 @@ func (r *tenantResolver) Consultations(ctx context.Context, obj *domain.Tenant) 
 // LedgerCursor is the resolver for the ledgerCursor field.
 func (r *tenantResolver) LedgerCursor(ctx context.Context, obj *domain.Tenant) (string, error) {
 	seq, err := withCaller1(ctx, r.LedgerService.LedgerCursor, obj.ID)
-	return domain.EncodeSeq(seq), err
+	return encodeSeq(seq), err
 }
 
 // ID is the resolver for the id field.

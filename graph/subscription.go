@@ -13,7 +13,7 @@ func (r *Resolver) balanceStream(ctx context.Context, a domain.Account, tenantID
 	from := int64(-1)
 	if after != nil {
 		var err error
-		if from, err = domain.DecodeSeq(*after); err != nil {
+		if from, err = decodeSeq(*after); err != nil {
 			return nil, err
 		}
 	}

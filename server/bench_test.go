@@ -28,6 +28,7 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
+	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -408,7 +409,7 @@ func (c *cluster) manyPlans(n int) (tokens, plans []string) {
 	f, admins, plans := testenv.ManyTenants(n)
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(c.t, err)
-	svc := domain.NewService(st, domain.Options{Now: func() time.Time { return testenv.DemoNow }})
+	svc := service.New(st, service.Options{Now: func() time.Time { return testenv.DemoNow }})
 	for i := range n {
 		acct, err := st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
 		require.NoError(c.t, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
+	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -83,7 +84,7 @@ func BenchmarkCreatesStoreTime(b *testing.B) {
 	_, err = seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(b, err)
 	now := func() time.Time { return testenv.DemoNow }
-	svc := domain.NewService(st, domain.Options{Now: now})
+	svc := service.New(st, service.Options{Now: now})
 	accts := make([]domain.Account, n)
 	for i := range n {
 		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
@@ -104,7 +105,7 @@ func BenchmarkCreatesStoreTime(b *testing.B) {
 	}
 	for b.Loop() {
 		// As the server wires it (internal/app), on a fresh service: caches start cold.
-		svc := domain.NewService(cache.New(st, 30*time.Second, 30*time.Second), domain.Options{Now: now})
+		svc := service.New(cache.New(st, 30*time.Second, 30*time.Second), service.Options{Now: now})
 		start := time.Now()
 		var wg sync.WaitGroup
 		for range 50 {

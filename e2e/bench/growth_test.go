@@ -23,6 +23,7 @@ import (
 	"github.com/partnersupport/api/internal/feed"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
+	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -75,7 +76,7 @@ func BenchmarkGrowth(b *testing.B) {
 	// a restart reads is what was written in the minutes before it, not the whole store.
 	clockStart := time.Now()
 	now := func() time.Time { return testenv.DemoNow.Add(time.Since(clockStart)) }
-	svc := domain.NewService(cache.New(st, 30*time.Second, 0), domain.Options{Now: now})
+	svc := service.New(cache.New(st, 30*time.Second, 0), service.Options{Now: now})
 	accts := make([]domain.Account, ntenants)
 	for i := range ntenants {
 		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
@@ -90,7 +91,7 @@ func BenchmarkGrowth(b *testing.B) {
 // growthDatabase is the database BenchmarkGrowth builds (its embedded store's file).
 var growthDatabase string
 
-func growth(b *testing.B, ctx context.Context, svc *domain.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64, starts *starts) {
+func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64, starts *starts) {
 	growthDatabase = st.Database().Name()
 	ntenants := len(accts)
 	tenantOf := func(i int) string {

@@ -1,5 +1,5 @@
 // Package app wires the service together from a configuration: the store (embedded or
-// MongoDB), fixtures, token verification, the domain service and the HTTP API. The server
+// MongoDB), fixtures, token verification, the use cases (internal/service) and the HTTP API. The server
 // command and the tests build the same thing through it.
 package app
 
@@ -28,13 +28,14 @@ import (
 	"github.com/partnersupport/api/internal/httpapi"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
+	"github.com/partnersupport/api/internal/service"
 )
 
 // App is a wired service.
 type App struct {
 	Config   config.Config
 	Store    *mongodb.Store
-	Service  *domain.Service
+	Service  *service.Service
 	HTTP     *httpapi.Server
 	Metrics  *httpapi.Metrics
 	Signer   *auth.DevSigner // nil unless --dev-auth
@@ -110,7 +111,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		now = cfg.Clock()
 	}
 	a.Feed = feed.NewHub(a.Store, feed.Options{Poll: cfg.FeedPoll, Buffer: cfg.FeedBuffer, Stall: cfg.FeedStall, Logger: log})
-	a.Service = domain.NewService(cache.NewPerRequest(cache.New(a.Store, 30*time.Second, min(30*time.Second, cfg.ActivationDelay))), domain.Options{
+	a.Service = service.New(cache.NewPerRequest(cache.New(a.Store, 30*time.Second, min(30*time.Second, cfg.ActivationDelay))), service.Options{
 		Now:             now,
 		ActivationDelay: cfg.ActivationDelay,
 		Reminders:       domain.ReminderPolicy{Window: cfg.ReminderWindow, LowThreshold: cfg.LowBalance},

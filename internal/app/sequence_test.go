@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -33,7 +34,7 @@ func TestR15_AFailedSequencingRoundIsRetriedWithoutAnyoneWaiting(t *testing.T) {
 	e := testenv.New(t)
 	st := &failingAppends{Store: e.App.Store}
 	st.fail.Store(2) // the first round and its first retry fail
-	svc := domain.NewService(st, domain.Options{Now: e.Clock.Now})
+	svc := service.New(st, service.Options{Now: e.Clock.Now})
 	ev := domain.Event{ID: "consume/retried", TenantID: "contoso", Kind: domain.EventConsume, BenefitID: "contoso.test.retried",
 		PlanName: "test", RequestID: "retried", ActorID: "test", At: testenv.DemoNow, Delta: -1, Quota: 5}
 	require.NoError(t, st.RecordEvent(t.Context(), ev))

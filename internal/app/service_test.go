@@ -1,12 +1,11 @@
 package app_test
 
-// Tests of the domain service over a real store (the embedded FerretDB): what the domain's
+// Tests of the use cases (internal/service) over a real store (the embedded FerretDB): what the domain's
 // unit tests cannot show, because it rests on the store's writes and indexes. They live
 // here, not in internal/domain, so that the domain's own tests run in milliseconds.
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -16,159 +15,10 @@ import (
 
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
-	"github.com/partnersupport/api/internal/fixture"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
-
-// A create resolves the plan it names with lookups by key (benefitPlanByID) when it can;
-// that plan must be the one SupportPlans lists, field for field, for every account and
-// portal of the demo data and a product of each kind (with no version, its oldest and its
-// newest), activated, and linked to a third of the
-// contracts each (R6, R8–R13, R23); a plan SupportPlans does not list for the caller must not be
-// found either.
-func TestR23_CreatePlanIsTheListedPlan(t *testing.T) {
-	e := testenv.New(t)
-	ctx, svc, st := t.Context(), e.App.Service, e.App.Store
-	f := fixture.Demo()
-	var accounts []domain.Account
-	admins := map[string]domain.Account{}
-	for _, a := range f.Accounts {
-		iss, sub := a.Issuer, a.Subject
-		if iss == "" {
-			iss = config.DevIssuer
-		}
-		acct, err := st.Account(ctx, domain.AccountID(iss, sub))
-		require.NoError(t, err, a.Email)
-		accounts = append(accounts, acct)
-		for _, m := range a.Memberships {
-			for _, r := range m.Roles {
-				if r == "PARTNER_ADMIN" {
-					admins[m.Tenant] = acct
-				}
-			}
-		}
-	}
-	// Activate what can be activated, and link contracts to accounts.
-	var benefits []string
-	var contracts []domain.Contract
-	for _, tn := range f.Tenants {
-		held, err := st.HeldOffers(ctx, tn.ID)
-		require.NoError(t, err)
-		for _, h := range held {
-			for _, b := range h.Benefits {
-				benefits = append(benefits, b.ID)
-				if admin, ok := admins[tn.ID]; ok && b.Kind.Incidental() {
-					if v, err := svc.Activate(ctx, admin, b.ID); err == nil && v.Contract != nil {
-						contracts = append(contracts, *v.Contract)
-					}
-				}
-			}
-		}
-	}
-	require.NotEmpty(t, contracts)
-	for i, a := range accounts { // each account links a third of the contracts, a different third each
-		for j, c := range contracts {
-			if (i+j)%3 == 0 {
-				_, _, _ = svc.Link(ctx, a, domain.LinkInput{AccessID: c.AccessID, ContractID: c.ContractID, Portal: domain.PortalAzure})
-			}
-		}
-	}
-	all, err := svc.Products(ctx)
-	require.NoError(t, err)
-	// One product of each kind that plan evaluation tells apart (R8, R10, R11, R21).
-	var products []domain.Product
-	kinds := map[string]bool{}
-	for _, p := range all {
-		k := fmt.Sprint(p.Deployment, p.Portal, p.NeedsLink, p.LifecyclePolicy, len(p.Versions) > 0)
-		if !kinds[k] {
-			kinds[k] = true
-			products = append(products, p)
-		}
-	}
-	compared := map[string]int{}
-	for _, a := range accounts {
-		for _, p := range products {
-			versions := []string{""} // and the oldest and newest (covered or not: R8)
-			if n := len(p.Versions); n > 0 {
-				versions = append(versions, p.Versions[0].Name)
-				if n > 1 {
-					versions = append(versions, p.Versions[n-1].Name)
-				}
-			}
-			for _, v := range versions {
-				for _, portal := range domain.Portals {
-					listed, err := svc.SupportPlansUncounted(ctx, a, p.ID, v, portal)
-					if err != nil {
-						_, cerr := svc.PlansForCreate(ctx, a, domain.CreateRequestInput{PlanID: benefits[0], ProductID: p.ID, Version: v, Portal: portal})
-						require.Equal(t, domain.ErrorCode(err), domain.ErrorCode(cerr), "the same refusal for %s %s %s", p.ID, v, portal)
-						continue
-					}
-					seen := map[string]bool{}
-					for _, group := range []struct {
-						available bool
-						plans     []domain.Plan
-					}{{true, listed.Available}, {false, listed.Unavailable}} {
-						for _, want := range group.plans {
-							seen[want.ID] = true
-							got, err := svc.PlansForCreate(ctx, a, domain.CreateRequestInput{PlanID: want.ID, ProductID: p.ID, Version: v, Portal: portal})
-							require.NoError(t, err)
-							in := got.Available
-							if !group.available {
-								in = got.Unavailable
-							}
-							var found *domain.Plan
-							for i := range in {
-								if in[i].ID == want.ID {
-									found = &in[i]
-								}
-							}
-							require.NotNil(t, found, "%s: plan %s for %s %s in %s", a.Email, want.ID, p.ID, v, portal)
-							if want.Linked && !found.Linked && !p.NeedsLink {
-								// A create does not read whether a member linked an activated,
-								// current plan for a product that needs no link (R10): it cannot
-								// change the answer.
-								_, err := st.Membership(ctx, want.TenantID, a.ID)
-								require.NoError(t, err, "%s: plan %s is linked, yet the create says not, and not as a member", a.Email, want.ID)
-								for _, r := range want.Reasons {
-									require.NotContains(t, []domain.ReasonCode{domain.ReasonNotActive, domain.ReasonExpired}, r.Code, "%s: plan %s", a.Email, want.ID)
-								}
-								want.Linked = false
-								compared["member, link not read"]++
-							}
-							require.Equal(t, want, *found, "%s: plan %s for %s %s in %s", a.Email, want.ID, p.ID, v, portal)
-							key := "unavailable"
-							if group.available {
-								key = "available"
-							}
-							if want.Benefit != nil {
-								compared[key]++
-								if want.Linked {
-									compared["linked"]++
-								}
-							}
-						}
-					}
-					for _, id := range benefits {
-						if seen[id] || v != "" || p.ID != products[0].ID { // whether a plan is listed does not depend on the product
-							continue
-						}
-						got, err := svc.PlansForCreate(ctx, a, domain.CreateRequestInput{PlanID: id, ProductID: p.ID, Version: v, Portal: portal})
-						require.NoError(t, err)
-						for _, pl := range append(got.Available, got.Unavailable...) {
-							require.NotEqual(t, id, pl.ID, "%s: plan %s is not listed for %s %s in %s, so a create may not find it", a.Email, id, p.ID, v, portal)
-						}
-					}
-				}
-			}
-		}
-	}
-	t.Logf("compared: %v", compared)
-	require.Greater(t, compared["available"], 10)
-	require.Greater(t, compared["unavailable"], 100)
-	require.Greater(t, compared["linked"], 10)
-}
 
 const (
 	tailspinCore    = "tailspin.partner_success_core.20260115.cloud_support"         // 2 incidents

@@ -2,11 +2,6 @@ package domain
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -72,96 +67,6 @@ func WithOperation(ctx context.Context, op string) context.Context {
 func OperationFrom(ctx context.Context) string {
 	op, _ := ctx.Value(operationKey{}).(string)
 	return op
-}
-
-// auditTimeout bounds storing an audit event.
-const auditTimeout = 5 * time.Second
-
-// Audit records an audit event: a log line, the metrics hook, and, when it concerns a
-// tenant, the tenant's trail. Storing is best effort (a warning when it fails): the
-// action it describes has happened or been refused either way, and the log keeps it.
-func (s *Service) Audit(ctx context.Context, e AuditEvent) {
-	if e.At.IsZero() {
-		e.At = s.Now()
-	}
-	if e.Operation == "" {
-		e.Operation = OperationFrom(ctx)
-	}
-	if e.ID == "" {
-		e.ID = newAuditID(e.At)
-	}
-	level := slog.LevelInfo
-	if e.Outcome != OutcomeOK {
-		level = slog.LevelWarn
-	}
-	s.log.LogAttrs(ctx, level, "audit", slog.String("event", e.Name), slog.String("outcome", e.Outcome),
-		slog.String("principal", e.PrincipalID), slog.String("principalKind", string(e.PrincipalKind)),
-		slog.String("tenant", e.TenantID), slog.String("target", e.Target), slog.String("operation", e.Operation),
-		slog.String("code", string(e.Code)), slog.String("rule", e.Rule), slog.String("detail", e.Detail))
-	if s.onAudit != nil {
-		s.onAudit(e)
-	}
-	if e.TenantID == "" || strings.HasPrefix(e.TenantID, PPIScope("")) {
-		return // no tenant's admins to read it: the log has it
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	if err := s.store.InsertAuditEvent(sctx, e); err != nil {
-		s.log.WarnContext(ctx, "storing an audit event failed; it is in the log", "event", e.Name, "err", err)
-	}
-}
-
-// newAuditID orders a tenant's trail by time: nanoseconds, then randomness.
-func newAuditID(at time.Time) string {
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("%019d-%s", at.UnixNano(), hex.EncodeToString(b))
-}
-
-// audited records an action's audit event from its error: ok, refused (an expected
-// refusal) or failed (a fault).
-func (s *Service) audited(ctx context.Context, caller Account, name, tenantID, target string, err error) {
-	e := AuditEvent{Name: name, Outcome: OutcomeOK, PrincipalID: caller.ID, PrincipalKind: caller.Kind, TenantID: tenantID, Target: target}
-	if err != nil {
-		e.Outcome = OutcomeFailed
-		if de, ok := AsError(err); ok && de.Code != EINTERNAL {
-			e.Outcome, e.Code, e.Rule = OutcomeRefused, de.Code, de.Rule
-		}
-	}
-	s.Audit(ctx, e)
-}
-
-// refused records an authorization refusal and returns it.
-func (s *Service) refused(ctx context.Context, caller Account, tenantID string, err error) error {
-	e := AuditEvent{Name: AuditRefused, Outcome: OutcomeRefused, PrincipalID: caller.ID, PrincipalKind: caller.Kind, TenantID: tenantID}
-	if de, ok := AsError(err); ok {
-		e.Code, e.Rule = de.Code, de.Rule
-	}
-	s.Audit(ctx, e)
-	return err
-}
-
-// permit applies Permit (R25), recording a refusal.
-func (s *Service) permit(ctx context.Context, caller Account, act Action, tenantID string) error {
-	if err := Permit(caller.Kind, act); err != nil {
-		return s.refused(ctx, caller, tenantID, err)
-	}
-	return nil
-}
-
-// AuditTrail lists a tenant's audit trail, newest first, for its admins (R3): who did
-// what, who was refused what, and why. before is an event ID from an earlier page.
-func (s *Service) AuditTrail(ctx context.Context, caller Account, tenantID string, first int, before string) (AuditPage, error) {
-	if err := s.adminPage(ctx, caller, ActAuditTrail, tenantID, first); err != nil {
-		return AuditPage{}, err
-	}
-	evs, err := s.store.AuditEvents(ctx, tenantID, before, first+1)
-	if err != nil {
-		return AuditPage{}, err
-	}
-	p := AuditPage{}
-	p.Events, p.HasMore = trimPage(evs, first)
-	return p, nil
 }
 
 // The fields of an audit event for GraphQL: nil when empty.

@@ -278,3 +278,64 @@ func Renewal(t Tenant, o Offer, prev HeldOffer, now time.Time) HeldOffer {
 // CapDue decides when R24's cap lands on the ledger: a capped SPD year (Entitle) is
 // capped from its renewal anniversary, the first day of the year, on.
 func CapDue(b Benefit, now time.Time) bool { return b.Capped && !now.Before(b.StartsAt) }
+
+// BenefitView is a benefit as one caller sees it at one moment (R19).
+type BenefitView struct {
+	Benefit
+	Status      BenefitStatus
+	Incidents   Incidents
+	ActivatedAt *time.Time
+	// Contract is set only for members of the benefit's tenant, and only once the
+	// activation has completed (R4).
+	Contract     *Contract
+	Consultation *Consultation
+}
+
+// TenantState is everything needed to compute a tenant's benefits: its held offers, its
+// contracts and consultations by benefit ID, and its used incidents by benefit ID.
+type TenantState struct {
+	Held          []HeldOffer
+	Contracts     map[string]Contract
+	Consultations map[string]Consultation
+	Used          map[string]int
+}
+
+// View computes one benefit's state at now. Contract IDs are included only when
+// withContract is set, which only member-scoped callers do (R4).
+func (st *TenantState) View(now time.Time, b Benefit, withContract bool) BenefitView {
+	v := BenefitView{Benefit: b}
+	var contract *Contract
+	if c, ok := st.Contracts[b.ID]; ok {
+		contract = &c
+		at := c.ActivatedAt
+		v.ActivatedAt = &at
+	}
+	cons, consulted := st.Consultations[b.ID]
+	if consulted {
+		at := cons.RequestedAt
+		v.ActivatedAt = &at
+		v.Consultation = &cons
+	}
+	used := st.Used[b.ID]
+	v.Incidents = b.Balance(used)
+	v.Status = b.Status(now, contract, consulted, used)
+	if withContract && contract != nil && contract.Ready(now) {
+		v.Contract = contract
+	}
+	return v
+}
+
+// Benefit finds one of the tenant's benefits by its ID.
+func (st *TenantState) Benefit(id string) (Benefit, bool) {
+	for _, h := range st.Held {
+		for _, b := range h.Benefits {
+			if b.ID == id {
+				return b, true
+			}
+		}
+	}
+	return Benefit{}, false
+}
+
+// NoBenefitsNotice is what a tenant without an active offer is told (R5).
+const NoBenefitsNotice = "This tenant holds no active membership offer, so it has no support benefits. An admin can buy an offer to get them."

@@ -216,14 +216,14 @@ func TestR4_R19_R22_BenefitStatus(t *testing.T) {
 func TestR4_ViewShowsTheIDsToMembersOnceReady(t *testing.T) {
 	b := Benefit{ID: "b", Kind: BenefitCloudSupport, Quota: 5, EndsAt: date(2026, 9, 1)}
 	c := Contract{BenefitID: "b", AccessID: "A", ContractID: "C", ActivatedAt: planNow, ReadyAt: planNow.Add(time.Minute)}
-	st := &tenantState{contracts: map[string]Contract{"b": c}, used: map[string]int{"b": 1}}
-	if v := st.view(planNow, b, true); v.Contract != nil || v.Status != StatusActivating {
+	st := &TenantState{Contracts: map[string]Contract{"b": c}, Used: map[string]int{"b": 1}}
+	if v := st.View(planNow, b, true); v.Contract != nil || v.Status != StatusActivating {
 		t.Errorf("before ReadyAt: %+v", v)
 	}
-	if v := st.view(c.ReadyAt, b, false); v.Contract != nil {
+	if v := st.View(c.ReadyAt, b, false); v.Contract != nil {
 		t.Error("a caller outside the tenant never sees the IDs")
 	}
-	v := st.view(c.ReadyAt, b, true)
+	v := st.View(c.ReadyAt, b, true)
 	if v.Contract == nil || v.Contract.AccessID != "A" || v.Incidents.Remaining != 4 || v.ActivatedAt == nil {
 		t.Errorf("a member once ready: %+v", v)
 	}

@@ -92,3 +92,11 @@ func AsError(err error) (*Error, bool) {
 func Forbidden() *Error {
 	return Errorf(EFORBIDDEN, "", "not found, or you are not allowed to see it")
 }
+
+// Clip bounds client text echoed in a message.
+func Clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -35,3 +35,27 @@ func LinkRefusal(status BenefitStatus) error {
 // R10): always for an account outside the tenant; for a member, unless the product needs
 // no linked IDs (Microsoft 365's cloud support).
 func NeedsLink(p Product, member bool) bool { return p.NeedsLink || !member }
+
+// LinkedPlan is a contract linked to the caller's account, as the caller sees it. It
+// never carries the IDs: an outside user must not read them back (R4).
+type LinkedPlan struct {
+	Link    Link
+	Benefit BenefitView
+}
+
+// LinkInput is what an account enters to link a support plan (R6).
+type LinkInput struct {
+	AccessID      string
+	ContractID    string
+	Portal        Portal
+	InRequestFlow bool // entered from inside the create-request flow (R11)
+}
+
+// MaxIDLen bounds the IDs a client may send; real ones are 26 characters.
+const MaxIDLen = 64
+
+// BadPair is the one refusal of an Access ID and Contract ID that match no linkable plan,
+// which never says which half is wrong (R9).
+func BadPair() error {
+	return Errorf(EBADPAIR, "R9", "no support plan matches this Access ID and Contract ID")
+}

@@ -44,15 +44,15 @@ func TestR11_PortalHint(t *testing.T) {
 		{windowsServer, PortalAzure, PortalServicesHub},
 		{Product{Name: "SQL", Deployment: DeploymentOnPremises, Portal: PortalDynamics}, PortalServicesHub, ""},
 	} {
-		h := portalHint(c.product, c.portal)
+		h := PortalHintFor(c.product, c.portal)
 		if (h == nil) != (c.hint == "") || (h != nil && h.Portal != c.hint) {
-			t.Errorf("portalHint(%s, %s) = %+v, want %s", c.product.Name, c.portal, h, c.hint)
+			t.Errorf("PortalHintFor(%s, %s) = %+v, want %s", c.product.Name, c.portal, h, c.hint)
 			continue
 		}
 		plans := []Plan{{ID: "p"}}
-		h.apply(plans)
+		h.Apply(plans)
 		if wrong := len(plans[0].Reasons) == 1 && plans[0].Reasons[0].Code == ReasonWrongPortal; wrong != (h != nil) {
-			t.Errorf("portalHint(%s, %s): reasons %+v", c.product.Name, c.portal, plans[0].Reasons)
+			t.Errorf("PortalHintFor(%s, %s): reasons %+v", c.product.Name, c.portal, plans[0].Reasons)
 		}
 	}
 }
@@ -65,7 +65,7 @@ func TestR9_LinkRefusal(t *testing.T) {
 		{StatusExpired, EEXPIRED},
 		{StatusExhausted, EEXHAUSTED},
 		{StatusActive, ""},
-		{StatusActivating, ""}, // the pair does not match until ready (badPair)
+		{StatusActivating, ""}, // the pair does not match until ready (BadPair)
 	} {
 		err := LinkRefusal(c.status)
 		if ErrorCode(err) != c.code {
@@ -75,8 +75,8 @@ func TestR9_LinkRefusal(t *testing.T) {
 		}
 	}
 	// A wrong pair is refused without saying which half is wrong: one answer.
-	if e, _ := AsError(badPair()); e.Code != EBADPAIR || e.Rule != "R9" || len(e.Field) != 0 {
-		t.Errorf("badPair: %+v", e)
+	if e, _ := AsError(BadPair()); e.Code != EBADPAIR || e.Rule != "R9" || len(e.Field) != 0 {
+		t.Errorf("BadPair: %+v", e)
 	}
 }
 
@@ -109,7 +109,7 @@ func TestR3_RequireRole(t *testing.T) {
 		{[]Role{RoleUser}, false},
 		{nil, false},
 	} {
-		err := requireRole(Membership{Roles: c.roles}, "R3", ActivatorRoles...)
+		err := RequireRole(Membership{Roles: c.roles}, "R3", ActivatorRoles...)
 		if (err == nil) != c.ok {
 			t.Errorf("roles %v: %v", c.roles, err)
 			continue

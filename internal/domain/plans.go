@@ -58,8 +58,9 @@ type Plan struct {
 	// ActionPack marks an Action Pack contract (R13).
 	ActionPack bool
 	Reasons    []Reason
-	quota      int
-	unlim      bool
+	// Quota and Unlimited bound the claims on the plan's benefit (R15); not in the API.
+	Quota     int
+	Unlimited bool
 }
 
 // Available reports whether the plan can be chosen (R23).
@@ -78,7 +79,9 @@ type Plans struct {
 	Portal      Portal
 	Available   []Plan
 	Unavailable []Plan
-	Hint        *PortalHint
+	// PortalHint is where to go instead, when the product's requests are opened elsewhere
+	// (R11).
+	PortalHint *PortalHint
 }
 
 // UnavailablePlan is a plan that cannot be chosen for one question (a product, version
@@ -126,22 +129,22 @@ func Coverage(p Product, version string, now time.Time) (covered bool, reason st
 	return false, fmt.Sprintf("%s %s is not released", p.Name, version)
 }
 
-// planContext is what evaluating plans needs to know about the account and request.
-type planContext struct {
-	now     time.Time
-	account Account
-	product Product
-	version string
-	portal  Portal
+// PlanContext is what evaluating plans needs to know about the account and request.
+type PlanContext struct {
+	Now     time.Time
+	Account Account
+	Product Product
+	Version string
+	Portal  Portal
 }
 
 // evaluate sets the reasons a partner-benefit plan is unavailable (R8, R12, R13, R23, R6).
-func (c planContext) evaluate(p *Plan, status BenefitStatus, needsLink bool) {
+func (c PlanContext) evaluate(p *Plan, status BenefitStatus, needsLink bool) {
 	add := func(code ReasonCode, rule, format string, args ...any) {
 		p.Reasons = append(p.Reasons, Reason{Code: code, Rule: rule, Message: fmt.Sprintf(format, args...)})
 	}
 	// R13: in the Azure portal an Action Pack contract shows no benefit at all.
-	if p.ActionPack && c.portal == PortalAzure {
+	if p.ActionPack && c.Portal == PortalAzure {
 		add(ReasonActionPackAzure, "R13", "Action Pack incidents are for on-premises products only and show no benefit in the Azure portal; buy a cloud support plan for Azure")
 	}
 	if r, ok := Lapsed(status, *p.EndsAt); ok {
@@ -151,31 +154,28 @@ func (c planContext) evaluate(p *Plan, status BenefitStatus, needsLink bool) {
 	}
 	switch p.Kind {
 	case PlanPartnerCloud:
-		if c.product.Deployment != DeploymentCloud {
-			add(ReasonCloudOnly, "R8", "Partner Cloud Support serves cloud products only; %s is an on-premises product", c.product.Name)
+		if c.Product.Deployment != DeploymentCloud {
+			add(ReasonCloudOnly, "R8", "Partner Cloud Support serves cloud products only; %s is an on-premises product", c.Product.Name)
 		}
 		// R12: with Premier/Advanced support linked, the Azure portal refuses Partner Cloud Support.
-		if c.portal == PortalAzure && c.account.PremierLinked {
+		if c.Portal == PortalAzure && c.Account.PremierLinked {
 			add(ReasonPremierLinked, "R12", "this account has Premier or Advanced support for partners linked, so the Azure portal does not offer Partner Cloud Support; use another account")
 		}
 	case PlanPartnerOnPremise:
-		if c.product.Deployment != DeploymentOnPremises {
-			add(ReasonOnPremisesOnly, "R8", "Partner On-premises Support serves on-premises products only; %s is a cloud product", c.product.Name)
-		} else if ok, why := Coverage(c.product, c.version, c.now); !ok {
+		if c.Product.Deployment != DeploymentOnPremises {
+			add(ReasonOnPremisesOnly, "R8", "Partner On-premises Support serves on-premises products only; %s is a cloud product", c.Product.Name)
+		} else if ok, why := Coverage(c.Product, c.Version, c.Now); !ok {
 			add(ReasonVersionNotCovered, "R8", "%s; partner on-premises support covers the current and previous versions in mainstream support", why)
 		}
 	}
 	if needsLink && !p.Linked {
 		where := "Support plans > Link support benefits"
-		if c.portal.LinksInRequestFlow() {
+		if c.Portal.LinksInRequestFlow() {
 			where = "Add contract, in the request flow"
 		}
 		add(ReasonNotLinked, "R6", "link this plan once with the tenant's Access ID and Contract ID (%s); it then serves every portal", where)
 	}
 }
-
-// PortalHint is where to go instead, when the product's requests are opened elsewhere.
-func (p Plans) PortalHint() *PortalHint { return p.Hint }
 
 // Valid reports whether k is a known plan kind.
 func (k PlanKind) Valid() bool {
@@ -188,7 +188,7 @@ func (k PlanKind) Valid() bool {
 
 // Lapsed decides R23's time and balance: a plan whose year has ended (at its end date,
 // inclusive, by Benefit.Status) or that has no incidents left is unavailable now, with
-// that reason, whatever it was yesterday. SupportPlans and a create (through choosePlan)
+// that reason, whatever it was yesterday. SupportPlans and a create (through ChoosePlan)
 // see the same reasons: both list plans with it, partner benefits and pay-per-incident
 // plans alike.
 func Lapsed(status BenefitStatus, endsAt time.Time) (Reason, bool) {
@@ -224,15 +224,15 @@ const (
 	LifecycleModern = "MODERN"
 )
 
-// ppiBenefit is a pay-per-incident plan as a one-incident benefit of the account's scope
+// PPIBenefit is a pay-per-incident plan as a one-incident benefit of the account's scope
 // (R21), active from its purchase to its end: what R23 and the ledger see of it.
-func ppiBenefit(pp PPIPlan, product Product) Benefit {
+func PPIBenefit(pp PPIPlan, product Product) Benefit {
 	return Benefit{ID: pp.ID, TenantID: PPIScope(pp.AccountID), Kind: BenefitOnPremisesSupport, Name: PPIPlanName(product),
 		Quota: 1, StartsAt: pp.BoughtAt, EndsAt: pp.EndsAt}
 }
 
-// ppiStatus is a pay-per-incident plan's state at now: it needs no activation.
-func ppiStatus(b Benefit, now time.Time, used int) BenefitStatus {
+// PPIStatus is a pay-per-incident plan's state at now: it needs no activation.
+func PPIStatus(b Benefit, now time.Time, used int) BenefitStatus {
 	return b.Status(now, &Contract{ReadyAt: b.StartsAt}, false, used)
 }
 
@@ -257,4 +257,107 @@ func ActionPack(h HeldOffer, b Benefit) bool {
 		}
 	}
 	return true
+}
+
+// BenefitPlan is how SupportPlans lists benefit b of held offer h of tenant tid, and
+// whether it lists it at all: a member sees the tenant's activated, current plans; anyone
+// sees what they linked.
+func (c PlanContext) BenefitPlan(st *TenantState, tid string, h HeldOffer, b Benefit, linked, isMember bool) (Plan, bool) {
+	if !b.Kind.Incidental() {
+		return Plan{}, false
+	}
+	if _, activated := st.Contracts[b.ID]; !Listed(linked, isMember, activated, b.Expired(c.Now)) {
+		return Plan{}, false
+	}
+	v := st.View(c.Now, b, false)
+	end := b.EndsAt
+	p := Plan{ID: b.ID, Name: b.Name, TenantID: tid, Benefit: &b, Incidents: v.Incidents, EndsAt: &end,
+		Linked: linked, ActionPack: ActionPack(h, b),
+		Quota: b.Quota, Unlimited: b.Unlimited}
+	p.Kind = PlanPartnerCloud
+	if b.Kind == BenefitOnPremisesSupport {
+		p.Kind = PlanPartnerOnPremise
+	}
+	// R10: Microsoft 365 needs no linked IDs for the tenant's own members.
+	c.evaluate(&p, v.Status, NeedsLink(c.Product, isMember))
+	return p, true
+}
+
+// PortalHintFor says where requests for the product are opened when it is not in portal
+// (R11); nil when it is.
+func PortalHintFor(product Product, portal Portal) *PortalHint {
+	if product.Portal == portal || (portal == PortalServicesHub && product.Deployment == DeploymentOnPremises) {
+		return nil
+	}
+	return &PortalHint{Portal: product.Portal, Message: "requests for " + product.Name + " are opened in the " + portalName(product.Portal) + " portal"}
+}
+
+// Apply gives every plan the hint as a reason it is unavailable here (R11).
+func (h *PortalHint) Apply(plans []Plan) {
+	if h == nil {
+		return
+	}
+	for i := range plans {
+		plans[i].Reasons = append(plans[i].Reasons, Reason{Code: ReasonWrongPortal, Rule: "R11", Message: h.Message})
+	}
+}
+
+func portalName(p Portal) string {
+	switch p {
+	case PortalAzure:
+		return "Azure"
+	case PortalDynamics:
+		return "Dynamics 365 (Power Platform)"
+	case PortalDynamicsFinanceOperations:
+		return "Dynamics 365 Finance & Operations"
+	case PortalServicesHub:
+		return "on-premises (Services Hub)"
+	case PortalMicrosoft365:
+		return "Microsoft 365 admin center"
+	}
+	return string(p)
+}
+
+// FindPlan finds a plan by ID, available or not.
+func FindPlan(ps Plans, id string) (Plan, bool) {
+	for _, l := range [][]Plan{ps.Available, ps.Unavailable} {
+		for _, p := range l {
+			if p.ID == id {
+				return p, true
+			}
+		}
+	}
+	return Plan{}, false
+}
+
+// ChoosePlan finds the chosen plan; an unavailable one is refused with its reasons (R23).
+func ChoosePlan(ps Plans, id string) (Plan, error) {
+	for _, p := range ps.Available {
+		if p.ID == id {
+			return p, nil
+		}
+	}
+	for _, p := range ps.Unavailable {
+		if p.ID == id {
+			r := p.Reasons[0]
+			e := Errorf(EPLANUNAVAILABLE, r.Rule, "%s cannot be used for this request: %s", p.Name, r.Message)
+			codes := make([]string, len(p.Reasons))
+			for i, r := range p.Reasons {
+				codes[i] = string(r.Code)
+			}
+			e.Meta = map[string]any{"reasons": codes}
+			if r.Code == ReasonNoIncidentsLeft {
+				e.Code = EEXHAUSTED
+			}
+			return Plan{}, e.WithField("planId")
+		}
+	}
+	return Plan{}, Errorf(EINVALID, "", "this account has no support plan %q for this product", Clip(id)).WithField("planId")
+}
+
+// VersionCoverage is a product version with its partner support coverage today (R8).
+type VersionCoverage struct {
+	Version
+	PartnerSupportCovered bool
+	CoverageNote          *string
 }

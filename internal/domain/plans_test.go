@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -84,10 +85,13 @@ func TestR23_Lapsed(t *testing.T) {
 	}
 }
 
+// A create chooses its plan among exactly what supportPlans lists to the caller (R23): the
+// listed plan itself when it is available, its reasons when it is not, and a plan the list
+// does not hold (another tenant's, one never linked) is refused as unknown to the caller.
 func TestR23_ChoosePlanRefusesAnUnavailablePlanWithItsReasons(t *testing.T) {
 	expired := Plan{ID: "a", Name: "A", Reasons: []Reason{{Code: ReasonExpired, Rule: "R23", Message: "ended"}, {Code: ReasonCloudOnly, Rule: "R8"}}}
 	empty := Plan{ID: "b", Name: "B", Reasons: []Reason{{Code: ReasonNoIncidentsLeft, Rule: "R23"}}}
-	ok := Plan{ID: "c", Name: "C"}
+	ok := Plan{ID: "c", Name: "C", TenantID: "contoso", Kind: PlanPartnerCloud, Incidents: Incidents{Total: 5, Remaining: 4}, Quota: 5}
 	plans := Plans{Available: []Plan{ok}, Unavailable: []Plan{expired, empty}}
 	for _, c := range []struct {
 		id   string
@@ -98,24 +102,25 @@ func TestR23_ChoosePlanRefusesAnUnavailablePlanWithItsReasons(t *testing.T) {
 		{"a", EPLANUNAVAILABLE, "R23"},
 		{"b", EEXHAUSTED, "R23"},
 		{"nope", EINVALID, ""},
+		{"fabrikam.spd.20260901.cloud_support", EINVALID, ""}, // a real benefit, not listed to this caller
 	} {
-		p, err := choosePlan(plans, c.id)
+		p, err := ChoosePlan(plans, c.id)
 		if ErrorCode(err) != c.code {
-			t.Errorf("choosePlan(%s): %v, want %s", c.id, err, c.code)
+			t.Errorf("ChoosePlan(%s): %v, want %s", c.id, err, c.code)
 			continue
 		}
 		if err == nil {
-			if p.ID != c.id {
-				t.Errorf("choosePlan(%s) = %s", c.id, p.ID)
+			if !reflect.DeepEqual(p, ok) {
+				t.Errorf("ChoosePlan(%s) = %+v, not the listed plan %+v", c.id, p, ok)
 			}
 			continue
 		}
 		e, _ := AsError(err)
 		if e.Rule != c.rule || !slices.Equal(e.Field, []string{"planId"}) {
-			t.Errorf("choosePlan(%s): rule %q field %v", c.id, e.Rule, e.Field)
+			t.Errorf("ChoosePlan(%s): rule %q field %v", c.id, e.Rule, e.Field)
 		}
 	}
-	_, err := choosePlan(plans, "a")
+	_, err := ChoosePlan(plans, "a")
 	if e, _ := AsError(err); !slices.Equal(e.Meta["reasons"].([]string), []string{"EXPIRED", "CLOUD_PRODUCTS_ONLY"}) {
 		t.Errorf("every reason is given: %v", e.Meta)
 	}
@@ -174,7 +179,7 @@ func TestR8_R10_R12_R13_EvaluatePlanReasons(t *testing.T) {
 		{"R4 still activating", PlanPartnerCloud, false, Account{}, azure, "", PortalAzure, StatusActivating, true, true, []ReasonCode{ReasonNotActive}},
 	} {
 		p := Plan{Kind: c.kind, ActionPack: c.actionPak, Linked: c.linked, EndsAt: &end}
-		planContext{now: planNow, account: c.account, product: c.product, version: c.version, portal: c.portal}.evaluate(&p, c.status, c.needsLink)
+		PlanContext{Now: planNow, Account: c.account, Product: c.product, Version: c.version, Portal: c.portal}.evaluate(&p, c.status, c.needsLink)
 		var got []ReasonCode
 		for _, r := range p.Reasons {
 			got = append(got, r.Code)
@@ -212,7 +217,7 @@ func TestR21_PPIRefusal(t *testing.T) {
 // event of it: before, its grant said "Windows Server" and its consumption "windows-server".
 func TestR21_PPIPlanNameIsTheProductsName(t *testing.T) {
 	pp := PPIPlan{ID: "ppi_x", AccountID: "acc", ProductID: "windows-server", BoughtAt: planNow, EndsAt: planNow.AddDate(1, 0, 0)}
-	b := ppiBenefit(pp, windowsServer)
+	b := PPIBenefit(pp, windowsServer)
 	if b.Name != "Pay per incident: Windows Server" || b.Name != PPIPlanName(windowsServer) {
 		t.Fatalf("name %q", b.Name)
 	}
@@ -227,8 +232,8 @@ func TestR21_PPIPlanNameIsTheProductsName(t *testing.T) {
 	}{
 		{planNow, 0, StatusActive}, {planNow, 1, StatusExhausted}, {pp.EndsAt, 0, StatusExpired}, {pp.EndsAt.Add(-time.Millisecond), 0, StatusActive},
 	} {
-		if got := ppiStatus(b, c.now, c.used); got != c.want {
-			t.Errorf("ppiStatus(%s, %d) = %s, want %s", c.now, c.used, got, c.want)
+		if got := PPIStatus(b, c.now, c.used); got != c.want {
+			t.Errorf("PPIStatus(%s, %d) = %s, want %s", c.now, c.used, got, c.want)
 		}
 	}
 }

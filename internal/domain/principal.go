@@ -1,5 +1,11 @@
 package domain
 
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
+)
+
 // Action is something a principal asks the API to do, as the R25 sides see it.
 type Action string
 
@@ -74,3 +80,39 @@ func MayWithdraw(callerID string, roles []Role, r SupportRequest) bool {
 // Resolution says whether an outcome is one the support provider records (R25): every
 // close reason but a withdrawal, which is the partner side's.
 func (r CloseReason) Resolution() bool { return r.Valid() && r != CloseWithdrawn }
+
+// Identity is who a validated token says the caller is.
+type Identity struct {
+	Issuer  string
+	Subject string
+	Email   string
+	Kind    AccountKind
+}
+
+// AccountID derives an account's ID from its issuer and subject, so that the first
+// sign-in creates it exactly once, whichever server instance sees it first.
+func AccountID(issuer, subject string) string {
+	sum := sha256.Sum256([]byte(issuer + "\x00" + subject))
+	return "acc_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
+}
+
+// RequireRole refuses a member who lacks every one of the roles, saying which are needed (R3).
+func RequireRole(m Membership, rule string, roles ...Role) error {
+	if m.Has(roles...) {
+		return nil
+	}
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	e := Errorf(EROLEREQUIRED, rule, "this needs the %s role in the tenant; ask one of the tenant's admins", strings.Join(names, " or "))
+	e.Meta = map[string]any{"requiredRoles": names}
+	return e
+}
+
+// TenantUser is an account with its roles in a tenant.
+type TenantUser struct {
+	TenantID string
+	Account  Account
+	Roles    []Role
+}

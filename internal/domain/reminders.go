@@ -76,18 +76,18 @@ func (p ReminderPolicy) Reminders(now time.Time, b Benefit, status BenefitStatus
 	return out
 }
 
-// endingEvent is the live feed's ending-soon reminder of a benefit (R19), recorded by the
+// EndingEvent is the live feed's ending-soon reminder of a benefit (R19), recorded by the
 // sweep when EndingSoon says so; its ID names the benefit, so it reminds once.
-func endingEvent(now time.Time, b Benefit) Event {
+func EndingEvent(now time.Time, b Benefit) Event {
 	return Event{ID: "remind-ending/" + b.ID, TenantID: b.TenantID, Kind: EventEnding, BenefitID: b.ID, PlanName: b.Name,
 		Reason: "R19: ends on " + b.EndsAt.Format("2006-01-02"), At: now, Quota: b.Quota, Unlimited: b.Unlimited}
 }
 
-// lowEvent is the live feed's low-balance reminder after a sequenced event e (R19): due
+// LowEvent is the live feed's low-balance reminder after a sequenced event e (R19): due
 // when e is a consumption that leaves the balance low, as LowBalance decides it for the
 // benefit e consumed from (a benefit of incidents in use, R15). Its ID names the level,
 // so each level reminds once.
-func (p ReminderPolicy) lowEvent(e Event) (Event, bool) {
+func (p ReminderPolicy) LowEvent(e Event) (Event, bool) {
 	consumed := Benefit{ID: e.BenefitID, TenantID: e.TenantID, Kind: BenefitCloudSupport, Name: e.PlanName, Quota: e.Quota, Unlimited: e.Unlimited}
 	if e.Kind != EventConsume || !p.LowBalance(consumed, StatusActive, e.Balance()) {
 		return Event{}, false

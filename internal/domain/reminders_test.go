@@ -90,8 +90,8 @@ func TestR19_ReadViewAndFeedAgree(t *testing.T) {
 							continue
 						}
 						consume := Event{ID: "consume/r", TenantID: scope, Kind: EventConsume, BenefitID: b.ID, Quota: b.Quota, Delta: -1}
-						applyBalance(&consume, b.Quota-remaining-1)
-						if _, got := r19Policy.lowEvent(consume); got != read[ReminderLowBalance] {
+						ApplyBalance(&consume, b.Quota-remaining-1)
+						if _, got := r19Policy.LowEvent(consume); got != read[ReminderLowBalance] {
 							t.Errorf("%s %s %s with %d left: feed low-balance %v, read view %v", kind, scope, status, remaining, got, read[ReminderLowBalance])
 						}
 					}
@@ -103,11 +103,11 @@ func TestR19_ReadViewAndFeedAgree(t *testing.T) {
 
 func TestR19_LowEventOnlyAfterAConsumption(t *testing.T) {
 	e := Event{ID: "refund/r", TenantID: "t", Kind: EventRefund, BenefitID: "b", Quota: 5, Used: 4, Remaining: 1}
-	if _, ok := r19Policy.lowEvent(e); ok {
+	if _, ok := r19Policy.LowEvent(e); ok {
 		t.Fatal("a refund reminds nothing")
 	}
 	e.Kind = EventConsume
-	r, ok := r19Policy.lowEvent(e)
+	r, ok := r19Policy.LowEvent(e)
 	if !ok || r.ID != "remind-low/b/4" || r.Kind != EventLow {
 		t.Fatalf("a consumption to 1 left reminds once per level: %+v %v", r, ok)
 	}

@@ -1,8 +1,15 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // RequestType is what a support request is about.
@@ -241,4 +248,101 @@ func (e Event) Balance() Incidents {
 		return Incidents{Used: e.Used, Unlimited: true}
 	}
 	return Incidents{Total: e.Quota, Used: e.Used, Remaining: e.Remaining}
+}
+
+// CreateRequestInput is a new support request.
+type CreateRequestInput struct {
+	IdempotencyKey string
+	PlanID         string // required unless the type is free (R17)
+	ProductID      string
+	Version        string
+	Portal         Portal
+	Type           RequestType
+	Title          string
+	Description    string
+	CustomerID     string // R14: for a CSP request
+}
+
+var idemKey = regexp.MustCompile(`^[A-Za-z0-9._:\-]{8,128}$`)
+
+// ValidIdempotencyKey reports whether a client's idempotency key is acceptable: 8 to 128
+// characters of letters, digits and . _ : -
+func ValidIdempotencyKey(k string) bool { return idemKey.MatchString(k) }
+
+// Validate refuses a create whose input is malformed or does not fit its type and place,
+// with a coded error naming the field (R15, R17, R18); it reads nothing.
+func (in CreateRequestInput) Validate() error {
+	if !ValidIdempotencyKey(in.IdempotencyKey) {
+		return Errorf(EINVALID, "", "the idempotency key must be 8 to 128 letters, digits or . _ : -").WithField("idempotencyKey")
+	}
+	if !in.Type.Valid() {
+		return Errorf(EINVALID, "", "unknown request type").WithField("type")
+	}
+	if !in.Portal.Valid() {
+		return Errorf(EINVALID, "", "unknown portal").WithField("portal")
+	}
+	if err := in.checkRequestText(); err != nil {
+		return err
+	}
+	if t := strings.TrimSpace(in.Title); t == "" || utf8.RuneCountInString(t) > 200 {
+		return Errorf(EINVALID, "", "the title must be 1 to 200 characters").WithField("title")
+	}
+	if utf8.RuneCountInString(in.Description) > 10000 {
+		return Errorf(EINVALID, "", "the description must be at most 10,000 characters").WithField("description")
+	}
+	if len(in.PlanID) > 200 || len(in.CustomerID) > 200 || len(in.ProductID) > 200 || len(in.Version) > 100 {
+		return Errorf(EINVALID, "", "an identifier is too long")
+	}
+	if err := CheckRequestPlace(in); err != nil {
+		return err
+	}
+	if !in.Type.Free() && in.PlanID == "" {
+		return Errorf(EINVALID, "R15", "a %s request needs a support plan", strings.ToLower(string(in.Type))).WithField("planId")
+	}
+	return nil
+}
+
+// Fingerprint digests what a create asks for, so that a retry with the same idempotency
+// key and other content is told apart from a true retry.
+func (in CreateRequestInput) Fingerprint() string {
+	b, _ := json.Marshal([]string{in.PlanID, in.ProductID, in.Version, string(in.Portal), string(in.Type), strings.TrimSpace(in.Title), in.Description, in.CustomerID})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// RequestID derives a request's ID from the account and its idempotency key: every write
+// of a create is keyed by it, so a retry finds and completes what an earlier attempt did.
+func RequestID(accountID, key string) string {
+	sum := sha256.Sum256([]byte(accountID + "\x00" + key))
+	return "req_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
+}
+
+// RequestPage is a page of requests.
+type RequestPage struct {
+	Requests []SupportRequest
+	HasMore  bool
+}
+
+// MaxPage bounds every list's page size.
+const MaxPage = 100
+
+// CheckFirst validates a connection's page size: 1 to 100.
+func CheckFirst(first int) error {
+	if first < 1 || first > MaxPage {
+		return Errorf(EINVALID, "", "a page holds 1 to %d items", MaxPage).WithField("first")
+	}
+	return nil
+}
+
+// ListedIn decides whether a portal's list of an account's requests shows one of them
+// (R18): each portal lists the requests the account created there; the on-premises portal
+// (Services Hub, "Support for business") lists every one of the account's requests tied
+// to its plans, whichever portal they were opened in, and its front-line requests of the
+// partner centre too. The partner centre lists its own (front-line and partner-program,
+// R17).
+func ListedIn(portal Portal, r SupportRequest) bool {
+	if portal == PortalServicesHub {
+		return r.PlanID != "" || r.Type == RequestFrontLine || r.Portal == PortalServicesHub
+	}
+	return r.Portal == portal
 }

@@ -4,9 +4,9 @@ import "context"
 
 // The use cases, one small interface per resource, as the GraphQL layer (and any other
 // adapter) depends on them: graph holds these, never *Service, so a resolver can be
-// tested with a fake of the one interface it calls. *Service implements them all; each
-// method decides through the pure rule functions of its resource's file (benefits.go,
-// plans.go, requests.go, ...).
+// tested with a fake of the one interface it calls. internal/service implements them all;
+// each method decides through the pure rule functions of this package, in the file of
+// its resource (benefits.go, plans.go, requests.go, ...).
 
 // TenantService reads tenants and their members (R1, R2, R3, R5).
 type TenantService interface {
@@ -84,13 +84,15 @@ type AuditService interface {
 	AuditEvent(ctx context.Context, caller Account, id string) (AuditEvent, error)
 }
 
-var (
-	_ TenantService   = (*Service)(nil)
-	_ OfferService    = (*Service)(nil)
-	_ BenefitService  = (*Service)(nil)
-	_ PlanService     = (*Service)(nil)
-	_ RequestService  = (*Service)(nil)
-	_ ProviderService = (*Service)(nil)
-	_ LedgerService   = (*Service)(nil)
-	_ AuditService    = (*Service)(nil)
-)
+// Services is every use case: what one implementation (internal/service) offers and the
+// GraphQL layer's root resolver takes apart.
+type Services interface {
+	TenantService
+	OfferService
+	BenefitService
+	PlanService
+	RequestService
+	ProviderService
+	LedgerService
+	AuditService
+}

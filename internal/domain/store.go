@@ -5,38 +5,69 @@ import (
 	"time"
 )
 
-// Store is the persistence the services need. Every method returns *Error values for
-// expected outcomes: ENOTFOUND when a lookup finds nothing, ECONFLICT when an insert
-// collides with a unique key. Any other error is internal.
+// The store port, one small interface per resource; Store is all of them. Every method
+// returns *Error values for expected outcomes: ENOTFOUND when a lookup finds nothing,
+// ECONFLICT when an insert collides with a unique key. Any other error is internal.
 //
 // Guarantees that must hold under concurrency (one contract per benefit, one link per
-// account and benefit, one held offer per offer and year) rest on the unique keys of the
-// Insert methods, never on read-then-write: the embedded store's updates are not atomic
-// (docs/store.md).
+// account and benefit, one held offer per offer and year, one claim per incident slot)
+// rest on the unique keys of the Insert methods, never on read-then-write: the embedded
+// store's updates are not atomic (docs/store.md).
+
+// Store is the persistence the services need: every resource's port.
 type Store interface {
 	Ping(ctx context.Context) error
 
+	AccountStore
+	TenantStore
+	CatalogStore
+	HeldOfferStore
+	PPIPlanStore
+	ContractStore
+	ConsultationStore
+	LinkStore
+	ClaimStore
+	RequestStore
+	AuditStore
+	LedgerStore
+	RepairStore
+}
+
+// AccountStore keeps the accounts that signed in (or that fixtures made).
+type AccountStore interface {
 	// EnsureAccount inserts a if no account has its ID, and returns the stored account.
 	EnsureAccount(ctx context.Context, a Account) (Account, error)
 	// PutAccount inserts or replaces an account (fixtures).
 	PutAccount(ctx context.Context, a Account) error
 	Account(ctx context.Context, id string) (Account, error)
 	Accounts(ctx context.Context, ids []string) ([]Account, error)
+}
 
+// TenantStore keeps tenants, their members' roles (R1, R2, R3) and their CSP customers
+// (R14).
+type TenantStore interface {
 	PutTenant(ctx context.Context, t Tenant) error
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	PutMembership(ctx context.Context, m Membership) error
 	Membership(ctx context.Context, tenantID, accountID string) (Membership, error)
 	MembershipsOfAccount(ctx context.Context, accountID string) ([]Membership, error)
 	MembershipsOfTenant(ctx context.Context, tenantID string) ([]Membership, error)
+	PutCustomer(ctx context.Context, c Customer) error
+	Customer(ctx context.Context, id string) (Customer, error)
+}
 
+// CatalogStore keeps the offer catalog and the product catalog (R5, R8).
+type CatalogStore interface {
 	PutOffer(ctx context.Context, o Offer) error
 	Offer(ctx context.Context, id string) (Offer, error)
 	Offers(ctx context.Context) ([]Offer, error)
 	PutProduct(ctx context.Context, p Product) error
 	Product(ctx context.Context, id string) (Product, error)
 	Products(ctx context.Context) ([]Product, error)
+}
 
+// HeldOfferStore keeps the offers tenants hold, each with its benefits (R20, R24).
+type HeldOfferStore interface {
 	// InsertHeldOffer fails with ECONFLICT when the tenant already holds the offer for
 	// that year (R20).
 	InsertHeldOffer(ctx context.Context, h HeldOffer) error
@@ -45,7 +76,17 @@ type Store interface {
 	// HeldOffersStartingOrEnding lists the held offers of every tenant whose year starts or
 	// ends within [from, to] (for the sweep).
 	HeldOffersStartingOrEnding(ctx context.Context, from, to time.Time) ([]HeldOffer, error)
+}
 
+// PPIPlanStore keeps the pay-per-incident plans accounts bought (R21).
+type PPIPlanStore interface {
+	InsertPPIPlan(ctx context.Context, p PPIPlan) error
+	PPIPlans(ctx context.Context, accountID string) ([]PPIPlan, error)
+}
+
+// ContractStore keeps the contracts activation creates: a benefit's Access ID and
+// Contract ID (R4, R6).
+type ContractStore interface {
 	// InsertContract fails with ECONFLICT when the benefit already has a contract (R4).
 	InsertContract(ctx context.Context, c Contract) error
 	// Contract finds a benefit's contract; ENOTFOUND when it was never activated.
@@ -53,24 +94,29 @@ type Store interface {
 	Contracts(ctx context.Context, tenantID string) ([]Contract, error)
 	// ContractByContractID finds a contract by its Contract ID, in any tenant (R6).
 	ContractByContractID(ctx context.Context, contractID string) (Contract, error)
+}
 
+// ConsultationStore keeps ISV consultation requests (R22).
+type ConsultationStore interface {
 	// InsertConsultation fails with ECONFLICT when the benefit already submitted one (R22).
 	InsertConsultation(ctx context.Context, c Consultation) error
 	Consultations(ctx context.Context, tenantID string) ([]Consultation, error)
+}
 
+// LinkStore keeps the plans accounts linked (R6, R9).
+type LinkStore interface {
 	// InsertLink fails with ECONFLICT when the account already links the benefit (R6, R9).
 	InsertLink(ctx context.Context, l Link) error
 	// Link finds an account's link to a benefit; ENOTFOUND when it has none.
 	Link(ctx context.Context, accountID, benefitID string) (Link, error)
 	LinksOfAccount(ctx context.Context, accountID string) ([]Link, error)
+}
 
+// ClaimStore keeps the incidents requests took (R15, R16).
+type ClaimStore interface {
 	// UsedIncidents counts the incidents claimed and not refunded, per benefit of the
 	// tenant (R15, R16).
 	UsedIncidents(ctx context.Context, tenantID string) (map[string]int, error)
-
-	PutCustomer(ctx context.Context, c Customer) error
-	Customer(ctx context.Context, id string) (Customer, error)
-
 	// ClaimIncident takes a free slot of the benefit for c.RequestID (R15). A claim already
 	// under that request ID is returned as it is (a retry of the same request); EEXHAUSTED
 	// when no slot is free. Slots are claimed by inserts under a unique key, so concurrent
@@ -79,7 +125,11 @@ type Store interface {
 	Claim(ctx context.Context, requestID string) (Claim, error)
 	// ReleaseClaim frees a claim (after its refund is recorded, or for an orphan).
 	ReleaseClaim(ctx context.Context, requestID string) error
+}
 
+// RequestStore keeps support requests with their closures and refunds, and the support
+// provider's queue of open ones (R15–R18, R25).
+type RequestStore interface {
 	// InsertRequest fails with ECONFLICT when the ID exists.
 	InsertRequest(ctx context.Context, r SupportRequest) error
 	// Request finds a request, with its closure and refund.
@@ -98,7 +148,10 @@ type Store interface {
 	// OpenRequests lists the requests not marked closed, across tenants, oldest first,
 	// after the cursor when given (R25).
 	OpenRequests(ctx context.Context, q QueueQuery) ([]SupportRequest, error)
+}
 
+// AuditStore keeps each tenant's audit trail.
+type AuditStore interface {
 	// InsertAuditEvent stores an event of a tenant's audit trail.
 	InsertAuditEvent(ctx context.Context, e AuditEvent) error
 	// AuditEvents lists a tenant's audit trail, newest first, before the event ID when
@@ -106,10 +159,11 @@ type Store interface {
 	AuditEvents(ctx context.Context, tenantID, before string, limit int) ([]AuditEvent, error)
 	// AuditEvent finds one event of any tenant's trail by its ID (ENOTFOUND when none).
 	AuditEvent(ctx context.Context, id string) (AuditEvent, error)
+}
 
-	InsertPPIPlan(ctx context.Context, p PPIPlan) error
-	PPIPlans(ctx context.Context, accountID string) ([]PPIPlan, error)
-
+// LedgerStore keeps the event outbox and each scope's sequenced incident ledger (R15,
+// R16, R19).
+type LedgerStore interface {
 	// RecordEvent puts an event in the outbox; recording the same ID again is a no-op.
 	RecordEvent(ctx context.Context, e Event) error
 	// PendingEvents lists a scope's unsequenced events, oldest first.
@@ -141,9 +195,12 @@ type Store interface {
 	// Events lists a scope's sequenced events with after < seq < before (0: no bound),
 	// ascending or descending.
 	Events(ctx context.Context, scope string, after, before int64, limit int, desc bool) ([]Event, error)
+}
 
-	// Repair queries (crash recovery), each bounded by time on an index of that time, so
-	// that a start-up reads what happened since the last repair, not the whole store.
+// RepairStore answers the crash-recovery queries and keeps the periodic jobs'
+// checkpoints. Each query is bounded by time on an index of that time, so that a start-up
+// reads what happened since the last repair, not the whole store.
+type RepairStore interface {
 	// RefundsWithClaims lists the refunds recorded since a time whose claim is still held.
 	RefundsWithClaims(ctx context.Context, since time.Time) ([]Refund, error)
 	// ClaimsWithoutRequests lists the claims made in [since, before) that no request followed.

@@ -81,20 +81,20 @@ func CheckRequestPlace(in CreateRequestInput) error {
 	if in.ProductID == "" {
 		return Errorf(EINVALID, "R8", "a %s request names its product", strings.ToLower(string(in.Type))).WithField("productId")
 	}
-	if in.CustomerID != "" && !strings.HasPrefix(in.PlanID, cspPlanPrefix) {
+	if in.CustomerID != "" && !strings.HasPrefix(in.PlanID, CSPPlanPrefix) {
 		return notApplicable("customerId", "R14", "a customer is named only for a request on a CSP support plan")
 	}
 	return nil
 }
 
-// checkVersionApplies refuses a version for a product that has no versions (a cloud
+// CheckVersionApplies refuses a version for a product that has no versions (a cloud
 // product, R8).
-func checkVersionApplies(p Product, version string) error {
+func CheckVersionApplies(p Product, version string) error {
 	if version != "" && len(p.Versions) == 0 {
 		return notApplicable("version", "R8", "%s has no versions; send no version", p.Name)
 	}
 	return nil
 }
 
-// cspPlanPrefix starts the ID of a tenant's CSP support plan (R14).
-const cspPlanPrefix = "csp:"
+// CSPPlanPrefix starts the ID of a tenant's CSP support plan (R14).
+const CSPPlanPrefix = "csp:"

@@ -21,7 +21,7 @@ type authenticator struct {
 	audit    Audit
 }
 
-// Audit records a security event (domain.Service.Audit).
+// Audit records a security event (service.Service.Audit).
 type Audit func(ctx context.Context, e domain.AuditEvent)
 
 // signInFailed audits a refused token (a 401, or a refused websocket init) with the

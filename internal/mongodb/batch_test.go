@@ -18,6 +18,7 @@ import (
 
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/mongodb"
+	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -191,7 +192,7 @@ func TestBatch_R15_ConcurrentClaimsOnOnePlanNeverOverdraw(t *testing.T) {
 // of the different collections take turns (writeLane): never two write commands at once.
 func TestBatch_R15_R16_SequencingManyTenantsAtOnceKeepsEachLedgerDense(t *testing.T) {
 	st, cmds := openStore(t)
-	svc := domain.NewService(st, domain.Options{Now: func() time.Time { return testenv.DemoNow }})
+	svc := service.New(st, service.Options{Now: func() time.Time { return testenv.DemoNow }})
 	const tenants, perTenant = 40, 6
 	race(t, tenants*perTenant, func(ctx context.Context, i int) {
 		tenant := fmt.Sprintf("t%02d", i%tenants)

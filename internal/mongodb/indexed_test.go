@@ -19,6 +19,7 @@ import (
 	"github.com/partnersupport/api/internal/fixture"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
+	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -126,7 +127,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	t.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
 	clock := testenv.NewClock(testenv.DemoNow)
 	// As internal/app wires it, with the production activation delay's cache bound.
-	svc := domain.NewService(cache.New(st, 30*time.Second, 0), domain.Options{Now: clock.Now,
+	svc := service.New(cache.New(st, 30*time.Second, 0), service.Options{Now: clock.Now,
 		Reminders: domain.ReminderPolicy{Window: 30 * 24 * time.Hour, LowThreshold: 2}})
 	account := func(email string) domain.Account {
 		a, err := st.Account(ctx, domain.AccountID(config.DevIssuer, email))

@@ -99,7 +99,23 @@ func isFerretDB(ctx context.Context, client *mongo.Client) (bool, error) {
 	return ok, nil
 }
 
-var _ domain.Store = (*Store)(nil)
+// Store implements every resource's port of the domain, and so domain.Store.
+var (
+	_ domain.Store             = (*Store)(nil)
+	_ domain.AccountStore      = (*Store)(nil)
+	_ domain.TenantStore       = (*Store)(nil)
+	_ domain.CatalogStore      = (*Store)(nil)
+	_ domain.HeldOfferStore    = (*Store)(nil)
+	_ domain.PPIPlanStore      = (*Store)(nil)
+	_ domain.ContractStore     = (*Store)(nil)
+	_ domain.ConsultationStore = (*Store)(nil)
+	_ domain.LinkStore         = (*Store)(nil)
+	_ domain.ClaimStore        = (*Store)(nil)
+	_ domain.RequestStore      = (*Store)(nil)
+	_ domain.AuditStore        = (*Store)(nil)
+	_ domain.LedgerStore       = (*Store)(nil)
+	_ domain.RepairStore       = (*Store)(nil)
+)
 
 // Options configure Open.
 type Options struct {
@@ -132,7 +148,7 @@ const DefaultStoreWait = 2 * time.Second
 
 // DefaultWritePoolSize is the pool of the batched writes and the ledger: each batcher
 // sends one command at a time (batch.go: five of them), and each sequencing round (at
-// most domain.SequencingRounds at once) one read or ordered insert at a time. On the
+// most service.SequencingRounds at once) one read or ordered insert at a time. On the
 // embedded store the write commands also take turns (writeLane), so fewer are ever busy.
 const DefaultWritePoolSize = 8
 

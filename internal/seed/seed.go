@@ -25,9 +25,18 @@ type Stats struct {
 	TenantIDs []string
 }
 
+// Store is what a load writes: the catalogs, tenants (with their members and customers),
+// accounts and the offers tenants hold.
+type Store interface {
+	domain.CatalogStore
+	domain.TenantStore
+	domain.AccountStore
+	domain.HeldOfferStore
+}
+
 // Load writes f into the store. issuer is the token issuer of the fixture's accounts that
 // name none (the development signer); their account IDs derive from issuer and subject.
-func Load(ctx context.Context, s domain.Store, f *fixture.File, issuer string) (Stats, error) {
+func Load(ctx context.Context, s Store, f *fixture.File, issuer string) (Stats, error) {
 	var st Stats
 	offers := map[string]domain.Offer{}
 	for _, o := range f.Offers {
@@ -107,7 +116,7 @@ func Load(ctx context.Context, s domain.Store, f *fixture.File, issuer string) (
 	return st, nil
 }
 
-func lookupOffer(ctx context.Context, s domain.Store, id string) (domain.Offer, bool) {
+func lookupOffer(ctx context.Context, s domain.CatalogStore, id string) (domain.Offer, bool) {
 	o, err := s.Offer(ctx, id)
 	return o, err == nil
 }

@@ -1,7 +1,7 @@
 // Package baseline is the benchmark's yardstick for supportPlans: the net/http handler a
 // developer who skipped GraphQL would write. It verifies the bearer token with the same
-// auth.Verifier, signs the account in with the same domain.Service.SignIn, makes the same
-// domain call as the supportPlans resolver (domain.Service.SupportPlans) and encodes, with
+// auth.Verifier, signs the account in with the same service.Service.SignIn, makes the same
+// domain call as the supportPlans resolver (service.Service.SupportPlans) and encodes, with
 // encoding/json, the JSON the GraphQL API answers for
 //
 //	{ supportPlans(productId: $p, version: $v, portal: $portal) {
@@ -22,6 +22,7 @@ import (
 	"github.com/partnersupport/api/graph"
 	"github.com/partnersupport/api/internal/auth"
 	"github.com/partnersupport/api/internal/domain"
+	"github.com/partnersupport/api/internal/service"
 )
 
 // Path is where the handler is served: GET Path?productId=&version=&portal=
@@ -30,11 +31,11 @@ const Path = "/v1/support-plans"
 // Handler answers GET Path.
 type Handler struct {
 	verifier auth.Verifier
-	svc      *domain.Service
+	svc      *service.Service
 }
 
 // New returns the handler over a verifier and a service.
-func New(v auth.Verifier, svc *domain.Service) *Handler { return &Handler{verifier: v, svc: svc} }
+func New(v auth.Verifier, svc *service.Service) *Handler { return &Handler{verifier: v, svc: svc} }
 
 // The response, in the order and shape of the GraphQL query above.
 type (
@@ -127,8 +128,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if ps.Hint != nil {
-		out.PortalHint = &portalHint{Portal: ps.Hint.Portal, Message: ps.Hint.Message}
+	if ps.PortalHint != nil {
+		out.PortalHint = &portalHint{Portal: ps.PortalHint.Portal, Message: ps.PortalHint.Message}
 	}
 	writeJSON(w, http.StatusOK, response{Data: &data{SupportPlans: out}})
 }
