@@ -136,15 +136,27 @@ const (
 // now, not at the next start-up. recordTimeout bounds it instead. A change answers once
 // its event is in the ledger, so the ledger never lags behind the answers, and an event
 // recorded after another's change answered is sequenced after it.
-func (s *Service) record(ctx context.Context, e domain.Event) {
+func (s *Service) record(ctx context.Context, e domain.Event) { s.recordAll(ctx, e.TenantID, e) }
+
+// recordAll is record for events of one scope: each is put in the outbox, then one
+// sequencing round gives them their numbers (a held offer's grants: one round, not one
+// per benefit; issue 13, a first start records thousands of tenants' grants).
+func (s *Service) recordAll(ctx context.Context, scope string, events ...domain.Event) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := s.store.RecordEvent(ctx, e); err != nil {
-		s.log.WarnContext(ctx, "recording an event failed; repair will record it", "event", e.ID, "err", err)
+	recorded := false
+	for _, e := range events {
+		if err := s.store.RecordEvent(ctx, e); err != nil {
+			s.log.WarnContext(ctx, "recording an event failed; repair will record it", "event", e.ID, "err", err)
+			continue
+		}
+		recorded = true
+	}
+	if !recorded {
 		return
 	}
-	if err := s.Sequence(ctx, e.TenantID); err != nil {
-		s.log.WarnContext(ctx, "sequencing failed; it is retried", "scope", e.TenantID, "err", err)
+	if err := s.Sequence(ctx, scope); err != nil {
+		s.log.WarnContext(ctx, "sequencing failed; it is retried", "scope", scope, "err", err)
 	}
 }
 

@@ -15,10 +15,12 @@ func (s *Service) grantEvents(ctx context.Context, h domain.HeldOffer, actor str
 	if h.RenewedAt != nil {
 		at = *h.RenewedAt // a renewal grants the year when it is renewed
 	}
-	for _, b := range h.Benefits {
-		s.record(ctx, domain.Event{ID: "grant/" + b.ID, TenantID: h.TenantID, Kind: domain.EventGrant, BenefitID: b.ID, PlanName: b.Name, ActorID: actor,
-			Reason: "offer " + h.OfferID + " for the year from " + h.PeriodStart.Format("2006-01-02"), At: at, Quota: b.Quota, Unlimited: b.Unlimited})
+	events := make([]domain.Event, len(h.Benefits))
+	for i, b := range h.Benefits {
+		events[i] = domain.Event{ID: "grant/" + b.ID, TenantID: h.TenantID, Kind: domain.EventGrant, BenefitID: b.ID, PlanName: b.Name, ActorID: actor,
+			Reason: "offer " + h.OfferID + " for the year from " + h.PeriodStart.Format("2006-01-02"), At: at, Quota: b.Quota, Unlimited: b.Unlimited}
 	}
+	s.recordAll(ctx, h.TenantID, events...)
 }
 
 // RecordGrants records the grant events of a tenant's held offers (fixtures, repair).
