@@ -355,6 +355,8 @@ func TestOrderedFindsReadTheirPage(t *testing.T) {
 		index("tenant_seq", true, "tenantId", "seq"),
 		index("tenant_id", false, "tenantId", "-_id"),
 		index("closed_created", false, "closedAt", "createdAt", "_id"),
+		index("created", false, "-createdAt"),
+		index("closed_portal_created", false, "closedAt", "portal", "createdAt", "_id"),
 	)
 
 	const n = 10_000
