@@ -3,6 +3,7 @@ package mongodb_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/partnersupport/api/internal/cache"
 	"github.com/partnersupport/api/internal/config"
@@ -46,7 +48,15 @@ func (r *reads) monitor() *event.CommandMonitor {
 		}
 		switch e.CommandName {
 		case "find":
-			out = append(out, bson.D{{Key: "find", Value: col}, {Key: "filter", Value: filter(e.Command.Lookup("filter"))}})
+			// with its sort and limit: a sorted page must be read in the index's order
+			find := bson.D{{Key: "find", Value: col}, {Key: "filter", Value: filter(e.Command.Lookup("filter"))}}
+			if sort, ok := e.Command.Lookup("sort").DocumentOK(); ok {
+				find = append(find, bson.E{Key: "sort", Value: sort})
+			}
+			if limit, ok := e.Command.Lookup("limit").AsInt64OK(); ok {
+				find = append(find, bson.E{Key: "limit", Value: limit})
+			}
+			out = append(out, find)
 		case "count", "distinct", "findAndModify":
 			out = append(out, bson.D{{Key: "find", Value: col}, {Key: "filter", Value: filter(e.Command.Lookup("query"))}})
 		case "aggregate":
@@ -87,11 +97,14 @@ var wholeCollectionReads = map[string]string{
 }
 
 // scans explains each read on the store and returns those SQLite answers with a scan of
-// a table (not an index search), outside wholeCollectionReads.
+// a table (not an index search), outside wholeCollectionReads, or, for a find with a
+// sort, with a sort of what it reads (a TEMP B-TREE: it reads every row its filter
+// matches before the first, where the index's order lets it stop at the limit).
 func scans(t *testing.T, st *mongodb.Store, cmds []bson.D) []string {
 	t.Helper()
 	var out []string
 	for _, c := range cmds {
+		sorted := slices.ContainsFunc(c, func(e bson.E) bool { return e.Key == "sort" })
 		col, _ := c[0].Value.(string)
 		if _, ok := wholeCollectionReads[c[0].Key+":"+col]; ok {
 			continue
@@ -103,7 +116,8 @@ func scans(t *testing.T, st *mongodb.Store, cmds []bson.D) []string {
 		}
 		require.NoError(t, st.Database().RunCommand(t.Context(), bson.D{{Key: "explain", Value: c}}).Decode(&res))
 		for _, line := range res.QueryPlanner.Plan {
-			if strings.Contains(line, "detail=SCAN ") && !strings.Contains(line, "CONSTANT ROW") {
+			if strings.Contains(line, "detail=SCAN ") && !strings.Contains(line, "CONSTANT ROW") && !strings.Contains(line, "detail=SCAN (subquery") ||
+				sorted && strings.Contains(line, "TEMP B-TREE") {
 				out = append(out, fmt.Sprintf("%v: %s", c, strings.Join(res.QueryPlanner.Plan, "; ")))
 				break
 			}
@@ -227,6 +241,9 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		{"feed's changed ledgers", func() error { _, err := st.ScopesChangedSince(ctx, time.Now().Add(-time.Minute)); return err }},
 		{"restart: repair", func() error { clock.Advance(2 * time.Hour); return svc.Repair(ctx) }},
 	}
+	// The paged reads, each a find with its sort and limit, read in an index's order.
+	paged := map[string]bool{"providerQueue, providerRequest, resolveSupportRequest (R25)": true, "auditTrail page": true,
+		"supportRequests page": true, "incidentLedger page": true}
 	for _, s := range steps {
 		rec.take()
 		rec.on.Store(true)
@@ -235,6 +252,11 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		require.NoError(t, err, s.name)
 		cmds := rec.take()
 		require.NotEmpty(t, cmds, "%s sent no read: the test no longer checks it", s.name)
+		if paged[s.name] {
+			require.True(t, slices.ContainsFunc(cmds, func(c bson.D) bool {
+				return slices.ContainsFunc(c, func(e bson.E) bool { return e.Key == "limit" }) && slices.ContainsFunc(c, func(e bson.E) bool { return e.Key == "sort" })
+			}), "%s sent no sorted, limited find: the test no longer checks its order", s.name)
+		}
 		for _, sc := range scans(t, st, cmds) {
 			t.Errorf("%s scans: %s", s.name, sc)
 		}
@@ -255,6 +277,13 @@ func TestScansAreDetected(t *testing.T) {
 	_, err = st.Database().Collection("requests").Find(t.Context(), bson.D{{Key: "accountId", Value: "x"}, {Key: "title", Value: "x"}})
 	require.NoError(t, err)
 	require.Empty(t, scans(t, st, rec.take()), "a find by an indexed field")
+	page := func(sort bson.D) []bson.D {
+		_, err = st.Database().Collection("requests").Find(t.Context(), bson.D{{Key: "accountId", Value: "x"}}, options.Find().SetSort(sort).SetLimit(20))
+		require.NoError(t, err)
+		return rec.take()
+	}
+	require.Len(t, scans(t, st, page(bson.D{{Key: "title", Value: 1}})), 1, "a page sorted by a key no index orders")
+	require.Empty(t, scans(t, st, page(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}})), "a page sorted by the index's next keys")
 }
 
 // The newest page of a ledger is read from a window of sequence numbers (below a saved

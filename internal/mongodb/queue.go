@@ -14,9 +14,8 @@ import (
 // The support provider's queue (R25): the open requests across tenants, oldest first,
 // filterable by portal and plan kind. An open request is one whose closedAt is absent or
 // null; each filter has an index that starts with closedAt and ends with the sort, so a
-// page reads only its own entries on MongoDB. The patched embedded store pushes closedAt
-// null and the equalities down to the same indexes, so it reads the open requests of the
-// filter (not every request) and sorts them in Go (TestHotQueriesUseIndexes). The queue
+// page reads only its own entries, on MongoDB and on the patched embedded store alike,
+// which reads them in the index's order (TestHotQueriesUseIndexes). The queue
 // is across tenants by nature, so these indexes do not start with tenantId and reach
 // every shard; none of them carries a guarantee.
 var queueIndexes = map[string][]mongo.IndexModel{
@@ -45,7 +44,9 @@ func (s *Store) OpenRequests(ctx context.Context, q domain.QueueQuery) ([]domain
 		filter = append(filter, bson.E{Key: "planKind", Value: string(q.PlanKind)})
 	}
 	if q.After != nil {
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+		// The $gte bounds the index range; the $or alone is not an index bound on the
+		// embedded store.
+		filter = append(filter, bson.E{Key: "createdAt", Value: bson.D{{Key: "$gte", Value: q.After.CreatedAt}}}, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "createdAt", Value: bson.D{{Key: "$gt", Value: q.After.CreatedAt}}}},
 			bson.D{{Key: "createdAt", Value: q.After.CreatedAt}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After.ID}}}},
 		}})

@@ -197,7 +197,9 @@ func (s *Store) Requests(ctx context.Context, accountID string, portal domain.Po
 		filter = append(filter, bson.E{Key: "portal", Value: string(portal)})
 	}
 	if before != nil {
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+		// The $lte bounds the index range; the $or alone is not an index bound on the
+		// embedded store.
+		filter = append(filter, bson.E{Key: "createdAt", Value: bson.D{{Key: "$lte", Value: before.CreatedAt}}}, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "createdAt", Value: bson.D{{Key: "$lt", Value: before.CreatedAt}}}},
 			bson.D{{Key: "createdAt", Value: before.CreatedAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: before.ID}}}},
 		}})

@@ -290,14 +290,17 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "at", Value: 1}}},
 		},
 		colRequests: {
-			{Keys: bson.D{{Key: "accountId", Value: 1}, {Key: "createdAt", Value: -1}}},
+			// An account's requests, newest first (Requests): the sort's tie-breaker _id
+			// too, so that the index gives the whole order.
+			{Keys: bson.D{{Key: "accountId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}},
 			{Keys: bson.D{{Key: "createdAt", Value: -1}}},
 		},
 		colPPIPlans: {
 			{Keys: bson.D{{Key: "accountId", Value: 1}}},
 		},
 		colOutbox: {
-			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "at", Value: 1}}},
+			// A scope's pending events, oldest first (PendingEvents).
+			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "at", Value: 1}, {Key: "_id", Value: 1}}},
 		},
 		colEvents: {
 			// The ledger's order: one event per sequence number of a tenant.

@@ -82,11 +82,13 @@ type QueryParams struct {
 	OnlyRecordIDs bool
 	Comment       string
 
-	// OrderBy (patched, PATCHES.md) is the find's sort, top-level fields only, which the
-	// backend may apply; QueryResult.Ordered says whether it did. A backend that orders
-	// must return documents in the order the handler's sort would give them, except that
-	// documents whose sort key is an array, a document or another type it cannot order
-	// come first (the handler then sorts everything itself).
+	// OrderBy (patched, PATCHES.md) is the find's sort, which the backend may apply;
+	// QueryResult.Ordered says whether it did. A backend that orders must return
+	// documents in the order the handler's sort would give them by the sort's first key,
+	// a top-level field, except that documents whose first key is an array, a document or
+	// another type it cannot order come first (the handler then sorts everything itself);
+	// documents with equal first keys may come in any order (the handler sorts them by the
+	// other keys).
 	OrderBy *types.Document
 }
 
@@ -146,6 +148,9 @@ type ExplainParams struct {
 	Filter *types.Document
 	Sort   *types.Document
 	Limit  int64
+
+	// OrderBy (patched, PATCHES.md): as QueryParams.OrderBy.
+	OrderBy *types.Document
 }
 
 // ExplainResult represents the results of Collection.Explain method.

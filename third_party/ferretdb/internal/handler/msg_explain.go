@@ -154,6 +154,11 @@ func (h *Handler) MsgExplain(connCtx context.Context, msg *wire.OpMsg) (*wire.Op
 		qp.Sort = params.Sort
 	}
 
+	// Patched (PATCHES.md): a find's sort, as find offers it to the backend (msg_find.go).
+	if !h.DisablePushdown && !params.Aggregate && qp.Sort.Len() == 0 && params.Sort.Len() != 0 && !params.Sort.Has("$natural") {
+		qp.OrderBy = params.Sort
+	}
+
 	// Limit pushdown is not applied if:
 	//  - pushdown is disabled;
 	//  - `filter` is set, it must fetch all documents to filter them in memory;

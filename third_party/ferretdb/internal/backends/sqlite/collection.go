@@ -65,23 +65,9 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 		}, nil
 	}
 
-	q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)
-
-	// Patched (PATCHES.md): more than a one-key _id filter is pushed down, as a superset.
-	whereClause, args := prepareWhereClause(params.Filter, meta.Settings.Indexes)
-
-	q += whereClause
-
-	// Patched (PATCHES.md): the find's sort, when upstream's $natural sort is not asked.
-	var ordered bool
-	if params.Sort.Len() == 0 {
-		if orderBy := prepareSortClause(params.OrderBy); orderBy != "" {
-			q += orderBy
-			ordered = true
-		}
-	} else {
-		q += prepareOrderByClause(params.Sort)
-	}
+	// Patched (PATCHES.md): more than a one-key _id filter is pushed down, as a superset,
+	// and the find's sort is applied when upstream's $natural sort is not asked.
+	q, args, ordered := prepareQuery(meta, params.Filter, params.Sort, params.OrderBy, params.Comment, params.OnlyRecordIDs)
 
 	if params.Limit != 0 {
 		q += ` LIMIT ?`
@@ -98,6 +84,37 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 		Ordered: ordered,
 	}, nil
 }
+
+// prepareQuery returns the query of Query and Explain (patched, PATCHES.md): the rows that
+// filter may match (prepareWhereClause), in sort's order ($natural, upstream's), or else in
+// orderBy's order when it reports true (prepareOrderedQuery).
+func prepareQuery(meta *metadata.Collection, filter, sort, orderBy *types.Document, comment string, onlyRecordIDs bool) (string, []any, bool) {
+	arms := filterArms(filter, meta.Settings.Indexes)
+
+	if testArmTerm != "" {
+		if len(arms) == 0 {
+			arms = []arm{{}}
+		}
+
+		for i := range arms {
+			arms[i].terms = append(arms[i].terms, testArmTerm)
+		}
+	}
+
+	if sort.Len() == 0 {
+		if q, args, ok := prepareOrderedQuery(meta.TableName, comment, meta.Capped(), onlyRecordIDs, arms, orderBy); ok {
+			return q, args, true
+		}
+	}
+
+	where, args := whereClause(arms)
+
+	return prepareSelectClause(meta.TableName, comment, meta.Capped(), onlyRecordIDs) + where + prepareOrderByClause(sort), args, false
+}
+
+// testArmTerm, when not empty, is ANDed to every term of the queries' WHERE: tests count
+// the rows SQLite reads with it.
+var testArmTerm string
 
 // InsertAll implements backends.Collection interface.
 func (c *collection) InsertAll(ctx context.Context, params *backends.InsertAllParams) (*backends.InsertAllResult, error) {
@@ -267,16 +284,12 @@ func (c *collection) Explain(ctx context.Context, params *backends.ExplainParams
 		}, nil
 	}
 
-	selectClause := prepareSelectClause(meta.TableName, "", meta.Capped(), false)
-
 	// Patched (PATCHES.md): the same pushdown as Query.
-	whereClause, args := prepareWhereClause(params.Filter, meta.Settings.Indexes)
-	filterPushdown := whereClause != ""
+	q, args, ordered := prepareQuery(meta, params.Filter, params.Sort, params.OrderBy, "", false)
+	filterPushdown := len(filterArms(params.Filter, meta.Settings.Indexes)) > 0
+	sortPushdown := ordered || params.Sort.Len() != 0
 
-	orderByClause := prepareOrderByClause(params.Sort)
-	sortPushdown := orderByClause != ""
-
-	q := `EXPLAIN QUERY PLAN ` + selectClause + whereClause + orderByClause
+	q = `EXPLAIN QUERY PLAN ` + q
 
 	var limitPushdown bool
 

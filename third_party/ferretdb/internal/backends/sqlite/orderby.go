@@ -19,6 +19,7 @@ package sqlite
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
@@ -29,83 +30,97 @@ import (
 // topLevelField is a field name the ORDER BY below may name inside a JSON path unquoted.
 var topLevelField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// orderRanks are the sjson types SQLite orders as MongoDB does, ranked in MongoDB's order
-// of types (null, numbers, strings, ObjectIDs, booleans, dates): within a rank, the value
-// `->>` extracts compares alike in both (32- and 64-bit integers and dates as SQL
-// integers, strings and ObjectIDs' hex as text in byte order, booleans as 0 and 1). Every
-// other type is flagged: such rows come first, and the handler sorts in Go when it meets
-// one. Doubles are among them: SQLite's JSON parser does not always read a double's
-// decimal text as the very float64 Go wrote (1.152921504606847e+18 is 2^60 in Go, less in
-// SQLite), so a double and an integer could swap. So are arrays (MongoDB orders them by
-// their least or greatest element), documents, binary data, timestamps and regular
-// expressions.
-var orderRanks = []struct {
-	typ  string
-	rank int
-}{
-	{"null", 1}, {"int", 2}, {"long", 2}, {"string", 3},
-	{"objectId", 7}, {"bool", 8}, {"date", 9},
-}
+// sortKeyColumn names the sort key in the ordered arms of prepareOrderedQuery.
+const sortKeyColumn = "_ferretdb_sort_key"
 
-// prepareSortClause returns an ORDER BY for the find's sort (backends.QueryParams.OrderBy),
-// or "" when it cannot order by it: a key that is not a top-level field, or a direction
-// that is not 1 or -1.
-func prepareSortClause(sort *types.Document) string {
+// prepareOrderedQuery returns a query of the rows arms select (all rows for no arm), in the
+// order of the find's sort (backends.QueryParams.OrderBy) on its first key, and its
+// arguments; or false when it cannot order by it: a first key that is not a top-level
+// field, or a direction that is not 1 or -1.
+//
+// It orders by metadata.SortExpr of the first key, which orders nulls, missing fields,
+// integers, strings, ObjectIDs, booleans and dates as MongoDB does, and is NULL for every
+// other type. The rows whose key is NULL come first, in no order; then the others, in
+// order. The handler (common.PresortedIterator) sorts everything in Go when the first row
+// is of the former, sorts the rows of equal first keys by the other keys, and reads no
+// more than it returns. The query is
+//
+//	SELECT cols FROM t WHERE arm_1 AND key IS NULL UNION ALL ... UNION ALL
+//	SELECT cols FROM (SELECT cols, key FROM t WHERE arm_1 AND key IS NOT NULL UNION ALL ...
+//	                  ORDER BY key)
+//
+// SQLite runs a UNION ALL without ORDER BY arm after arm, and one with ORDER BY as a merge
+// of its arms, each read in order from an index whose column after the arm's equalities
+// is the key (metadata.SortExpr is what indexes are built on): so rows come as they are
+// found, without a sort, and the arms, being disjoint (disjunction), never give a row twice.
+func prepareOrderedQuery(table, comment string, capped, onlyRecordIDs bool, arms []arm, sort *types.Document) (string, []any, bool) {
 	if sort.Len() == 0 {
-		return ""
+		return "", nil, false
 	}
 
-	var flags, keys []string
+	var dir string
 
-	for _, k := range sort.Keys() {
-		if !topLevelField.MatchString(k) {
-			return ""
+	for i, k := range sort.Keys() {
+		if !topLevelField.MatchString(k) && i == 0 {
+			return "", nil, false
 		}
 
-		dir := ""
+		var d int64
 
 		switch v := must.NotFail(sort.Get(k)).(type) {
 		case int32:
-			if v == -1 {
-				dir = " DESC"
-			} else if v != 1 {
-				return ""
-			}
+			d = int64(v)
 		case int64:
-			if v == -1 {
-				dir = " DESC"
-			} else if v != 1 {
-				return ""
-			}
+			d = v
 		case float64:
-			if v == -1 {
-				dir = " DESC"
-			} else if v != 1 {
-				return ""
+			d = int64(v)
+			if float64(d) != v {
+				return "", nil, false
 			}
 		default:
-			return ""
+			return "", nil, false
 		}
 
-		typ := fmt.Sprintf(`%s->>'$."$s".p.%s.t'`, metadata.DefaultColumn, k)
-		known := make([]string, len(orderRanks))
-		rank := "CASE " + typ
+		switch {
+		case d != 1 && d != -1:
+			return "", nil, false
+		case i == 0 && d == -1:
+			dir = " DESC"
+		}
+	}
 
-		for i, r := range orderRanks {
-			known[i] = "'" + r.typ + "'"
-			rank += fmt.Sprintf(" WHEN '%s' THEN %d", r.typ, r.rank)
+	if len(arms) == 0 {
+		arms = []arm{{}}
+	}
+
+	key := metadata.SortExpr(sort.Keys()[0])
+	cols := prepareSelectColumns(capped, onlyRecordIDs)
+
+	var parts, ordered []string
+	var args, orderedArgs []any
+
+	for _, a := range arms {
+		sel := fmt.Sprintf(`SELECT %s FROM %q`, cols, table)
+		if len(parts) == 0 && comment != "" {
+			sel = prepareSelectClause(table, comment, capped, onlyRecordIDs)
 		}
 
-		rank += " ELSE 1 END" // a missing field sorts as null
+		parts = append(parts, sel+" WHERE "+strings.Join(append(slices.Clone(a.terms), key+" IS NULL"), " AND "))
+		args = append(args, a.args...)
 
-		flags = append(flags, fmt.Sprintf("COALESCE(%s NOT IN (%s), 0)", typ, strings.Join(known, ", ")))
-		keys = append(keys, rank+dir, fmt.Sprintf("%s->>'$.%s'%s", metadata.DefaultColumn, k, dir))
+		if slices.Contains(a.terms, arrayTerm(key)) {
+			continue // no row of this arm has an orderable key
+		}
+
+		ordered = append(ordered, fmt.Sprintf(`SELECT %s, %s AS %s FROM %q WHERE %s`, cols, key, sortKeyColumn, table,
+			strings.Join(append(slices.Clone(a.terms), key+" IS NOT NULL"), " AND ")))
+		orderedArgs = append(orderedArgs, a.args...)
 	}
 
-	flag := flags[0]
-	if len(flags) > 1 {
-		flag = "max(" + strings.Join(flags, ", ") + ")"
+	if len(ordered) > 0 {
+		parts = append(parts, fmt.Sprintf(`SELECT %s FROM (%s ORDER BY %s%s)`, cols, strings.Join(ordered, " UNION ALL "), sortKeyColumn, dir))
+		args = append(args, orderedArgs...)
 	}
 
-	return " ORDER BY " + flag + " DESC, " + strings.Join(keys, ", ")
+	return strings.Join(parts, " UNION ALL "), args, true
 }

@@ -18,7 +18,9 @@ package sqlite
 
 import (
 	"encoding/hex"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -45,16 +47,20 @@ const maxInValues = 1000
 type condition struct {
 	field  string
 	expr   string
-	terms  []string // ANDed, each on expr
+	terms  []string // ANDed
 	args   []any    // one per placeholder of terms, in order
 	arrays bool
+
+	// the bounds of the ranges pushed down, and the class (sortClass) of the first
+	lo, hi bool
+	class  *sortClass
 }
 
-// arrayTerm selects the rows whose expr is a JSON array: `->>` gives an array as its JSON
-// text, which starts with '[' ('\' is the character after '['). Strings that start with
-// '[' are selected too, which is harmless: the result only has to be a superset.
+// arrayTerm selects the rows whose field is of a type SortExpr gives NULL for: arrays
+// among them, which a comparison matches by an element, and doubles, which a comparison
+// with an integer matches.
 func arrayTerm(expr string) string {
-	return "(" + expr + " >= '[' AND " + expr + " < '\\')"
+	return expr + " IS NULL"
 }
 
 // prepareWhereClause returns a WHERE clause (with its leading space) and its arguments
@@ -64,20 +70,26 @@ func arrayTerm(expr string) string {
 // drop a matching document.
 //
 // Pushed down: top-level fields with a plain identifier name (metadata.FieldExpr), compared
-// by equality (or $eq) with null, by equality (or $eq) or $in with strings, ObjectIDs,
-// booleans, integers, integral doubles and dates, and by $gt, $gte, $lt and $lte with
-// integers, integral doubles and dates; the conditions of several fields and operators are
-// ANDed. Everything else ($or, $and, $ne, $exists, regular expressions, null in an $in,
-// documents, arrays, string ranges, dotted paths) is
-// left to the handler. `_id` keeps upstream's semantics (JSON text, strings and ObjectIDs).
+// by equality (or $eq) with null, by equality (or $eq), $in, $gt, $gte, $lt and $lte
+// with strings, ObjectIDs, booleans, integers, integral doubles and dates; the conditions
+// of several fields and operators are ANDed. Everything else ($or, $and, $ne, $exists,
+// regular expressions, null in an $in, documents, arrays, dotted paths) is left to the
+// handler. `_id` equalities keep upstream's semantics (JSON text, strings and ObjectIDs);
+// its ranges compare metadata.SortExpr, as a compound index holds `_id`.
 //
 // The clause is written so that SQLite can serve it from the collection's indexes, which
 // are built on the same expressions: the fields are ordered as the columns of the index
 // that covers the longest prefix of them, and the clause is a disjunction of index-shaped
 // terms (see disjunction).
 func prepareWhereClause(filter *types.Document, indexes []metadata.IndexInfo) (string, []any) {
+	return whereClause(filterArms(filter, indexes))
+}
+
+// filterArms returns the terms of prepareWhereClause's disjunction, or nil when no part of
+// filter can be pushed down.
+func filterArms(filter *types.Document, indexes []metadata.IndexInfo) []arm {
 	if filter.Len() == 0 {
-		return "", nil
+		return nil
 	}
 
 	keys := filter.Keys()
@@ -102,6 +114,7 @@ func prepareWhereClause(filter *types.Document, indexes []metadata.IndexInfo) (s
 
 		c := &condition{field: k, expr: expr, arrays: k != "_id"}
 		c.add(values[i])
+		c.close()
 
 		if len(c.terms) > 0 {
 			conds[k] = c
@@ -109,10 +122,12 @@ func prepareWhereClause(filter *types.Document, indexes []metadata.IndexInfo) (s
 	}
 
 	if len(conds) == 0 {
-		return "", nil
+		return nil
 	}
 
-	return disjunction(orderConditions(conds, keys, indexes))
+	indexed, others := orderConditions(conds, keys, indexes)
+
+	return conjunction(disjunction(indexed), others)
 }
 
 // add adds the terms for the filter value v of c's field.
@@ -141,9 +156,9 @@ func (c *condition) add(v any) {
 		case "$in":
 			c.addIn(ov)
 		case "$gt", "$gte":
-			c.addRange(">=", ov) // non-strict: a superset whatever the rounding
+			c.addRange(true, ov) // non-strict: a superset, and simpler
 		case "$lt", "$lte":
-			c.addRange("<=", ov)
+			c.addRange(false, ov)
 		case "$ne", "$nin":
 			// falls through unless it fails; not pushed down
 		default:
@@ -154,8 +169,8 @@ func (c *condition) add(v any) {
 
 func (c *condition) addEq(v any) {
 	if _, null := v.(types.NullType); null && c.field != "_id" {
-		// {f: null} matches a null or a missing f; `->>` gives SQL NULL for both.
-		c.terms = append(c.terms, c.expr+" IS NULL")
+		// {f: null} matches a null or a missing f, both SortNull.
+		c.terms = append(c.terms, c.expr+" = "+metadata.SortNull)
 		return
 	}
 
@@ -183,10 +198,68 @@ func (c *condition) addIn(v any) {
 	c.args = append(c.args, args...)
 }
 
-func (c *condition) addRange(op string, v any) {
-	if arg, ok := numberArg(v); ok {
-		c.terms = append(c.terms, c.expr+" "+op+" ?")
-		c.args = append(c.args, arg)
+// sortClass is the range of SortExpr's values of one BSON type class: a comparison
+// operator matches only values of its operand's class (MongoDB's type bracketing).
+type sortClass struct {
+	lo, hi string // SQL operator and operand on the expression
+}
+
+var (
+	numberClass = &sortClass{lo: " > " + metadata.SortNull, hi: " < ''"}
+	stringClass = &sortClass{lo: " >= ''", hi: " < X''"}
+)
+
+// blobClass is the class of the blobs that start with prefix.
+func blobClass(prefix string) *sortClass {
+	return &sortClass{lo: fmt.Sprintf(" >= X'%x'", prefix), hi: fmt.Sprintf(" < X'%x'", prefix[0]+1)}
+}
+
+// addRange adds a lower (or upper) bound v, compared as SortExpr compares. A bound
+// alone gets its class's other bound too (see close), so that the index range it
+// selects is that of its type, not everything above or below it.
+func (c *condition) addRange(lower bool, v any) {
+	expr := c.expr
+	if c.field == "_id" {
+		expr = metadata.SortExpr("_id")
+	}
+
+	arg, class, ok := sortArg(v)
+	if !ok {
+		return
+	}
+
+	op := " <= ?"
+	if lower {
+		op = " >= ?"
+		c.lo = true
+	} else {
+		c.hi = true
+	}
+
+	c.terms = append(c.terms, expr+op)
+	c.args = append(c.args, arg)
+
+	if c.class == nil {
+		c.class = class
+	}
+}
+
+// close adds the bound of the ranges' class on the side no range bounds. Not both sides:
+// SQLite takes one lower and one upper bound for an index range, not the tighter one.
+func (c *condition) close() {
+	if c.class == nil || c.lo == c.hi {
+		return
+	}
+
+	expr := c.expr
+	if c.field == "_id" {
+		expr = metadata.SortExpr("_id")
+	}
+
+	if c.lo {
+		c.terms = append(c.terms, expr+c.class.hi)
+	} else {
+		c.terms = append(c.terms, expr+c.class.lo)
 	}
 }
 
@@ -206,41 +279,43 @@ func (c *condition) equalityArg(v any) (any, bool) {
 		return nil, false
 	}
 
-	switch v := v.(type) {
-	case string:
-		return v, plainString(v)
-	case types.ObjectID:
-		return hex.EncodeToString(v[:]), true // sjson stores an ObjectID as its hex string
-	case bool:
-		if v {
-			return int64(1), true // `->>` gives JSON true as 1
-		}
+	arg, _, ok := sortArg(v)
 
-		return int64(0), true
-	}
-
-	return numberArg(v)
+	return arg, ok
 }
 
-// numberArg returns the SQL number a stored numeric or date v compares as, for values that
-// SQLite and Go compare exactly alike.
-func numberArg(v any) (any, bool) {
+// sortArg returns metadata.SortExpr's value for a stored v, and its class, for the values
+// it gives a value: integers, integral doubles (|v| < 2^53, compared as integers),
+// strings, ObjectIDs, booleans and dates.
+func sortArg(v any) (any, *sortClass, bool) {
 	switch v := v.(type) {
-	case int32:
-		return int64(v), true
-	case int64:
-		return v, v > -maxExactInt && v < maxExactInt
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) || v != math.Trunc(v) || math.Abs(v) >= maxExactInt {
-			return nil, false
+	case string:
+		return v, stringClass, plainString(v)
+	case types.ObjectID:
+		return []byte(metadata.SortObjectIDPrefix + hex.EncodeToString(v[:])), blobClass(metadata.SortObjectIDPrefix), true
+	case bool:
+		b := metadata.SortBoolPrefix + "0"
+		if v {
+			b = metadata.SortBoolPrefix + "1"
 		}
 
-		return int64(v), true
+		return []byte(b), blobClass(metadata.SortBoolPrefix), true
 	case time.Time:
-		return v.UnixMilli(), true // sjson stores a date as milliseconds
+		d, ok := metadata.SortDate(v.UnixMilli())
+		return d, blobClass(metadata.SortDatePrefix), ok
+	case int32:
+		return int64(v), numberClass, true
+	case int64:
+		return v, numberClass, v > -maxExactInt && v < maxExactInt
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) || v != math.Trunc(v) || math.Abs(v) >= maxExactInt {
+			return nil, nil, false
+		}
+
+		return int64(v), numberClass, true
 	}
 
-	return nil, false
+	return nil, nil, false
 }
 
 // plainString reports whether s is stored as itself: sjson (encoding/json) replaces
@@ -249,9 +324,9 @@ func plainString(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
-// orderConditions orders the conditions as the columns of the index that covers the
-// longest prefix of their fields, then the others in filter order.
-func orderConditions(conds map[string]*condition, keys []string, indexes []metadata.IndexInfo) []*condition {
+// orderConditions returns the conditions on the columns of the index that covers the
+// longest prefix of their fields, in the index's order, and the others in filter order.
+func orderConditions(conds map[string]*condition, keys []string, indexes []metadata.IndexInfo) ([]*condition, []*condition) {
 	var best []string
 
 	for _, index := range indexes {
@@ -270,17 +345,54 @@ func orderConditions(conds map[string]*condition, keys []string, indexes []metad
 		}
 	}
 
-	res := make([]*condition, 0, len(conds))
+	indexed := make([]*condition, 0, len(best))
+	var others []*condition
+
 	used := make(map[string]bool, len(conds))
 
-	for _, k := range append(best, keys...) {
+	for i, k := range append(best, keys...) {
 		if c := conds[k]; c != nil && !used[k] {
 			used[k] = true
-			res = append(res, c)
+
+			if i < len(best) {
+				indexed = append(indexed, c)
+			} else {
+				others = append(others, c)
+			}
 		}
 	}
 
-	return res
+	return indexed, others
+}
+
+// conjunction ANDs to every arm the condition (S_i OR A_i) of each of others, conditions
+// on fields outside the index the arms search: SQLite checks them on the rows the search
+// finds, where an arm of their own (disjunction) would read every row of the index's
+// prefix.
+func conjunction(arms []arm, others []*condition) []arm {
+	if len(arms) == 0 {
+		arms = []arm{{}}
+	}
+
+	for _, c := range others {
+		term := strings.Join(c.terms, " AND ")
+		if c.arrays {
+			term = "((" + term + ") OR " + arrayTerm(c.expr) + ")"
+		}
+
+		for i := range arms {
+			arms[i].terms = append(arms[i].terms, term)
+			arms[i].args = append(arms[i].args, c.args...)
+		}
+	}
+
+	return arms
+}
+
+// arm is one term of a disjunction: ANDed SQL terms and their arguments.
+type arm struct {
+	terms []string
+	args  []any
 }
 
 // disjunction writes the conjunction over conds of (S_i OR A_i), S_i a condition's scalar
@@ -288,32 +400,50 @@ func orderConditions(conds map[string]*condition, keys []string, indexes []metad
 //
 //	(S_1 AND ... AND S_n) OR (A_1) OR (S_1 AND A_2) OR ... OR (S_1 AND ... AND S_n-1 AND A_n)
 //
-// (a document outside the first term has a first i whose S_i fails, so A_i holds). Each
-// term is a prefix of equalities and ranges on an index's columns, so SQLite answers it
-// with one index search (a MULTI-INDEX OR), where the conjunction form would make it scan.
-func disjunction(conds []*condition) (string, []any) {
-	var scalars []string
-	var scalarArgs []any
-
-	for _, c := range conds {
-		scalars = append(scalars, c.terms...)
-		scalarArgs = append(scalarArgs, c.args...)
+// (a document outside the first term has a first i whose S_i fails, so A_i holds). The
+// terms are disjoint (S_i is false where A_i, `IS NULL`, holds), so no row is in two.
+// Each term is a prefix of equalities and ranges on an index's columns, so SQLite answers
+// it with one index search (a MULTI-INDEX OR, or one arm of a UNION ALL: prepareOrderedQuery),
+// where the conjunction form would make it scan.
+func disjunction(conds []*condition) []arm {
+	if len(conds) == 0 {
+		return nil
 	}
 
-	terms := []string{"(" + strings.Join(scalars, " AND ") + ")"}
-	args := append([]any(nil), scalarArgs...)
+	arms := []arm{{}}
 
-	var prefix []string
-	var prefixArgs []any
+	var prefix arm
 
 	for _, c := range conds {
+		arms[0].terms = append(arms[0].terms, c.terms...)
+		arms[0].args = append(arms[0].args, c.args...)
+
 		if c.arrays {
-			terms = append(terms, "("+strings.Join(append(append([]string(nil), prefix...), arrayTerm(c.expr)), " AND ")+")")
-			args = append(args, prefixArgs...)
+			arms = append(arms, arm{
+				terms: append(slices.Clone(prefix.terms), arrayTerm(c.expr)),
+				args:  slices.Clone(prefix.args),
+			})
 		}
 
-		prefix = append(prefix, c.terms...)
-		prefixArgs = append(prefixArgs, c.args...)
+		prefix.terms = append(prefix.terms, c.terms...)
+		prefix.args = append(prefix.args, c.args...)
+	}
+
+	return arms
+}
+
+// whereClause writes arms as a WHERE clause (with its leading space) and its arguments.
+func whereClause(arms []arm) (string, []any) {
+	if len(arms) == 0 {
+		return "", nil
+	}
+
+	terms := make([]string, len(arms))
+	var args []any
+
+	for i, a := range arms {
+		terms[i] = "(" + strings.Join(a.terms, " AND ") + ")"
+		args = append(args, a.args...)
 	}
 
 	if len(terms) == 1 {

@@ -35,15 +35,20 @@ func prepareSelectClause(table, comment string, capped, onlyRecordIDs bool) stri
 		comment = `/* ` + comment + ` */`
 	}
 
-	if capped && onlyRecordIDs {
-		return fmt.Sprintf(`SELECT %s %s FROM %q`, comment, metadata.RecordIDColumn, table)
-	}
+	return fmt.Sprintf(`SELECT %s %s FROM %q`, comment, prepareSelectColumns(capped, onlyRecordIDs), table)
+}
 
-	if capped {
-		return fmt.Sprintf(`SELECT %s %s, %s FROM %q`, comment, metadata.RecordIDColumn, metadata.DefaultColumn, table)
+// prepareSelectColumns returns the columns prepareSelectClause selects (patched, PATCHES.md:
+// split out for prepareOrderedQuery).
+func prepareSelectColumns(capped, onlyRecordIDs bool) string {
+	switch {
+	case capped && onlyRecordIDs:
+		return metadata.RecordIDColumn
+	case capped:
+		return metadata.RecordIDColumn + ", " + metadata.DefaultColumn
+	default:
+		return metadata.DefaultColumn
 	}
-
-	return fmt.Sprintf(`SELECT %s %s FROM %q`, comment, metadata.DefaultColumn, table)
 }
 
 // prepareOrderByClause returns ORDER BY clause for given sort document.

@@ -21,6 +21,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 
@@ -37,10 +38,9 @@ var simplePath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0
 // an expression index only for the very same expression).
 //
 // `_id` is IDColumn (its JSON text, the expression upstream filters, updates and deletes
-// by `_id` on). Any other field whose path parts are plain identifiers is its SQL value,
-// `->>`: strings as text, numbers (and dates, stored as milliseconds) as numbers, so that
-// ranges compare numerically, booleans as 1 and 0, null as NULL, arrays and documents as
-// their JSON text. Other paths keep upstream's expression; nothing is pushed down on them.
+// by `_id` on, and its own index's). Any other field whose path parts are plain
+// identifiers is its SortExpr. Other paths keep upstream's expression; nothing is pushed
+// down on them.
 //
 // The boolean result reports whether field has a pushdown expression.
 func FieldExpr(field string) (string, bool) {
@@ -49,7 +49,7 @@ func FieldExpr(field string) (string, bool) {
 	}
 
 	if simplePath.MatchString(field) {
-		return fmt.Sprintf("%s->>'$.%s'", DefaultColumn, field), true
+		return SortExpr(field), true
 	}
 
 	parts := strings.Split(field, ".")
@@ -60,7 +60,61 @@ func FieldExpr(field string) (string, bool) {
 	return fmt.Sprintf("%s->%s", DefaultColumn, strings.Join(parts, "->")), false
 }
 
-// createIndexQuery returns the statement that creates index on table.
+// Sort values: the SQL value SortExpr gives each BSON type. SQLite orders NULL before
+// numbers, numbers before text and text before blobs, and blobs byte by byte; MongoDB
+// orders null (and missing fields) before numbers, strings, ObjectIDs, booleans and dates.
+// So null is the smallest number (-Inf), integers are themselves, strings their text, and
+// ObjectIDs, booleans and dates blobs that start with a letter in that order.
+const (
+	// SortNull is a null or missing field.
+	SortNull = "-9e999"
+
+	// SortObjectIDPrefix, then the ObjectID's 24 lowercase hex digits.
+	SortObjectIDPrefix = "o"
+
+	// SortBoolPrefix, then "0" or "1".
+	SortBoolPrefix = "p"
+
+	// SortDatePrefix, then "0" and 19 digits of the milliseconds plus MaxInt64 for a date
+	// before 1970, "1" and 19 digits of the milliseconds from 1970 on.
+	SortDatePrefix = "q"
+)
+
+// SortExpr returns a SQL expression of a top-level field (a plain identifier, simplePath
+// without dots) whose value orders as MongoDB orders the field's values, and compares
+// equal exactly when they do, for nulls, missing fields, 32- and 64-bit integers, strings,
+// ObjectIDs, booleans and dates (see the Sort constants). It is NULL for every other type:
+// doubles (SQLite's JSON parser does not always read a double's decimal text as the very
+// float64 Go wrote), arrays (MongoDB compares their elements), documents, binary data,
+// timestamps and regular expressions. Indexes on non-`_id` fields are built on it, so that
+// one index serves equality, ranges and the order of a sort.
+func SortExpr(field string) string {
+	v := fmt.Sprintf("(%s->>'$.%s')", DefaultColumn, field)
+	t := fmt.Sprintf(`%s->>'$."$s".p.%s.t'`, DefaultColumn, field)
+
+	return fmt.Sprintf(`(CASE coalesce(%[2]s, 'null')`+
+		` WHEN 'null' THEN %[3]s WHEN 'int' THEN %[1]s WHEN 'long' THEN %[1]s WHEN 'string' THEN %[1]s`+
+		` WHEN 'objectId' THEN CAST('%[4]s' || %[1]s AS BLOB) WHEN 'bool' THEN CAST('%[5]s' || %[1]s AS BLOB)`+
+		` WHEN 'date' THEN CAST(iif(%[1]s >= 0, '%[6]s1' || substr('000000000000000000' || %[1]s, -19),`+
+		` '%[6]s0' || substr('000000000000000000' || (%[1]s + 9223372036854775807), -19)) AS BLOB) END)`,
+		v, t, SortNull, SortObjectIDPrefix, SortBoolPrefix, SortDatePrefix)
+}
+
+// SortDate returns SortExpr's value of a date of ms milliseconds since the epoch, for
+// every ms but math.MinInt64.
+func SortDate(ms int64) ([]byte, bool) {
+	switch {
+	case ms >= 0:
+		return []byte(fmt.Sprintf("%s1%019d", SortDatePrefix, ms)), true
+	case ms > math.MinInt64:
+		return []byte(fmt.Sprintf("%s0%019d", SortDatePrefix, ms+math.MaxInt64)), true
+	default:
+		return nil, false
+	}
+}
+
+// createIndexQuery returns the statement that creates index on table: the `_id` index
+// on IDColumn, every other on the SortExpr of its fields (`_id` included).
 func createIndexQuery(table string, index IndexInfo) string {
 	q := "CREATE "
 
@@ -71,6 +125,10 @@ func createIndexQuery(table string, index IndexInfo) string {
 	columns := make([]string, len(index.Key))
 	for i, key := range index.Key {
 		columns[i], _ = FieldExpr(key.Field)
+		if key.Field == "_id" && len(index.Key) > 1 {
+			columns[i] = SortExpr(key.Field)
+		}
+
 		if key.Descending {
 			columns[i] += " DESC"
 		}
