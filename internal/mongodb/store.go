@@ -337,8 +337,28 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			}
 		}
 	}
+	// Indexes a declared one replaced: every insert would maintain them for nothing.
+	for col, names := range supersededIndexes {
+		for _, name := range names {
+			var ce mongo.CommandError
+			if err := s.db.Collection(col).Indexes().DropOne(ctx, name); err != nil && !(errors.As(err, &ce) && ce.Code == codeIndexNotFound) {
+				return fmt.Errorf("mongodb: drop superseded index %s on %s: %w", name, col, err)
+			}
+		}
+	}
 	return nil
 }
+
+// supersededIndexes are indexes earlier versions declared, by name, that a declared index
+// now serves (it has their keys and the sort's tie-breaker): dropped on open. Only these
+// names are dropped, never an index an operator added.
+var supersededIndexes = map[string][]string{
+	colRequests: {"accountId_1_createdAt_-1"},
+	colOutbox:   {"tenantId_1_at_1"},
+}
+
+// codeIndexNotFound is the server's IndexNotFound error code.
+const codeIndexNotFound = 27
 
 // mapErr turns driver errors into domain errors: no document is ENOTFOUND, a duplicate
 // key is ECONFLICT, a timeout (no pooled connection free in time, the context's deadline,
