@@ -26,11 +26,19 @@ var buildOnce struct {
 	dir  string
 }
 
+// ServerBinaryEnv names a server binary built from this tree (make test builds one for
+// every test binary); without it, ServerBinary builds one.
+const ServerBinaryEnv = "PSAPI_TEST_SERVER_BIN"
+
 // ServerBinary builds ./server once per test binary (without -race: a child process is
-// a separate program) and returns its path.
+// a separate program) and returns its path, or returns $PSAPI_TEST_SERVER_BIN.
 func ServerBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if bin := os.Getenv(ServerBinaryEnv); bin != "" {
+			buildOnce.path = bin
+			return
+		}
 		root, err := moduleRoot()
 		if err != nil {
 			buildOnce.err = err
