@@ -29,6 +29,7 @@ import (
 )
 
 var shared struct {
+	main      bool // Main ran: set before the tests run, read only then
 	uri       string
 	dir       string
 	inProcess bool
@@ -61,6 +62,7 @@ func MainInProcess(m *testing.M) int {
 }
 
 func run(m *testing.M, inProcess bool) int {
+	shared.main = true
 	if uri := os.Getenv("TEST_MONGODB_URI"); uri != "" {
 		shared.uri = uri
 		shared.once.Do(func() {})
@@ -113,7 +115,7 @@ func startStore() {
 // StoreURI is the shared store's URI; the first call starts the store.
 func StoreURI(t testing.TB) string {
 	t.Helper()
-	if shared.uri == "" && shared.dir == "" {
+	if !shared.main {
 		t.Fatal("testenv: no store; call testenv.Main from TestMain")
 	}
 	shared.once.Do(startStore)
