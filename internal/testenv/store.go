@@ -1,17 +1,13 @@
 package testenv
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,100 +15,49 @@ import (
 // store from (make test builds one for every test binary); without it, Main builds one.
 const StoreBinaryEnv = "PSAPI_TEST_STORE_BIN"
 
-// storeProcess is the shared store of a test binary: `server store` in a process of its
-// own, built without -race and with FerretDB's debug build (-tags ferretdb_debug), so that
-// FerretDB's internal errors still crash it, as they do under -race.
-type storeProcess struct {
-	cmd  *exec.Cmd
-	uri  string
-	done chan struct{}
-	mu   sync.Mutex
-	out  strings.Builder
-	quit bool // set before Main stops it: an exit is then expected
-}
-
 var storeURIRE = regexp.MustCompile(`MONGODB_URI=(\S+)`)
 
-// startStoreProcess starts the store on dataDir (building its binary into dir when
-// needed) and waits for its URI.
-func startStoreProcess(dir, dataDir string) (*storeProcess, error) {
+// startStoreProcess runs the shared store of a test binary on dataDir: `server store` in
+// a process of its own, built without -race and with FerretDB's debug build (-tags
+// ferretdb_debug), so that FerretDB's internal errors still crash it, as they do under
+// -race. It builds the binary into dir unless $PSAPI_TEST_STORE_BIN names one. It
+// returns the store's URI and how to stop it.
+func startStoreProcess(dir, dataDir string) (string, func() error, error) {
 	bin, err := storeBinary(dir)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	sp := &storeProcess{done: make(chan struct{})}
-	sp.cmd = exec.Command(bin, "store", "--data-dir", dataDir, "--store-addr", "127.0.0.1:0", "--log-level", "warn")
-	sp.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	// The store must not outlive a test binary that a timeout or a crash ends.
-	sp.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	pipe, err := sp.cmd.StdoutPipe()
+	p, err := start(bin, []string{"store", "--data-dir", dataDir, "--store-addr", "127.0.0.1:0", "--log-level", "warn"}, nil)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	sp.cmd.Stderr = sp.cmd.Stdout
-	if err := sp.cmd.Start(); err != nil {
-		return nil, err
+	uri, err := p.WaitOutput(storeURIRE, 60*time.Second)
+	if err != nil {
+		p.Kill()
+		return "", nil, fmt.Errorf("the store process: %w", err)
 	}
-	uri := make(chan string, 1)
+	var stopping atomic.Bool
 	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			sp.mu.Lock()
-			sp.out.WriteString(sc.Text() + "\n")
-			sp.mu.Unlock()
-			if m := storeURIRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case uri <- m[1]:
-				default:
-				}
-			}
-		}
-		_ = sp.cmd.Wait()
-		sp.mu.Lock()
-		quit := sp.quit
-		sp.mu.Unlock()
-		if !quit {
+		<-p.done
+		if !stopping.Load() {
 			// A store that dies under the tests fails them with connection errors; this
 			// says why.
-			fmt.Fprintf(os.Stderr, "testenv: the store process exited (%v); its output:\n%s", sp.cmd.ProcessState, sp.output())
+			fmt.Fprintf(os.Stderr, "testenv: the store process exited (%v); its output:\n%s", p.cmd.ProcessState, p.Output())
 		}
-		close(sp.done)
 	}()
-	select {
-	case sp.uri = <-uri:
-		return sp, nil
-	case <-sp.done:
-		return nil, fmt.Errorf("the store process exited before listening:\n%s", sp.output())
-	case <-time.After(60 * time.Second):
-		sp.stop()
-		return nil, fmt.Errorf("the store process did not listen within 60s:\n%s", sp.output())
+	stop := func() error {
+		stopping.Store(true)
+		switch code := p.Stop(10 * time.Second); code {
+		case 0:
+			return nil
+		case -1:
+			p.Kill()
+			return fmt.Errorf("the store process did not stop cleanly within 10s; its output:\n%s", p.Output())
+		default:
+			return fmt.Errorf("the store process exited with %d; its output:\n%s", code, p.Output())
+		}
 	}
-}
-
-func (sp *storeProcess) output() string {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	return sp.out.String()
-}
-
-// stop ends the store cleanly (SIGTERM), or kills it after 10 s. It reports an exit
-// other than the clean one.
-func (sp *storeProcess) stop() error {
-	sp.mu.Lock()
-	sp.quit = true
-	sp.mu.Unlock()
-	_ = sp.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-sp.done:
-	case <-time.After(10 * time.Second):
-		_ = sp.cmd.Process.Kill()
-		<-sp.done
-		return errors.New("the store process did not stop within 10s")
-	}
-	if !sp.cmd.ProcessState.Success() {
-		return fmt.Errorf("the store process exited with %v; its output:\n%s", sp.cmd.ProcessState, sp.output())
-	}
-	return nil
+	return uri, stop, nil
 }
 
 // storeBinary is $PSAPI_TEST_STORE_BIN, or ./server built into dir with FerretDB's debug

@@ -104,12 +104,7 @@ func startStore() {
 		}
 		return
 	}
-	sp, err := startStoreProcess(filepath.Dir(shared.dir), shared.dir)
-	if err != nil {
-		shared.err = err
-		return
-	}
-	shared.uri, shared.stop = sp.uri, sp.stop
+	shared.uri, shared.stop, shared.err = startStoreProcess(filepath.Dir(shared.dir), shared.dir)
 }
 
 // StoreURI is the shared store's URI; the first call starts the store.
