@@ -4,6 +4,9 @@ DATA_DIR  ?= ./data
 LISTEN    ?= 127.0.0.1:8080
 PKGS      := ./...
 FUZZTIME  ?= 30s
+# Builds and tests do not depend on where the clone is (no absolute paths in binaries or
+# in the build cache's keys), so a fresh clone reuses the packages compiled for another.
+export GOFLAGS ?= -trimpath
 
 .PHONY: run test example generate lint build token bench bench-profile bench-profiles fuzz tidy clean
 
@@ -23,23 +26,37 @@ token:
 	@$(GO) build -trimpath -o bin/server ./server
 	@./bin/server token --data-dir $(DATA_DIR) $(if $(EMAIL),--email $(EMAIL)) $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KIND),--kind $(KIND))
 
-## test: every test, with the race detector (see README "Testing" for why -race is on):
-## the product's (./...), then the end-to-end module's (e2e/: browser, client, deployment
-## tests and the benchmarks' own tests, a module of its own so the product's go.mod holds
-## none of their dependencies). The browser tests need Debian's Chromium, and the client
-## tests (e2e/clients) Node.js and their npm packages, installed here when missing. The
-## patched FerretDB (third_party/ferretdb, also a module of its own) is tested on its own:
-## its pushdown against a full scan on random data, and its query plans.
+## test: every test, with the race detector (see README "Testing" for why -race is on),
+## all at once: the product's (./...); the end-to-end module's (e2e/: browser, client,
+## deployment tests and the benchmarks' own tests, a module of its own so the product's
+## go.mod holds none of their dependencies); the patched FerretDB's (third_party/ferretdb,
+## also a module of its own: its pushdown against a full scan on random data, and its
+## query plans); every fuzz target for 5 s; and the example. The browser tests need
+## Debian's Chromium, and the client tests (e2e/clients) Node.js and their npm packages,
+## installed here when missing. The server binaries the tests start are built once, into
+## bin/test: the server, and the shared test store (`server store` with FerretDB's debug
+## build, see internal/testenv).
+TESTBIN  := $(CURDIR)/bin/test
+TEST_ENV := PSAPI_TEST_SERVER_BIN=$(TESTBIN)/server PSAPI_TEST_STORE_BIN=$(TESTBIN)/store
 test:
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-node-deps.sh
 	$(GO) vet $(PKGS)
 	cd e2e && $(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
-	cd e2e && $(GO) test -race -count=1 -timeout 20m ./...
-	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/... && $(GO) test -count=1 -timeout 10m ./internal/backends/sqlite/...
-	./scripts/fuzz-all.sh 5s
-	$(MAKE) --no-print-directory example
+	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/...
+	$(GO) build -o $(TESTBIN)/server ./server
+	$(GO) build -tags ferretdb_debug -o $(TESTBIN)/store ./server
+	$(MAKE) --no-print-directory -j5 --output-sync=target test-product test-e2e test-ferretdb test-fuzz example
+
+.PHONY: test-product test-e2e test-ferretdb test-fuzz
+test-product:
+	$(TEST_ENV) $(GO) test -race -count=1 -timeout 20m $(PKGS)
+test-e2e:
+	cd e2e && $(TEST_ENV) $(GO) test -race -count=1 -timeout 20m ./...
+test-ferretdb:
+	cd third_party/ferretdb && $(GO) test -count=1 -timeout 10m ./internal/backends/sqlite/...
+test-fuzz:
+	$(TEST_ENV) ./scripts/fuzz-all.sh 5s
 
 ## example: the typed Go client of examples/genqlient (a module of its own), generated
 ## from the current schema and built: a schema change that breaks it fails here

@@ -61,6 +61,7 @@ func viewerID(t *testing.T, e *testenv.Env, token string) string {
 }
 
 func TestFinding2_AuditTrailAfterEachKindOfRefusalAndAction(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, func(c *config.Config) { c.LinkRateAccount, c.LinkRateAddress = 3, 0 })
 	meganTok, leeTok, samTok, provTok := e.Token(megan), e.Token(lee), e.Token(sam), e.ProviderToken(acme)
 	ids := map[string]string{}

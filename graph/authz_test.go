@@ -563,6 +563,7 @@ func storeState(t *testing.T, e *testenv.Env) map[string]int64 {
 // TestAuthz_MatrixCoversEveryOperation fails when the schema has an operation the matrix
 // does not decide, or the matrix decides one the schema no longer has.
 func TestAuthz_MatrixCoversEveryOperation(t *testing.T) {
+	t.Parallel()
 	cases := authzCases()
 	ops := schemaOperations(t)
 	require.NotEmpty(t, ops)
@@ -586,6 +587,7 @@ func TestAuthz_MatrixCoversEveryOperation(t *testing.T) {
 // TestAuthz_Matrix runs every cell: denials first (each must change nothing), then the
 // allowed calls.
 func TestAuthz_Matrix(t *testing.T) {
+	t.Parallel()
 	for op, c := range authzCases() {
 		t.Run(op, func(t *testing.T) {
 			t.Parallel()

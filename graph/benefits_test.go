@@ -127,6 +127,7 @@ func ruleOf(u userError) string {
 }
 
 func TestR1_OfferCatalogIsDataWithEveryOffer(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	var out struct {
 		Offers []struct {
@@ -168,6 +169,7 @@ func TestR1_OfferCatalogIsDataWithEveryOffer(t *testing.T) {
 }
 
 func TestR2_R24_SPDCapDependsOnRenewalDate(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	fab := tenantBenefits(t, e, e.Token(patti), "fabrikam")
 	// Renewed 2025-03-01, before the 2025-06-23 cut-over: unlimited (R2).
@@ -188,6 +190,7 @@ func TestR2_R24_SPDCapDependsOnRenewalDate(t *testing.T) {
 }
 
 func TestR24_RenewalAcrossTheCutoverCapsTheNewYear(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	// Fabrikam's 2025 SPD year is unlimited; renewing it gives a year that starts
 	// 2026-03-01, which the demo already holds, so renewal is refused (R20) ...
@@ -221,6 +224,7 @@ func TestR24_RenewalAcrossTheCutoverCapsTheNewYear(t *testing.T) {
 }
 
 func TestR3_OnlyPartnerOrGlobalAdminMayActivate(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	for _, who := range []string{lee, adele} {
 		p := activate(t, e, e.Token(who), contosoSPDCloud)
@@ -240,6 +244,7 @@ func TestR3_OnlyPartnerOrGlobalAdminMayActivate(t *testing.T) {
 }
 
 func TestR3_TenantAdminsListsWhoCanActivate(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	var out struct {
 		Tenant struct {
@@ -258,6 +263,7 @@ func TestR3_TenantAdminsListsWhoCanActivate(t *testing.T) {
 }
 
 func TestR4_ActivationIsAsynchronousThenShowsOneSharedPair(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, testenv.WithActivationDelay(2*time.Minute))
 	p := activate(t, e, e.Token(megan), contosoSPDCloud)
 	require.Empty(t, p.UserErrors)
@@ -280,6 +286,7 @@ func TestR4_ActivationIsAsynchronousThenShowsOneSharedPair(t *testing.T) {
 }
 
 func TestR4_ConcurrentActivationsCreateOneContract(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	tokens := []string{e.Token(megan), e.Token(alex)}
 	const n = 24
@@ -309,6 +316,7 @@ func TestR4_ConcurrentActivationsCreateOneContract(t *testing.T) {
 }
 
 func TestR5_TenantWithNoActiveOfferHasNoBenefitsPlainly(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	var out struct {
 		Tenant struct {
@@ -342,6 +350,7 @@ func activated(t *testing.T, e *testenv.Env, benefitID string) contract {
 }
 
 func TestR6_AnyAccountLinksOnceAndItServesEveryPortal(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud)
 	// An outside MSA links from the Azure portal's Support plans page.
@@ -368,6 +377,7 @@ func TestR6_AnyAccountLinksOnceAndItServesEveryPortal(t *testing.T) {
 }
 
 func TestR6_ConcurrentLinksOfOneAccountMakeOneLink(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud)
 	tok := e.Token(sam)
@@ -397,6 +407,7 @@ func TestR6_ConcurrentLinksOfOneAccountMakeOneLink(t *testing.T) {
 }
 
 func TestR7_RenewalProducesNewIDs(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	// Contoso's 2025 year and 2026 year are separate benefits with separate contracts.
 	e.Clock.Set(time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC))
@@ -413,6 +424,7 @@ func TestR7_RenewalProducesNewIDs(t *testing.T) {
 }
 
 func TestR9_WrongPairIsRefusedWithoutSayingWhichHalf(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud)
 	other := activated(t, e, contosoSPDOnPrem)
@@ -443,6 +455,7 @@ func TestR9_WrongPairIsRefusedWithoutSayingWhichHalf(t *testing.T) {
 }
 
 func TestR9_ExpiredContractIsRefused(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	e.Clock.Set(time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC))
 	old := activated(t, e, contosoOldSPD)
@@ -454,6 +467,7 @@ func TestR9_ExpiredContractIsRefused(t *testing.T) {
 }
 
 func TestR9_ExhaustedContractIsRefused(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoExpanded) // 5 incidents
 	for i := range 5 {
@@ -469,6 +483,7 @@ func TestR9_ExhaustedContractIsRefused(t *testing.T) {
 }
 
 func TestR11_AzureLinksOnlyOutsideTheRequestFlow(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud)
 	p := link(t, e, e.Token(sam), c, "AZURE", true)
@@ -483,6 +498,7 @@ func TestR11_AzureLinksOnlyOutsideTheRequestFlow(t *testing.T) {
 }
 
 func TestR19_BenefitShowsBalanceEndDateAndReminders(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	activated(t, e, contosoExpanded)
 	b := findBenefit(t, tenantBenefits(t, e, e.Token(lee), "contoso"), contosoExpanded)
@@ -523,6 +539,7 @@ func TestR19_BenefitShowsBalanceEndDateAndReminders(t *testing.T) {
 }
 
 func TestR20_OnePurchasePerOfferPerYearAndNoRetiredOffer(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	buy := func(who, tenant, offer string) []userError {
 		var out struct {
@@ -569,6 +586,7 @@ func TestR20_OnePurchasePerOfferPerYearAndNoRetiredOffer(t *testing.T) {
 }
 
 func TestR20_RetiredOfferBoughtBeforeRetirementStillActivates(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	e.Clock.Set(time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)) // inside the Action Pack's year
 	p := activate(t, e, e.Token(megan), "contoso.legacy_action_pack.20230901.on_premises_support")
@@ -578,6 +596,7 @@ func TestR20_RetiredOfferBoughtBeforeRetirementStillActivates(t *testing.T) {
 }
 
 func TestR22_ActivatingISVConsultationSubmitsARequest(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	var out struct {
 		ActivateBenefit struct {

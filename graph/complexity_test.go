@@ -17,6 +17,7 @@ import (
 // schema that takes arguments, the cost is the same whatever the values of the other
 // arguments, and it does change with a cost argument where the model reads one.
 func TestCostModelReadsOnlyCostArguments(t *testing.T) {
+	t.Parallel()
 	es := graph.NewExecutableSchema(graph.Config{Complexity: graph.Complexity()})
 	schema := es.Schema()
 	ctx := context.Background()

@@ -17,6 +17,7 @@ import (
 // admins only, on the replay and live alike. lee (USER), adele (ADMIN_AGENT), sam (an
 // outside user who linked) and the support provider see balances change, nothing more.
 func TestFinding1_BalanceStreamHidesWhoAndWhichFromNonAdmins(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud) // ACTIVATE, by megan
 	for _, w := range []string{lee, sam} {
@@ -92,6 +93,7 @@ func TestFinding1_BalanceStreamHidesWhoAndWhichFromNonAdmins(t *testing.T) {
 
 // TestFinding3_FreeTextAndFieldsThatDoNotApplyAreRefusedAndNothingIsStored.
 func TestFinding3_FreeTextAndFieldsThatDoNotApplyAreRefusedAndNothingIsStored(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	tok := e.Token(lee)
 	before := storeState(t, e)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestAutomaticPersistedQueries(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	q := `{ offers { id } }`
 	sum := sha256.Sum256([]byte(q))
@@ -42,6 +43,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 func fmtJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestFirstSignInCreatesTheAccountFromTheToken(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	tok := e.Token("new.person@outlook.com", auth.KindMSA)
 	var out struct {
@@ -60,6 +62,7 @@ func TestFirstSignInCreatesTheAccountFromTheToken(t *testing.T) {
 }
 
 func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	tok := e.Token(lee)
 	require.NoError(t, e.App.Store.Database().Collection("heldOffers").Drop(t.Context()))
@@ -75,6 +78,7 @@ func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 }
 
 func TestMetricsNameOperationsByRootFieldsNeverByClientNames(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	e.Do("", `query ABCDEFGHIJKLMNOPQRSTUVWXYZ234567 { offers { id } products { id } }`, nil).MustData(t, &map[string]any{})
 	resp, err := http.Get(e.Server.URL + "/metrics")

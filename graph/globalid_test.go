@@ -10,6 +10,7 @@ import (
 )
 
 func TestGlobalID_RoundTripsAndRefusesWhatIsMalformed(t *testing.T) {
+	t.Parallel()
 	for typ := range nodeTypes {
 		for _, key := range []string{"contoso", "contoso.solutions_partner_designation.20260901.cloud_support", "req_abc", "contoso/acc_x", "csp:contoso", "a:b:c", "Ünïcödé"} {
 			id := globalID(typ, key)

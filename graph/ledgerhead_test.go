@@ -52,6 +52,7 @@ func requireDenseLedger(t *testing.T, st domain.Store, wantTest int) {
 // older than the ledger (a crash after an append, or an older save winning a race) must
 // cost a retry, never a wrong balance (R15, R16: balances on the ledger).
 func TestLedgerHead_TwoInstancesAndStaleHeadsKeepTheLedgerDense(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	st := e.App.Store
 	a := e.App.Service
@@ -120,6 +121,7 @@ func (s *countingStore) RecordEvent(ctx context.Context, e domain.Event) error {
 // The sweep records what time caused once (R19, R24): an event already in the ledger is
 // looked up by its key and not recorded again.
 func TestLedger_SweepRecordsNothingTheLedgerHas(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	cs := &countingStore{Store: e.App.Store}
 	svc := service.New(cs, service.Options{Now: e.Clock.Now, Reminders: domain.ReminderPolicy{Window: 30 * 24 * time.Hour, LowThreshold: 2}})

@@ -77,6 +77,7 @@ func nextFor(t *testing.T, next func() (balanceEvent, []testenv.Error), benefit 
 }
 
 func TestLive_SubscriberSeesCreateRefundActivationExpiryInCommitOrder(t *testing.T) {
+	t.Parallel()
 	for _, proto := range []string{testenv.TransportWS, testenv.LegacyWS} {
 		t.Run(proto, func(t *testing.T) {
 			e := testenv.New(t)
@@ -108,6 +109,7 @@ func TestLive_SubscriberSeesCreateRefundActivationExpiryInCommitOrder(t *testing
 }
 
 func TestLive_SSEDeliversEvents(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoExpanded)
 	require.Empty(t, link(t, e, e.Token(lee), c, "AZURE", false).UserErrors)
@@ -148,6 +150,7 @@ func TestLive_SSEDeliversEvents(t *testing.T) {
 }
 
 func TestLive_ReplayFromCursorHasNoGapAndNoDuplicate(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok := e.Token(lee)
 	ws, next := subscribe(t, e, testenv.TransportWS, tok, "contoso", ptrTo("s0"))
@@ -180,6 +183,7 @@ func TestLive_ReplayFromCursorHasNoGapAndNoDuplicate(t *testing.T) {
 }
 
 func TestLive_NonMemberIsRefused(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	for _, tenant := range []string{"contoso", "no-such-tenant"} {
 		_, next := subscribe(t, e, testenv.TransportWS, e.Token(patti), tenant, nil)
@@ -198,6 +202,7 @@ func TestLive_NonMemberIsRefused(t *testing.T) {
 }
 
 func TestLive_OutsideUserSeesOnlyThePlanItLinked(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	exp := activated(t, e, contosoExpanded)
 	spd := activated(t, e, contosoSPDCloud)
@@ -215,6 +220,7 @@ func TestLive_OutsideUserSeesOnlyThePlanItLinked(t *testing.T) {
 }
 
 func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
+	t.Parallel()
 	e := testenv.NewWithSmallSendBuffers(t, testenv.WithFeed(4, 2*time.Second))
 	tok := e.Token(lee)
 	stalled, err := testenv.DialWSSmallBuffer(t, e.Server.URL+"/query", testenv.TransportWS)
@@ -277,6 +283,7 @@ func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
 func ptrTo(s string) *string { return &s }
 
 func TestR19_RemindersArriveOnTheLiveFeed(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee) // 5 incidents; low threshold 2
 	tok := e.Token(lee)
 	_, next := subscribe(t, e, testenv.TransportWS, tok, "contoso", nil)
@@ -305,6 +312,7 @@ func TestR19_RemindersArriveOnTheLiveFeed(t *testing.T) {
 }
 
 func TestLive_SubscribingFromLedgerCursorMissesNothing(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok := e.Token(lee)
 	var snap struct {

@@ -173,6 +173,7 @@ func newNodeWorld(t *testing.T) *nodeWorld {
 }
 
 func TestNode_RoundTripsEveryNodeType(t *testing.T) {
+	t.Parallel()
 	w := newNodeWorld(t)
 	types := []string{"AuditEvent", "Benefit", "HeldOffer", "Offer", "Product", "ProviderRequest", "Rule",
 		"SupportPlan", "SupportRequest", "Tenant", "TenantUser", "Viewer"}
@@ -208,6 +209,7 @@ func TestNode_RoundTripsEveryNodeType(t *testing.T) {
 }
 
 func TestNode_IDsAreUniqueAcrossTypes(t *testing.T) {
+	t.Parallel()
 	w := newNodeWorld(t)
 	seen := map[string]string{}
 	for typ, ids := range w.ids {
@@ -237,6 +239,7 @@ func TestNode_IDsAreUniqueAcrossTypes(t *testing.T) {
 // exactly as the typed field decides, and an object the caller may not see answers the
 // same bytes as one that does not exist and as a malformed ID.
 func TestNode_R4_R18_R25_WhatTheTypedFieldHidesIsIndistinguishableFromNothing(t *testing.T) {
+	t.Parallel()
 	w := newNodeWorld(t)
 	e := w.e
 	nothing := map[string]string{
@@ -280,6 +283,7 @@ func TestNode_R4_R18_R25_WhatTheTypedFieldHidesIsIndistinguishableFromNothing(t 
 }
 
 func TestNode_MalformedIDsAnswerNullAndNothingElse(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	tok := e.Token(megan)
 	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
@@ -325,6 +329,7 @@ func refusalOf(body string) string {
 }
 
 func TestLegacyKeysAreStillAcceptedWhereIDsAre(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	meg, lee := e.Token(megan), e.Token(lee)
 	q := `query($t: ID!) { tenant(id: $t) { id key } incidentLedger(tenantId: $t, first: 1) { edges { cursor } } auditTrail(tenantId: $t, first: 1) { pageInfo { hasNextPage } } }`
@@ -360,6 +365,7 @@ func TestLegacyKeysAreStillAcceptedWhereIDsAre(t *testing.T) {
 }
 
 func TestNodes_KeepsOrderAndNullsAndIsBounded(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	tok := e.Token(lee)
 	ids := []string{gid("Tenant", "contoso"), "garbage", gid("Product", "azure"), gid("Tenant", "fabrikam"), gid("Tenant", "contoso")}

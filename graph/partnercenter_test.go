@@ -17,6 +17,7 @@ func partnerCenter(key, typ string) map[string]any {
 }
 
 func TestR17_PartnerCenterRequestsNeedNoProductAndNeverConsume(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, tailspinCore, joni)
 	tok := e.Token(joni)
 	for i, typ := range []string{"PARTNER_PROGRAM", "FRONT_LINE", "PARTNER_PROGRAM", "FRONT_LINE"} {
@@ -45,6 +46,7 @@ func TestR17_PartnerCenterRequestsNeedNoProductAndNeverConsume(t *testing.T) {
 }
 
 func TestR17_RequestsGoToThePortalOfTheirTypeWithOnlyTheFieldsThatApply(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, tailspinCore, joni)
 	tok := e.Token(joni)
 	cases := []struct {
@@ -82,6 +84,7 @@ func TestR17_RequestsGoToThePortalOfTheirTypeWithOnlyTheFieldsThatApply(t *testi
 }
 
 func TestR18_ServicesHubListsFrontLineRequestsAndThePartnerCenterItsOwn(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	cloud := activated(t, e, contosoSPDCloud)
 	require.Empty(t, link(t, e, e.Token(lee), cloud, "AZURE", false).UserErrors)

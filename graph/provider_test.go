@@ -70,6 +70,7 @@ func billing(key, planID string) map[string]any {
 }
 
 func TestR25_LeeCanNoLongerTurnAUsedIncidentIntoAFreeOne(t *testing.T) {
+	t.Parallel()
 	// The case: lee opens a TECHNICAL request (50 → 49) and closes it himself as
 	// BUG. Now refused, and nothing changes; he may withdraw it, which refunds nothing.
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
@@ -97,6 +98,7 @@ func TestR25_LeeCanNoLongerTurnAUsedIncidentIntoAFreeOne(t *testing.T) {
 }
 
 func TestR25_WithdrawalRefundsOnlyWhatR16RefundsByType(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	tok := e.Token(lee)
 	for i, typ := range []string{"BILLING", "QUOTA", "SUBSCRIPTION", "TECHNICAL"} {
@@ -112,6 +114,7 @@ func TestR25_WithdrawalRefundsOnlyWhatR16RefundsByType(t *testing.T) {
 }
 
 func TestR25_DeprecatedCloseIsAWithdrawalForPartners(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	tok := e.Token(lee)
 	for i, reason := range []string{"RESOLVED", "CANCELLED", "WITHDRAWN"} {
@@ -141,6 +144,7 @@ func TestR25_DeprecatedCloseIsAWithdrawalForPartners(t *testing.T) {
 }
 
 func TestR25_AnAdminMayWithdrawButNeverChooseARefundingOutcome(t *testing.T) {
+	t.Parallel()
 	// Security finding 4: megan (contoso PARTNER_ADMIN) closed and refunded lee's request.
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	r := create(t, e, e.Token(lee), azureRequest("admin-wd-0001", contosoSPDCloud))
@@ -162,6 +166,7 @@ func TestR25_AnAdminMayWithdrawButNeverChooseARefundingOutcome(t *testing.T) {
 }
 
 func TestR25_PartnersNeverRecordAResolution(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	r := create(t, e, e.Token(lee), azureRequest("no-resolve-0001", contosoSPDCloud))
 	for _, who := range []string{lee, megan, alex, adele, patti, sam} {
@@ -179,6 +184,7 @@ func TestR25_PartnersNeverRecordAResolution(t *testing.T) {
 }
 
 func TestR25_TheProviderCannotActForAPartner(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud)
 	tok := e.ProviderToken(acme)
@@ -214,6 +220,7 @@ func TestR25_TheProviderCannotActForAPartner(t *testing.T) {
 }
 
 func TestR25_TheProviderResolvesFromItsQueueAndTheRefundFollowsR16(t *testing.T) {
+	t.Parallel()
 	e, c := linkedEnv(t, contosoSPDCloud, lee)
 	lees := create(t, e, e.Token(lee), azureRequest("prov-flow-0001", contosoSPDCloud))
 	other := create(t, e, e.Token(lee), billing("prov-flow-0002", contosoSPDCloud))
@@ -308,6 +315,7 @@ func TestR25_TheProviderResolvesFromItsQueueAndTheRefundFollowsR16(t *testing.T)
 }
 
 func TestR25_ExistingClosedRequestsKeepTheirOutcome(t *testing.T) {
+	t.Parallel()
 	// Migration: a request a partner closed as BUG before R25 (written as the old
 	// closeSupportRequest wrote it) keeps its outcome and refund, and stays closed.
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
@@ -330,6 +338,7 @@ func TestR25_ExistingClosedRequestsKeepTheirOutcome(t *testing.T) {
 }
 
 func TestR25_RaceProviderDuplicateAgainstRequesterWithdrawal(t *testing.T) {
+	t.Parallel()
 	// 50 requests; for each, the provider resolves it as DUPLICATE while the requester
 	// withdraws it, all at once. Each request ends with one outcome of the two, and
 	// exactly the duplicates are refunded, once each.

@@ -162,6 +162,7 @@ func remaining(t *testing.T, e *testenv.Env, token, tenant, benefitID string) in
 }
 
 func TestR8_ProductCatalogTellsCoverageToday(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	var out struct {
 		Products []struct {
@@ -191,6 +192,7 @@ func TestR8_ProductCatalogTellsCoverageToday(t *testing.T) {
 }
 
 func TestR8_WindowsServer2019IsRefusedOutOfMainstream(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDOnPrem, lee)
 	old := supportPlans(t, e, lee, "windows-server", ws2019, "SERVICES_HUB")
 	p, ok := old.find(t, contosoSPDOnPrem)
@@ -209,6 +211,7 @@ func TestR8_WindowsServer2019IsRefusedOutOfMainstream(t *testing.T) {
 }
 
 func TestR8_CloudPlanRefusedForOnPremisesProductAndTheReverse(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	cloud := activated(t, e, contosoSPDCloud)
 	onprem := activated(t, e, contosoSPDOnPrem)
@@ -229,6 +232,7 @@ func TestR8_CloudPlanRefusedForOnPremisesProductAndTheReverse(t *testing.T) {
 }
 
 func TestR8_CloudProductInTheOnPremisesPortalSaysWhereToGo(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	ps := supportPlans(t, e, lee, "azure", "", "SERVICES_HUB")
 	require.NotNil(t, ps.PortalHint)
@@ -238,6 +242,7 @@ func TestR8_CloudProductInTheOnPremisesPortalSaysWhereToGo(t *testing.T) {
 }
 
 func TestR23_ExpiredPlanIsUnavailable(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	e.Clock.Set(time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC))
 	old := activated(t, e, contosoOldSPD)
@@ -252,6 +257,7 @@ func TestR23_ExpiredPlanIsUnavailable(t *testing.T) {
 }
 
 func TestR23_R15_LastIncidentTakenByAnotherUser(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, tailspinCore, joni, sam)
 	require.NotNil(t, create(t, e, e.Token(joni), azureRequest("joni-000001", tailspinCore)).Request)
 	_, ok := supportPlans(t, e, sam, "azure", "", "AZURE").find(t, tailspinCore)
@@ -266,6 +272,7 @@ func TestR23_R15_LastIncidentTakenByAnotherUser(t *testing.T) {
 }
 
 func TestR10_Microsoft365NeedsNoLinkForMembers(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	activated(t, e, contosoSPDCloud)
 	m365 := supportPlans(t, e, lee, "microsoft-365", "", "MICROSOFT_365")
@@ -283,6 +290,7 @@ func TestR10_Microsoft365NeedsNoLinkForMembers(t *testing.T) {
 }
 
 func TestR12_PremierLinkedAccountCannotChoosePartnerCloudInAzure(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDCloud, diego)
 	p, ok := supportPlans(t, e, diego, "azure", "", "AZURE").find(t, contosoSPDCloud)
 	assert.False(t, ok)
@@ -292,6 +300,7 @@ func TestR12_PremierLinkedAccountCannotChoosePartnerCloudInAzure(t *testing.T) {
 }
 
 func TestR13_ActionPackShowsNoBenefitInAzure(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	e.Clock.Set(time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC))
 	const ap = "contoso.legacy_action_pack.20230901.on_premises_support"
@@ -303,6 +312,7 @@ func TestR13_ActionPackShowsNoBenefitInAzure(t *testing.T) {
 }
 
 func TestR15_CreateConsumesOneIncidentAndRetriesAreIdempotent(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok := e.Token(lee)
 	first := create(t, e, tok, azureRequest("retry-key-1", contosoExpanded))
@@ -334,6 +344,7 @@ func TestR15_CreateConsumesOneIncidentAndRetriesAreIdempotent(t *testing.T) {
 }
 
 func TestR16_DuplicateAndBugAreRefundedOnce(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok, prov := e.Token(lee), e.ProviderToken(acme) // duplicates and bugs are the provider's findings (R25)
 	for i, reason := range []string{"DUPLICATE", "BUG"} {
@@ -360,6 +371,7 @@ func TestR16_DuplicateAndBugAreRefundedOnce(t *testing.T) {
 }
 
 func TestR16_BillingQuotaSubscriptionOnCloudPlanAreRefunded(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok := e.Token(lee)
 	for _, typ := range []string{"BILLING", "QUOTA", "SUBSCRIPTION"} {
@@ -375,6 +387,7 @@ func TestR16_BillingQuotaSubscriptionOnCloudPlanAreRefunded(t *testing.T) {
 }
 
 func TestR25_OnlyTheCreatorOrATenantAdminMayCloseWithTheDeprecatedClose(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee, sam)
 	r := create(t, e, e.Token(lee), azureRequest("close-auth-1", contosoExpanded))
 	for _, who := range []string{sam, adele, patti} {
@@ -390,6 +403,7 @@ func TestR25_OnlyTheCreatorOrATenantAdminMayCloseWithTheDeprecatedClose(t *testi
 }
 
 func TestR17_ProgramAndFrontLineRequestsAreFree(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, tailspinCore, joni)
 	for i, typ := range []string{"PARTNER_PROGRAM", "FRONT_LINE", "PARTNER_PROGRAM"} {
 		r := create(t, e, e.Token(joni), partnerCenter(fmt.Sprintf("free-%06d", i), typ))
@@ -400,6 +414,7 @@ func TestR17_ProgramAndFrontLineRequestsAreFree(t *testing.T) {
 }
 
 func TestR18_EachPortalListsTheAccountsOwnRequests(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	cloud := activated(t, e, contosoSPDCloud)
 	onprem := activated(t, e, contosoSPDOnPrem)
@@ -479,6 +494,7 @@ func TestR18_EachPortalListsTheAccountsOwnRequests(t *testing.T) {
 }
 
 func TestR14_CSPRequestsForCustomersUnderGDAP(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	csp := func(who, plan, customer string) requestPayload {
 		return create(t, e, e.Token(who), map[string]any{"idempotencyKey": "csp-" + strings.NewReplacer("@", "-").Replace(who) + "-" + customer, "planId": plan, "productId": "azure",
@@ -503,6 +519,7 @@ func TestR14_CSPRequestsForCustomersUnderGDAP(t *testing.T) {
 }
 
 func TestR21_PayPerIncidentOnlyForMSAAndFixedLifecycle(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	buy := func(who, product, version string) (string, []userError) {
 		var out struct {
@@ -541,6 +558,7 @@ func TestR21_PayPerIncidentOnlyForMSAAndFixedLifecycle(t *testing.T) {
 }
 
 func TestR22_ConsultationRequestsAreListed(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	activate(t, e, e.Token(patti), "fabrikam.isv_success.20260301.isv_consultation")
 	var out struct {
@@ -581,6 +599,7 @@ func ledger(t *testing.T, e *testenv.Env, who, tenant string, first int) ([]ledg
 }
 
 func TestLedger_AdminsSeeEveryGrantConsumptionAndRefund(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	r := create(t, e, e.Token(lee), azureRequest("ledger-0001", contosoExpanded))
 	closeReq(t, e, e.ProviderToken(acme), r.Request.ID, "BUG")
@@ -617,6 +636,7 @@ func TestLedger_AdminsSeeEveryGrantConsumptionAndRefund(t *testing.T) {
 }
 
 func TestLedger_SweepRecordsExpiryAndCap(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	require.NoError(t, e.App.Service.Sweep(t.Context()))
 	es, errs := ledger(t, e, patti, "fabrikam", 100)
@@ -636,6 +656,7 @@ func TestLedger_SweepRecordsExpiryAndCap(t *testing.T) {
 // TestR15_RaceManyCreatesOnOnePlanNeverOverdraw: 500 concurrent creates on a plan of 50
 // give exactly 50 successes and remaining 0.
 func TestR15_RaceManyCreatesOnOnePlanNeverOverdraw(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	tok := e.Token(lee)
 	var ok, exhausted, other atomic.Int64
@@ -674,6 +695,7 @@ func TestR15_RaceManyCreatesOnOnePlanNeverOverdraw(t *testing.T) {
 
 // TestR16_RaceManyClosesOfOneDuplicateRefundOnce: 100 concurrent closes, one refund.
 func TestR16_RaceManyClosesOfOneDuplicateRefundOnce(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok := e.Token(lee)
 	provs := []string{e.ProviderToken("engineer-1"), e.ProviderToken("ticketing")} // two of the provider's principals (R25)
@@ -705,6 +727,7 @@ func TestR16_RaceManyClosesOfOneDuplicateRefundOnce(t *testing.T) {
 
 // TestR15_RaceRetriesOfOneKeyMakeOneRequest: concurrent retries of one idempotency key.
 func TestR15_RaceRetriesOfOneKeyMakeOneRequest(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok := e.Token(lee)
 	ids := make([]string, 50)

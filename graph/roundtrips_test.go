@@ -52,6 +52,7 @@ func tripsOf(t *testing.T, e *testenv.Env, token, query string) int {
 // benefitsNotice (R5)) read it once per request, so a query costs the store round trips
 // of its most expensive field, not their sum.
 func TestRoundTrips_SiblingFieldsShareOneLoadOfTheTenant(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	token := e.Token(megan)
 

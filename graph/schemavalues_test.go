@@ -127,6 +127,7 @@ func checkValue(s *ast.Schema, t *ast.Type, val any, path string, problems *[]st
 // field (generated from the schema), on demo data with requests free and paid, open and
 // closed, and checks every value of every answer against its schema type (checkValue).
 func TestResponsesMatchTheSchemaTypes(t *testing.T) {
+	t.Parallel()
 	s := graph.NewExecutableSchema(graph.Config{}).Schema()
 	e := testenv.New(t)
 	meganTok, leeTok, samTok := e.Token(megan), e.Token(lee), e.Token(sam)
@@ -198,6 +199,7 @@ func TestResponsesMatchTheSchemaTypes(t *testing.T) {
 // TestTimestampsHaveOnePrecision: the time a mutation answers is the time a later read
 // answers, to the character.
 func TestTimestampsHaveOnePrecision(t *testing.T) {
+	t.Parallel()
 	e, _ := linkedEnv(t, contosoExpanded, lee)
 	tok := e.Token(lee)
 	var created struct {
@@ -222,6 +224,7 @@ func TestTimestampsHaveOnePrecision(t *testing.T) {
 // TestRulesExplainARefusal: a client resolves the rule a refusal cites to its title and
 // text with the rules query, as docs/rules.md states it.
 func TestRulesExplainARefusal(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	refused := activate(t, e, e.Token(lee), contosoSPDCloud)
 	require.Len(t, refused.UserErrors, 1)

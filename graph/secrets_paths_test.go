@@ -84,6 +84,7 @@ func selections(s introspected, typ string, seen map[string]bool) string {
 // data or in errors. A new root field that reaches Contract fails the test until it is
 // given arguments here.
 func TestR4_NoPathOfTheSchemaShowsTheIDsToOutsiders(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud)
 	require.Empty(t, link(t, e, e.Token(sam), c, "AZURE", false).UserErrors)

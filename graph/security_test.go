@@ -53,6 +53,7 @@ func rawGet(t *testing.T, e *testenv.Env, path string) string {
 // ID and token it saw in the service's logs, in /metrics, and in every answer given to
 // someone who may not read them (R4).
 func TestSecurity_SecretsNeverInLogsErrorsOrMetrics(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, func(c *config.Config) { c.LinkRateAccount, c.LinkRateAddress = 6, 0 })
 	var secrets []string
 	var outsiders []string // every answer to an account that may not read the IDs
@@ -210,6 +211,7 @@ func TestSecurity_SecretsNeverInLogsErrorsOrMetrics(t *testing.T) {
 // the contracts collection, readable back by members (R4), and nowhere else. SECURITY.md
 // says how they are protected.
 func TestSecurity_ContractsAtRest(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud)
 	require.Empty(t, link(t, e, e.Token(sam), c, "AZURE", false).UserErrors)

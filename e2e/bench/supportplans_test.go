@@ -19,7 +19,7 @@ import (
 	"github.com/partnersupport/api/internal/testenv/storeproxy"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testenv.MainInProcess(m)) }
 
 // system is one way of answering supportPlans.
 type system struct {

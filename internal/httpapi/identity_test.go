@@ -77,6 +77,7 @@ func whoAmI(t *testing.T, e *testenv.Env, token string) (viewer, response) {
 // with the account kind taken from the verified token only; the development signer works
 // beside them only when it is on.
 func TestIdentity_OIDCIssuersAndTheDevSigner(t *testing.T) {
+	t.Parallel()
 	idp := newFakeIssuer(t)
 	withOIDC := func(c *config.Config) { c.OIDCIssuers = []auth.IssuerConfig{idp.config()} }
 	e := testenv.New(t, withOIDC)

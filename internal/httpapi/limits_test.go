@@ -173,6 +173,7 @@ func ofTypeChain(n int) string {
 }
 
 func TestLimits_DeepQueryIsRefusedBeforeTheStore(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	deep := ofTypeChain(httpapi.DefaultMaxDepth) // __type + the chain + name: one too deep
 	refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, deep, nil) }, func(r response) {
@@ -204,6 +205,7 @@ func wideQuery(aliases int) string {
 }
 
 func TestLimits_WideQueryIsRefusedBeforeTheStore(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	wide := wideQuery(httpapi.DefaultMaxComplexity/120 + 1)
 	refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, wide, nil) }, func(r response) {
@@ -238,6 +240,7 @@ func TestLimits_WideQueryIsRefusedBeforeTheStore(t *testing.T) {
 // (the cost is then the same for every request) and per request when they do: one parsed
 // document, sent again and again, is refused or passed by the page sizes its variables ask.
 func TestLimits_ComplexityPerOperationAndPageVariables(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	const page = `p%d: supportRequests(portal: AZURE, first: $n) { edges { cursor node { id planId planKind portal productId version type title customerId consumedIncident status closeReason refunded createdAt closedAt } } pageInfo { hasNextPage endCursor } }`
 	var b strings.Builder
@@ -260,6 +263,7 @@ func TestLimits_ComplexityPerOperationAndPageVariables(t *testing.T) {
 }
 
 func TestLimits_FirstOutOfRangeIsRefusedBeforeTheStore(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	for _, first := range []int{100000, 101, 0, -1} {
 		for _, q := range []struct {
@@ -287,6 +291,7 @@ func TestLimits_FirstOutOfRangeIsRefusedBeforeTheStore(t *testing.T) {
 }
 
 func TestLimits_OversizedQueryAndBodyAreRefusedBeforeTheStore(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	// A query over the query size limit (a comment is enough: the text is what is cached).
 	big := "{ __typename }\n#" + strings.Repeat("x", httpapi.DefaultMaxQueryBytes)
@@ -312,6 +317,7 @@ func TestLimits_OversizedQueryAndBodyAreRefusedBeforeTheStore(t *testing.T) {
 }
 
 func TestLimits_BatchesAndMalformedBodiesAreRefusedWithoutEcho(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	const secret = "NOT-TO-BE-ECHOED-7Q4XK2"
 	for name, c := range map[string]struct {
@@ -342,6 +348,7 @@ func TestLimits_BatchesAndMalformedBodiesAreRefusedWithoutEcho(t *testing.T) {
 }
 
 func TestLimits_OnlyJSONBodiesAreAccepted_CSRF(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	activate := `mutation { activateBenefit(benefitId: "` + contosoSPDCloud + `") { userErrors { code } } }`
 	form := url.Values{"query": {activate}}.Encode()
@@ -382,6 +389,7 @@ func assertNotActivated(t *testing.T, e *testenv.Env) {
 }
 
 func TestLimits_GETRunsQueriesOnly(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	activate := `mutation { activateBenefit(benefitId: "` + contosoSPDCloud + `") { userErrors { code } } }`
 	refusedBeforeTheStore(t, e, func(tok string) response { return getQuery(t, e, tok, activate) }, func(r response) {
@@ -403,6 +411,7 @@ func TestLimits_GETRunsQueriesOnly(t *testing.T) {
 // TestLimits_PlainPOSTRunsNoSubscription: a subscription over a plain POST would hold the
 // request open until an event came; it runs over a websocket or SSE only.
 func TestLimits_PlainPOSTRunsNoSubscription(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	const sub = `subscription { incidentBalanceChanged(tenantId: "contoso") { seq } }`
 	refusedBeforeTheStore(t, e, func(tok string) response { return postJSON(t, e, tok, sub, nil) }, func(r response) {
@@ -427,6 +436,7 @@ func TestLimits_PlainPOSTRunsNoSubscription(t *testing.T) {
 // process by server/main_test.go TestServer_WebsocketFromForeignOriginIsRefused), and the
 // operation limits on operations sent over a websocket.
 func TestLimits_WebsocketsAreCheckedToo(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	trips := tripsOf(t, e, func() {
 		_, resp, err := testenv.DialWS(t, e.Server.URL+"/query", testenv.TransportWS, "https://evil.example")
@@ -463,6 +473,7 @@ func TestLimits_WebsocketsAreCheckedToo(t *testing.T) {
 }
 
 func TestLimits_IntrospectionIsConfigurable(t *testing.T) {
+	t.Parallel()
 	const q = `{ __schema { queryType { name } } }`
 	on := testenv.New(t)
 	r := postJSON(t, on, "", q, nil)
@@ -479,6 +490,7 @@ func TestLimits_IntrospectionIsConfigurable(t *testing.T) {
 }
 
 func TestLimits_ConfigDefaultsAreTheLimitsDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := config.Parse("server", nil, func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, httpapi.DefaultMaxQueryBytes, c.QueryMaxBytes)
@@ -517,6 +529,7 @@ func TestLimits_ConfigDefaultsAreTheLimitsDefaults(t *testing.T) {
 // TestLimits_EverydayQueriesPass: the README's and the dashboard's queries, and one that
 // asks for everything a member can see, are well within the limits.
 func TestLimits_EverydayQueriesPass(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	for _, q := range []string{
 		`{ viewer { email kind memberships { roles tenant { id name } } } }`,

@@ -95,6 +95,7 @@ func links(t *testing.T, e *testenv.Env) int64 {
 // gets its allowance of answers, then RATE_LIMITED, which reads nothing and changes
 // nothing: not even the right pair links until the allowance comes back.
 func TestRateLimit_BruteForceBurstOfLinksIsRefusedBeforeTheStore(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, withLinkRates(5, 0))
 	right := activatedPair(t, e)
 	tok := e.Token(sam)
@@ -122,6 +123,7 @@ func TestRateLimit_BruteForceBurstOfLinksIsRefusedBeforeTheStore(t *testing.T) {
 // TestRateLimit_AliasesDoNotMultiplyTheAllowance: every linkSupportPlan of one operation is
 // an attempt.
 func TestRateLimit_AliasesDoNotMultiplyTheAllowance(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, withLinkRates(5, 0))
 	right := activatedPair(t, e)
 	var b strings.Builder
@@ -143,6 +145,7 @@ func TestRateLimit_AliasesDoNotMultiplyTheAllowance(t *testing.T) {
 // TestRateLimit_PerAddressAcrossAccounts: many accounts from one address share its
 // allowance; X-Forwarded-For counts only from a configured proxy.
 func TestRateLimit_PerAddressAcrossAccounts(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, withLinkRates(100, 3))
 	right := activatedPair(t, e)
 	wrong := pair{"GUESS000000000000000000000", right.contract}
@@ -175,6 +178,7 @@ func TestRateLimit_PerAddressAcrossAccounts(t *testing.T) {
 // TestRateLimit_GuardsQueryFieldsToo: a guarded field of the query type is limited as a
 // mutation's is, each alias an attempt; an unguarded field beside it is not.
 func TestRateLimit_GuardsQueryFieldsToo(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{
 		Schema:    graph.NewExecutableSchema(graph.Config{Resolvers: graph.NewResolver(e.App.Service, nil, nil), Complexity: graph.Complexity()}),
@@ -201,6 +205,7 @@ func TestRateLimit_GuardsQueryFieldsToo(t *testing.T) {
 // mutation type that the schema has; anything else stops the server from starting rather
 // than leave the field unguarded.
 func TestRateLimit_RefusesFieldsItCannotGuard(t *testing.T) {
+	t.Parallel()
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}, Complexity: graph.Complexity()})
 	for _, f := range []string{
 		"Mutation.linkSupportPlans",           // a typo

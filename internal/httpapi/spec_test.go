@@ -15,6 +15,7 @@ import (
 // in introspection and a query that uses it is refused by validation, whole: nothing runs,
 // no field answers null for a part that never comes.
 func TestDeferIsNeitherAdvertisedNorRun(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	r := postJSON(t, e, "", `{ __schema { directives { name } } }`, nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Body)
@@ -31,6 +32,7 @@ func TestDeferIsNeitherAdvertisedNorRun(t *testing.T) {
 // TestNoFieldSuggestionsWithoutIntrospection: with introspection off, a misspelled field
 // is refused without "Did you mean", which would give the schema away name by name.
 func TestNoFieldSuggestionsWithoutIntrospection(t *testing.T) {
+	t.Parallel()
 	on := testenv.New(t)
 	r := postJSON(t, on, "", `{ tenan(id: "contoso") { id } }`, nil)
 	assert.Contains(t, r.only(t).Message, `Did you mean "tenant"?`, "with introspection on, suggestions help")
@@ -46,6 +48,7 @@ func TestNoFieldSuggestionsWithoutIntrospection(t *testing.T) {
 // TestTimeIsSpecifiedByRFC3339: generated clients (genqlient, graphql-codegen) learn from
 // introspection what Time is.
 func TestTimeIsSpecifiedByRFC3339(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	r := postJSON(t, e, "", `{ __type(name: "Time") { kind specifiedByURL } }`, nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Body)

@@ -18,6 +18,7 @@ const balanceSub = `subscription { incidentBalanceChanged(tenantId: "contoso") {
 // TestTransportWSCloseCodes speaks graphql-transport-ws in raw frames and breaks the
 // protocol one way at a time: the server closes with the code the protocol defines.
 func TestTransportWSCloseCodes(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t)
 	tok := e.Token(lee)
 	dial := func(t *testing.T) *testenv.WS {

@@ -22,7 +22,7 @@ import (
 	"github.com/partnersupport/api/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testenv.MainInProcess(m)) }
 
 // commands counts the commands sent, by name and collection ("insert:claims"), and the
 // most write commands that were in flight at once.

@@ -26,11 +26,19 @@ var buildOnce struct {
 	dir  string
 }
 
+// ServerBinaryEnv names a server binary built from this tree (make test builds one for
+// every test binary); without it, ServerBinary builds one.
+const ServerBinaryEnv = "PSAPI_TEST_SERVER_BIN"
+
 // ServerBinary builds ./server once per test binary (without -race: a child process is
-// a separate program) and returns its path.
+// a separate program) and returns its path, or returns $PSAPI_TEST_SERVER_BIN.
 func ServerBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if bin := os.Getenv(ServerBinaryEnv); bin != "" {
+			buildOnce.path = bin
+			return
+		}
 		root, err := moduleRoot()
 		if err != nil {
 			buildOnce.err = err
@@ -75,7 +83,6 @@ func FreeAddr(t testing.TB) string {
 
 // Process is a server process started by a test.
 type Process struct {
-	t     testing.TB
 	cmd   *exec.Cmd
 	mu    sync.Mutex
 	out   strings.Builder
@@ -87,12 +94,24 @@ type Process struct {
 // Start runs the server binary with args and env (added to a minimal environment).
 func Start(t testing.TB, args []string, env ...string) *Process {
 	t.Helper()
-	cmd := exec.Command(ServerBinary(t), args...)
+	p, err := start(ServerBinary(t), args, env)
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Kill() })
+	return p
+}
+
+// start runs bin with args and env (added to a minimal environment), and records what
+// it prints. The process is killed when the test binary dies first (a timeout, a crash).
+func start(bin string, args, env []string) (*Process, error) {
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	p := &Process{t: t, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
-	require.NoError(t, cmd.Start())
+	p := &Process{cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
@@ -106,8 +125,7 @@ func Start(t testing.TB, args []string, env ...string) *Process {
 		}
 	}()
 	go func() { _ = cmd.Wait(); _ = pw.Close(); close(p.done) }()
-	t.Cleanup(func() { p.Kill() })
-	return p
+	return p, nil
 }
 
 // Output is everything the process printed so far.

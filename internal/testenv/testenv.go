@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -28,44 +29,93 @@ import (
 )
 
 var shared struct {
-	uri string
-	dir string
-	es  *embedded.Store
+	main      bool // Main ran: set before the tests run, read only then
+	uri       string
+	dir       string
+	inProcess bool
+	once      sync.Once
+	err       error
+	stop      func() error
 }
 
 // Main runs a test binary's tests around one shared store: TEST_MONGODB_URI when set,
-// otherwise an embedded store in a temporary directory, removed afterwards. Use it from
-// TestMain: os.Exit(testenv.Main(m)).
+// otherwise the embedded store in a process of its own (`server store` built without
+// -race, with FerretDB's debug build: see startStoreProcess) on a temporary directory,
+// removed afterwards. The store starts with the first test that asks for it, so that a
+// run of tests or fuzz targets that need none (and every fuzzing worker of those) starts
+// none. Use it from TestMain: os.Exit(testenv.Main(m)).
+//
+// The store runs outside the test binary because under -race every operation of the
+// in-process FerretDB and its SQLite is instrumented: an environment's setup took about
+// 2 s instead of 0.7 s. The race detector still covers the service, its store adapter
+// and the driver, which run in the test binary; MainInProcess keeps the store in process
+// too, under the race detector with the tests.
 func Main(m *testing.M) int {
+	return run(m, false)
+}
+
+// MainInProcess is Main with the embedded store in the test binary: for the store
+// adapter's own tests (internal/mongodb), and for the benchmarks, whose figures count
+// the store's memory and CPU in the process as `make run` has it.
+func MainInProcess(m *testing.M) int {
+	return run(m, true)
+}
+
+func run(m *testing.M, inProcess bool) int {
+	shared.main = true
 	if uri := os.Getenv("TEST_MONGODB_URI"); uri != "" {
 		shared.uri = uri
+		shared.once.Do(func() {})
 		return m.Run()
 	}
-	dir, err := os.MkdirTemp("", "psapi-test-")
+	root, err := os.MkdirTemp("", "psapi-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
 		return 1
 	}
-	shared.dir = dir
-	defer os.RemoveAll(dir)
-	es, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testenv:", err)
-		return 1
-	}
-	shared.es, shared.uri = es, es.URI()
+	defer os.RemoveAll(root)
+	shared.dir, shared.inProcess = filepath.Join(root, "store"), inProcess
 	code := m.Run()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = es.Close(ctx)
+	if shared.stop != nil {
+		if err := shared.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
 	return code
 }
 
-// StoreURI is the shared store's URI.
+// startStore starts the shared store (once, from StoreURI).
+func startStore() {
+	if shared.inProcess {
+		es, err := embedded.Start(context.Background(), embedded.Config{DataDir: shared.dir, Addr: "127.0.0.1:0"})
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.uri = es.URI()
+		shared.stop = func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = es.Close(ctx)
+			return nil
+		}
+		return
+	}
+	shared.uri, shared.stop, shared.err = startStoreProcess(filepath.Dir(shared.dir), shared.dir)
+}
+
+// StoreURI is the shared store's URI; the first call starts the store.
 func StoreURI(t testing.TB) string {
 	t.Helper()
-	if shared.uri == "" {
+	if !shared.main {
 		t.Fatal("testenv: no store; call testenv.Main from TestMain")
+	}
+	shared.once.Do(startStore)
+	if shared.err != nil {
+		t.Fatalf("testenv: starting the store: %v", shared.err)
 	}
 	return shared.uri
 }
@@ -198,6 +248,8 @@ func newEnv(t testing.TB, smallSendBuffers bool, opts []Option) *Env {
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	cfg, err := fromTemplate(ctx, cfg)
+	require.NoError(t, err)
 	a, err := app.Open(ctx, cfg, log, app.Options{Now: clock.Now})
 	require.NoError(t, err)
 	// The server's Maintain starts with the repair (which sweeps and sequences the

@@ -13,7 +13,7 @@ import (
 	"github.com/partnersupport/api/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testenv.MainInProcess(m)) }
 
 // TestBaselineAnswersAsGraphQL keeps the benchmark honest: for several accounts, products,
 // versions and portals (available and unavailable plans, the portal hint, CSP reasons,
