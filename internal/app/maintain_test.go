@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/internal/app"
 	"github.com/partnersupport/api/internal/testenv"
@@ -19,9 +18,7 @@ import (
 // answered; once it answers, the repair completes, and it runs again periodically, so
 // that a restart's repair reads only the writes since the last periodic one.
 func TestMaintain_RepairRunsBesideTheAPIAndPeriodically(t *testing.T) {
-	proxy, err := storeproxy.Start(testenv.StoreURI(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = proxy.Close() })
+	proxy := startProxy(t)
 	e := testenv.New(t, testenv.WithStoreURI(proxy.URI()))
 	tok := e.Token("lee@contoso.com")
 

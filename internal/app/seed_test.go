@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/partnersupport/api/internal/testenv"
 	"github.com/partnersupport/api/internal/testenv/storeproxy"
@@ -14,9 +13,7 @@ import (
 // start to first answer must not grow with the fixture): no tenant, account, membership
 // or held offer is written, no grant recorded, and the data is there.
 func TestSeed_ARestartSkipsAnUnchangedFixture(t *testing.T) {
-	proxy, err := storeproxy.Start(testenv.StoreURI(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = proxy.Close() })
+	proxy := startProxy(t)
 	first := testenv.New(t, testenv.WithStoreURI(proxy.URI()))
 	assert.Contains(t, first.LogText(), "demo data loaded")
 

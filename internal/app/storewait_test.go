@@ -23,9 +23,7 @@ import (
 // driver's 10 s followed by INTERNAL (issue 13). The commands held meanwhile complete
 // once the store answers again.
 func TestStoreWait_SaturatedStoreAnswersUnavailableQuickly(t *testing.T) {
-	proxy, err := storeproxy.Start(testenv.StoreURI(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = proxy.Close() })
+	proxy := startProxy(t)
 	const wait = 300 * time.Millisecond
 	e := testenv.New(t, testenv.WithStoreURI(proxy.URI()), testenv.WithStoreWait(wait))
 	tok := e.Token("lee@contoso.com")
@@ -88,4 +86,13 @@ func exhausted(t *testing.T, base string) int {
 	n, err := strconv.Atoi(string(m[1]))
 	require.NoError(t, err)
 	return n
+}
+
+// startProxy starts a store proxy in front of the shared store, closed with the test.
+func startProxy(t *testing.T) *storeproxy.Proxy {
+	t.Helper()
+	proxy, err := storeproxy.Start(testenv.StoreURI(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = proxy.Close() })
+	return proxy
 }
