@@ -90,6 +90,15 @@ type QueryParams struct {
 	// documents with equal first keys may come in any order (the handler sorts them by the
 	// other keys).
 	OrderBy *types.Document
+
+	// GroupCount (patched, PATCHES.md), when not empty, is a top-level field by whose
+	// value the handler counts the documents Filter matches (an aggregate of a $match and
+	// a $group on it with a $sum of 1). A backend may count some of those documents
+	// itself, those whose value of the field is a string and that it knows match Filter
+	// exactly, and leave them out of Iter; QueryResult.GroupCounts reports them. Iter
+	// then returns every other document Filter may match. Ignored with Sort, OrderBy,
+	// Limit or OnlyRecordIDs.
+	GroupCount string
 }
 
 // QueryResult represents the results of Collection.Query method.
@@ -98,6 +107,11 @@ type QueryResult struct {
 
 	// Ordered (patched) reports that Iter follows QueryParams.OrderBy.
 	Ordered bool
+
+	// GroupCounts (patched) is, when not nil, the number of documents per string value of
+	// QueryParams.GroupCount that the backend counted and left out of Iter. It is complete
+	// once Iter is done.
+	GroupCounts map[string]int64
 }
 
 // Query executes a query against the collection.

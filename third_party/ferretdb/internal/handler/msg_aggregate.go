@@ -350,7 +350,14 @@ func (h *Handler) MsgAggregate(connCtx context.Context, msg *wire.OpMsg) (*wire.
 			qp.Sort = sort
 		}
 
-		iter, err = processStagesDocuments(ctx, closer, &stagesDocumentsParams{c, qp, stagesDocuments})
+		// Patched (PATCHES.md): a count per value may be counted by the backend, if the
+		// whole $match reaches it.
+		gc, isGroupCount := groupCountOf(aggregationStages)
+		if isGroupCount && qp.Filter != nil && qp.Filter.Len() == filter.Len() {
+			qp.GroupCount = gc.field
+		}
+
+		iter, err = processStagesDocuments(ctx, closer, &stagesDocumentsParams{c, qp, stagesDocuments, gc})
 	} else {
 		// TODO https://github.com/FerretDB/FerretDB/issues/2423
 		statistics := stages.GetStatistics(collStatsDocuments)
@@ -419,6 +426,7 @@ type stagesDocumentsParams struct {
 	c      backends.Collection
 	qp     *backends.QueryParams
 	stages []aggregations.Stage
+	gc     groupCount // patched: the count per value the backend may have counted
 }
 
 // processStagesDocuments retrieves the documents from the database and then processes them through the stages.
@@ -437,6 +445,11 @@ func processStagesDocuments(ctx context.Context, closer *iterator.MultiCloser, p
 		if iter, err = s.Process(ctx, iter, closer); err != nil {
 			return nil, err
 		}
+	}
+
+	if queryRes.GroupCounts != nil {
+		iter = p.gc.mergedIterator(iter, queryRes.GroupCounts)
+		closer.Add(iter)
 	}
 
 	return iter, nil

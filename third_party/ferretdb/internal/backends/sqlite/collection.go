@@ -65,6 +65,23 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 		}, nil
 	}
 
+	// Patched (PATCHES.md): the documents a group count can count without decoding them.
+	if params.GroupCount != "" && params.Sort.Len() == 0 && params.OrderBy == nil && params.Limit == 0 && !params.OnlyRecordIDs {
+		if q, args, ok := prepareGroupCountQuery(meta, params.Filter, params.GroupCount, params.Comment); ok {
+			rows, err := db.QueryContext(ctx, q, args...)
+			if err != nil {
+				return nil, lazyerrors.Error(err)
+			}
+
+			counts := make(map[string]int64)
+
+			return &backends.QueryResult{
+				Iter:        &groupCountIterator{ctx: ctx, rows: rows, counts: counts},
+				GroupCounts: counts,
+			}, nil
+		}
+	}
+
 	// Patched (PATCHES.md): more than a one-key _id filter is pushed down, as a superset,
 	// and the find's sort is applied when upstream's $natural sort is not asked.
 	q, args, ordered := prepareQuery(meta, params.Filter, params.Sort, params.OrderBy, params.Comment, params.OnlyRecordIDs)
