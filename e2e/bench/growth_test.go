@@ -141,35 +141,42 @@ func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb
 		return err
 	}
 	ops := []struct {
-		name string
-		do   func(i int) error
+		name  string
+		do    func(i int) error
+		fixed bool // also measured on the fixed tenants (reads only: they must not change)
 	}{
-		{"floor-findOne-id", func(i int) error { _, err := st.Account(ctx, accts[i].ID); return err }},
+		{"floor-findOne-id", func(i int) error { _, err := st.Account(ctx, accts[i].ID); return err }, false},
 		{"supportPlans", func(i int) error {
 			_, err := svc.SupportPlans(ctx, accts[i], "azure", "", domain.PortalAzure)
 			return err
-		}},
+		}, true},
 		{"supportRequests", func(i int) error {
 			_, err := svc.Requests(ctx, accts[i], domain.PortalServicesHub, 20, nil)
 			return err
-		}},
-		{"incidentLedger", func(i int) error { _, err := svc.Ledger(ctx, accts[i], tenantOf(i), 20, 0); return err }},
+		}, true},
+		{"incidentLedger", func(i int) error { _, err := svc.Ledger(ctx, accts[i], tenantOf(i), 20, 0); return err }, true},
 		{"tenantBenefits", func(i int) error {
 			if _, err := svc.TenantBenefits(ctx, accts[i], tenantOf(i)); err != nil {
 				return err
 			}
 			_, err := svc.Reminders(ctx, accts[i], tenantOf(i))
 			return err
-		}},
-		{"createSupportRequest", create},
-		{"resolveSupportRequest", closeOne},
+		}, true},
+		{"createSupportRequest", create, false},
+		{"resolveSupportRequest", closeOne, false},
 	}
+	// The last fixedTenants tenants get their requests now and none later: their pages are
+	// full and their data the same at every size, so their figures show what other
+	// tenants' data costs them. The creates that grow the store go round the others.
+	growing := ntenants - fixedTenants
+	fillFixedTenants(b, ctx, svc, accts[growing:], plans[growing:], provider)
+	fixed := func(j int) int { return growing + j%fixedTenants }
 	p50 := map[string]float64{}
 	for _, size := range growthSizes() {
 		start := time.Now()
 		before := created.Load()
-		if n := size - int(before); n > 0 {
-			parallel(b, 16, n, func(j int) error { return create(int(before+int64(j)) % ntenants) })
+		if n := size - int(before) - fixedTenants*fixedRequests; n > 0 {
+			parallel(b, 16, n, func(j int) error { return create(int(before+int64(j)) % growing) })
 		}
 		b.ReportMetric(float64(created.Load()-before)/time.Since(start).Seconds(), fmt.Sprintf("creates/s:to-%d", size))
 		reportFootprint(b, size)
@@ -181,24 +188,58 @@ func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb
 				if clients > 1 {
 					n = 200
 				}
+				if op.fixed {
+					lat := timed(b, clients, n, fixed, op.do)
+					reportLatency(b, p50, op.name+"@fixed", size, clients, lat)
+				}
 				c0 := cmds.Load()
-				lat := timed(b, clients, n, ntenants, op.do)
+				lat := timed(b, clients, n, func(j int) int { return (j*7919 + 13) % growing }, op.do)
 				if clients == 1 {
 					b.ReportMetric(float64(cmds.Load()-c0)/float64(n), fmt.Sprintf("cmds:%s:%d", op.name, size))
 				}
-				q50, q99 := lat[len(lat)/2], lat[len(lat)*99/100]
-				b.ReportMetric(q50, fmt.Sprintf("ms-p50:%s:%d:c%d", op.name, size, clients))
-				b.ReportMetric(q99, fmt.Sprintf("ms-p99:%s:%d:c%d", op.name, size, clients))
-				key := fmt.Sprintf("%s:c%d", op.name, clients)
-				if first, ok := p50[key]; ok && first > 0 {
-					b.ReportMetric(q50/first, fmt.Sprintf("ratio-p50:%s:%d/first", key, size))
-				} else {
-					p50[key] = q50
-				}
+				reportLatency(b, p50, op.name, size, clients, lat)
 			}
 		}
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// reportLatency reports an operation's p50 and p99 at a size and, from the second size
+// on, its p50 over the first size's (p50 holds the first size's, by operation and clients).
+func reportLatency(b *testing.B, p50 map[string]float64, name string, size, clients int, lat []float64) {
+	q50, q99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	b.ReportMetric(q50, fmt.Sprintf("ms-p50:%s:%d:c%d", name, size, clients))
+	b.ReportMetric(q99, fmt.Sprintf("ms-p99:%s:%d:c%d", name, size, clients))
+	key := fmt.Sprintf("%s:c%d", name, clients)
+	if first, ok := p50[key]; ok && first > 0 {
+		b.ReportMetric(q50/first, fmt.Sprintf("ratio-p50:%s:%d/first", key, size))
+	} else {
+		p50[key] = q50
+	}
+}
+
+// fixedTenants is how many of BenchmarkGrowth's tenants hold fixedRequests requests each
+// from the start and get no more; 21, so that the others (1,979) are not a multiple of 3
+// and every one of them gets refunds (one create in three is refunded).
+const (
+	fixedTenants  = 21
+	fixedRequests = 30
+)
+
+// fillFixedTenants gives each of the fixed tenants fixedRequests requests, one in three
+// resolved as a duplicate and refunded (R16, R25), so that a page of 20 requests or
+// ledger entries is full and the tenant's plan has claims and refunds.
+func fillFixedTenants(b *testing.B, ctx context.Context, svc *service.Service, accts []domain.Account, plans []string, provider domain.Account) {
+	parallel(b, 4, len(accts)*fixedRequests, func(j int) error {
+		i, k := j%len(accts), j/len(accts)
+		r, err := svc.CreateRequest(ctx, accts[i], domain.CreateRequestInput{IdempotencyKey: fmt.Sprintf("fixed-%d-%d", i, k), PlanID: plans[i],
+			ProductID: "microsoft-365", Portal: domain.PortalMicrosoft365, Type: domain.RequestTechnical, Title: "fixed"})
+		if err != nil || k%3 != 0 {
+			return err
+		}
+		_, err = svc.ResolveRequest(ctx, provider, r.ID, domain.CloseDuplicate)
+		return err
+	})
 }
 
 // reportFootprint reports, at a store size, the resident set of the benchmark's process
@@ -297,12 +338,12 @@ func parallel(b *testing.B, workers, n int, do func(i int) error) {
 	wg.Wait()
 }
 
-// timed runs do n times on clients goroutines, each call on a pseudo-random tenant, and
-// returns the sorted latencies in milliseconds.
-func timed(b *testing.B, clients, n, ntenants int, do func(i int) error) []float64 {
+// timed runs do n times on clients goroutines, call j on tenant pick(j), and returns the
+// sorted latencies in milliseconds.
+func timed(b *testing.B, clients, n int, pick func(j int) int, do func(i int) error) []float64 {
 	lat := make([]float64, n)
 	parallel(b, clients, n, func(j int) error {
-		i := (j*7919 + 13) % ntenants
+		i := pick(j)
 		t := time.Now()
 		err := do(i)
 		lat[j] = float64(time.Since(t)) / float64(time.Millisecond)
