@@ -174,7 +174,7 @@ func (r *mutationResolver) ActivateBenefit(ctx context.Context, benefitID string
 
 // LinkSupportPlan is the resolver for the linkSupportPlan field.
 func (r *mutationResolver) LinkSupportPlan(ctx context.Context, input model.LinkSupportPlanInput) (model.LinkSupportPlanPayload, error) {
-	return payload1(ctx, link(r.PlanService), linkInput(input), linkPayload)
+	return payload1(ctx, link(r.LinkService), linkInput(input), linkPayload)
 }
 
 // PurchaseOffer is the resolver for the purchaseOffer field.
@@ -485,7 +485,7 @@ func (r *viewerResolver) Memberships(ctx context.Context, obj *domain.Account) (
 
 // LinkedPlans is the resolver for the linkedPlans field.
 func (r *viewerResolver) LinkedPlans(ctx context.Context, obj *domain.Account) ([]domain.LinkedPlan, error) {
-	return r.PlanService.LinkedPlans(ctx, *obj)
+	return r.LinkService.LinkedPlans(ctx, *obj)
 }
 
 // AuditEvent returns AuditEventResolver implementation.
