@@ -61,13 +61,6 @@ func userErrors(err error) ([]domain.Error, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // derefOr is *p, or T's zero value for nil.
 func derefOr[T any](p *T) T {
 	var zero T
