@@ -14,6 +14,7 @@ type RequestService struct {
 	*core
 	*recorder
 	*states
+	*refunds
 	store requestStore
 	plans *PlanService
 }
@@ -297,9 +298,25 @@ func (s *RequestService) closeRequest(ctx context.Context, caller domain.Account
 	return s.store.Request(ctx, r.ID)
 }
 
+// refunds gives a closed request's incident back when R16 says so: for a close, and for
+// the repair that completes one a crash cut short.
+type refunds struct {
+	*core
+	*recorder
+	*states
+	store refundStore
+}
+
+// refundStore is what a refund writes, and the product that names a pay-per-incident plan.
+type refundStore interface {
+	domain.RequestStore
+	domain.ClaimStore
+	domain.CatalogStore
+}
+
 // refundIfDue gives a closed request's incident back when R16 says so: record the refund
 // (at most once, by its key), free the claim, record the ledger event. Safe to repeat.
-func (s *RequestService) refundIfDue(ctx context.Context, r domain.SupportRequest, c domain.Closure) error {
+func (s *refunds) refundIfDue(ctx context.Context, r domain.SupportRequest, c domain.Closure) error {
 	if !r.Consumed || !domain.Refundable(r.PlanKind, r.Type, c.Reason) {
 		return nil
 	}
@@ -317,7 +334,7 @@ func (s *RequestService) refundIfDue(ctx context.Context, r domain.SupportReques
 }
 
 // planQuota is the quota and name of a request's benefit (for the ledger event).
-func (s *RequestService) planQuota(ctx context.Context, r domain.SupportRequest) (quota int, unlimited bool, name string) {
+func (s *refunds) planQuota(ctx context.Context, r domain.SupportRequest) (quota int, unlimited bool, name string) {
 	if r.PlanKind == domain.PlanPayPerIncident {
 		p, err := s.store.Product(ctx, r.ProductID)
 		if err != nil {

@@ -16,8 +16,7 @@
 //	                             PlanService (a create chooses among its plans, R23)
 //	LedgerService   ledger.go    LedgerStore, TenantStore, LinkStore
 //	AuditService    audit.go     AuditStore
-//	SweepService    sweep.go     HeldOfferStore, ClaimStore, LedgerStore, RepairStore;
-//	                             RequestService (the refunds the repair finishes)
+//	SweepService    sweep.go     HeldOfferStore, ClaimStore, LedgerStore, RepairStore
 //
 // Beside its own store, a service embeds the shared parts it needs, each as narrow:
 //
@@ -30,6 +29,8 @@
 //	states    benefits.go  a tenant's benefits, contracts and counts (HeldOfferStore,
 //	                       ContractStore, ConsultationStore, ClaimStore): benefits,
 //	                       links, plans, requests, sweep
+//	refunds   requests.go  R16's refund of a closed request (RequestStore, ClaimStore,
+//	                       CatalogStore): requests, and the repair that finishes one
 //
 // Service bundles them: what New returns, every use case (domain.Services).
 //
@@ -98,7 +99,7 @@ func New(s domain.Store, o Options) *Service {
 	st := &states{store: s}
 	offers := &OfferService{core: c, access: acc, recorder: rec, store: s}
 	plans := &PlanService{core: c, recorder: rec, states: st, store: s, newSecret: newSecret}
-	requests := &RequestService{core: c, recorder: rec, states: st, store: s, plans: plans}
+	ref := &refunds{core: c, recorder: rec, states: st, store: s}
 	return &Service{core: c, recorder: rec,
 		TenantService: &TenantService{core: c, access: acc, store: s, offers: offers},
 		OfferService:  offers,
@@ -106,10 +107,10 @@ func New(s domain.Store, o Options) *Service {
 			newSecret: newSecret, activationDelay: o.ActivationDelay, reminders: o.Reminders},
 		LinkService:    &LinkService{core: c, states: st, store: s},
 		PlanService:    plans,
-		RequestService: requests,
+		RequestService: &RequestService{core: c, recorder: rec, states: st, refunds: ref, store: s, plans: plans},
 		LedgerService:  &LedgerService{core: c, access: acc, store: s},
 		AuditService:   &AuditService{core: c, access: acc, store: s},
-		SweepService:   &SweepService{core: c, recorder: rec, states: st, store: s, requests: requests, reminders: o.Reminders},
+		SweepService:   &SweepService{core: c, recorder: rec, states: st, refunds: ref, store: s, reminders: o.Reminders},
 	}
 }
 

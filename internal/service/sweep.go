@@ -15,8 +15,8 @@ type SweepService struct {
 	*core
 	*recorder
 	*states
+	*refunds
 	store     sweepStore
-	requests  *RequestService
 	reminders domain.ReminderPolicy
 }
 
@@ -194,14 +194,14 @@ func (s *SweepService) Repair(ctx context.Context) error {
 			// One lookup by key skips what the ledger has: the outbox gets only what is
 			// missing, not every recent request again.
 			if !s.sequenced(ctx, e) {
-				e.Quota, e.Unlimited, e.PlanName = s.requests.planQuota(ctx, r)
+				e.Quota, e.Unlimited, e.PlanName = s.planQuota(ctx, r)
 				if err := s.store.RecordEvent(ctx, e); err != nil {
 					return err
 				}
 			}
 		}
 		if r.Closure != nil {
-			if err := s.requests.refundIfDue(ctx, r, *r.Closure); err != nil {
+			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
 				return err
 			}
 		}
@@ -212,7 +212,7 @@ func (s *SweepService) Repair(ctx context.Context) error {
 		return err
 	}
 	for _, r := range closed {
-		if err := s.requests.refundIfDue(ctx, r, *r.Closure); err != nil {
+		if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
 			return err
 		}
 	}
