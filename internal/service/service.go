@@ -32,6 +32,10 @@
 //	refunds   requests.go  R16's refund of a closed request (RequestStore, ClaimStore,
 //	                       CatalogStore): requests, and the repair that finishes one
 //
+// The parts' methods are promoted (s.permit, s.member, s.record, s.benefit), and s.store
+// in a method is always its own type's store. A part's store is used only by the part's
+// own methods: a convention, as one package cannot hide s.access.store from a service.
+//
 // Service bundles them: what New returns, every use case (domain.Services).
 //
 // Each resource's lookup of one object by its key (for node(id:), graph/globalid.go)
