@@ -93,7 +93,7 @@ type linked struct {
 	already bool
 }
 
-func link(s domain.PlanService) func(context.Context, domain.Account, domain.LinkInput) (linked, error) {
+func link(s domain.LinkService) func(context.Context, domain.Account, domain.LinkInput) (linked, error) {
 	return func(ctx context.Context, a domain.Account, in domain.LinkInput) (linked, error) {
 		plan, already, err := s.Link(ctx, a, in)
 		return linked{plan, already}, err

@@ -35,11 +35,13 @@ type ResolverRoot interface {
 	Benefit() BenefitResolver
 	Grant() GrantResolver
 	HeldOffer() HeldOfferResolver
+	Incidents() IncidentsResolver
 	LedgerEntry() LedgerEntryResolver
 	LinkedPlan() LinkedPlanResolver
 	Membership() MembershipResolver
 	Mutation() MutationResolver
 	Offer() OfferResolver
+	PlanReason() PlanReasonResolver
 	Product() ProductResolver
 	ProviderRequest() ProviderRequestResolver
 	Query() QueryResolver
@@ -50,6 +52,7 @@ type ResolverRoot interface {
 	SupportRequest() SupportRequestResolver
 	Tenant() TenantResolver
 	TenantUser() TenantUserResolver
+	UserError() UserErrorResolver
 	Viewer() ViewerResolver
 }
 
@@ -73,32 +76,32 @@ type ComplexityRoot struct {
 	}
 
 	AuditEvent struct {
-		At                 func(childComplexity int) int
-		CodeOrNil          func(childComplexity int) int
-		ID                 func(childComplexity int) int
-		Name               func(childComplexity int) int
-		OperationOrNil     func(childComplexity int) int
-		Outcome            func(childComplexity int) int
-		PrincipalKindOrNil func(childComplexity int) int
-		PrincipalOrNil     func(childComplexity int) int
-		RuleOrNil          func(childComplexity int) int
-		TargetOrNil        func(childComplexity int) int
+		At            func(childComplexity int) int
+		Code          func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Operation     func(childComplexity int) int
+		Outcome       func(childComplexity int) int
+		PrincipalID   func(childComplexity int) int
+		PrincipalKind func(childComplexity int) int
+		Rule          func(childComplexity int) int
+		Target        func(childComplexity int) int
 	}
 
 	BalanceEvent struct {
-		ActorIDOrNil  func(childComplexity int) int
-		At            func(childComplexity int) int
-		BenefitID     func(childComplexity int) int
-		Cause         func(childComplexity int) int
-		Cursor        func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		PlanNameOrNil func(childComplexity int) int
-		Remaining     func(childComplexity int) int
-		RequestID     func(childComplexity int) int
-		Seq           func(childComplexity int) int
-		Total         func(childComplexity int) int
-		Unlimited     func(childComplexity int) int
-		Used          func(childComplexity int) int
+		ActorID   func(childComplexity int) int
+		At        func(childComplexity int) int
+		BenefitID func(childComplexity int) int
+		Cause     func(childComplexity int) int
+		Cursor    func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		PlanName  func(childComplexity int) int
+		Remaining func(childComplexity int) int
+		RequestID func(childComplexity int) int
+		Seq       func(childComplexity int) int
+		Total     func(childComplexity int) int
+		Unlimited func(childComplexity int) int
+		Used      func(childComplexity int) int
 	}
 
 	Benefit struct {
@@ -157,10 +160,10 @@ type ComplexityRoot struct {
 	}
 
 	Incidents struct {
-		RemainingOrNil func(childComplexity int) int
-		TotalOrNil     func(childComplexity int) int
-		Unlimited      func(childComplexity int) int
-		Used           func(childComplexity int) int
+		Remaining func(childComplexity int) int
+		Total     func(childComplexity int) int
+		Unlimited func(childComplexity int) int
+		Used      func(childComplexity int) int
 	}
 
 	LedgerConnection struct {
@@ -174,16 +177,16 @@ type ComplexityRoot struct {
 	}
 
 	LedgerEntry struct {
-		ActorIDOrNil  func(childComplexity int) int
-		At            func(childComplexity int) int
-		BenefitID     func(childComplexity int) int
-		Delta         func(childComplexity int) int
-		Incidents     func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		PlanNameOrNil func(childComplexity int) int
-		ReasonOrNil   func(childComplexity int) int
-		RequestID     func(childComplexity int) int
-		Seq           func(childComplexity int) int
+		ActorID   func(childComplexity int) int
+		At        func(childComplexity int) int
+		BenefitID func(childComplexity int) int
+		Delta     func(childComplexity int) int
+		Incidents func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		PlanName  func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		RequestID func(childComplexity int) int
+		Seq       func(childComplexity int) int
 	}
 
 	LinkSupportPlanPayload struct {
@@ -237,9 +240,9 @@ type ComplexityRoot struct {
 	}
 
 	PlanReason struct {
-		Code      func(childComplexity int) int
-		Message   func(childComplexity int) int
-		RuleOrNil func(childComplexity int) int
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		Rule    func(childComplexity int) int
 	}
 
 	PortalHint struct {
@@ -248,14 +251,14 @@ type ComplexityRoot struct {
 	}
 
 	Product struct {
-		Deployment           func(childComplexity int) int
-		FamilyOrNil          func(childComplexity int) int
-		ID                   func(childComplexity int) int
-		LifecyclePolicyOrNil func(childComplexity int) int
-		Name                 func(childComplexity int) int
-		NeedsLink            func(childComplexity int) int
-		Portal               func(childComplexity int) int
-		Versions             func(childComplexity int) int
+		Deployment      func(childComplexity int) int
+		Family          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		LifecyclePolicy func(childComplexity int) int
+		Name            func(childComplexity int) int
+		NeedsLink       func(childComplexity int) int
+		Portal          func(childComplexity int) int
+		Versions        func(childComplexity int) int
 	}
 
 	ProductVersion struct {
@@ -272,12 +275,12 @@ type ComplexityRoot struct {
 		ConsumedIncident func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
 		CustomerID       func(childComplexity int) int
-		DescriptionOrNil func(childComplexity int) int
+		Description      func(childComplexity int) int
 		ID               func(childComplexity int) int
 		PlanID           func(childComplexity int) int
 		PlanKind         func(childComplexity int) int
 		Portal           func(childComplexity int) int
-		ProductIDOrNil   func(childComplexity int) int
+		ProductID        func(childComplexity int) int
 		Refunded         func(childComplexity int) int
 		Status           func(childComplexity int) int
 		TenantID         func(childComplexity int) int
@@ -376,17 +379,17 @@ type ComplexityRoot struct {
 		ClosedAt         func(childComplexity int) int
 		ConsumedIncident func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
-		CustomerIDOrNil  func(childComplexity int) int
+		CustomerID       func(childComplexity int) int
 		ID               func(childComplexity int) int
 		PlanID           func(childComplexity int) int
-		PlanKindOrNil    func(childComplexity int) int
+		PlanKind         func(childComplexity int) int
 		Portal           func(childComplexity int) int
-		ProductIDOrNil   func(childComplexity int) int
+		ProductID        func(childComplexity int) int
 		Refunded         func(childComplexity int) int
 		Status           func(childComplexity int) int
 		Title            func(childComplexity int) int
 		Type             func(childComplexity int) int
-		VersionOrNil     func(childComplexity int) int
+		Version          func(childComplexity int) int
 	}
 
 	SupportRequestConnection struct {
@@ -424,10 +427,10 @@ type ComplexityRoot struct {
 	}
 
 	UserError struct {
-		Code      func(childComplexity int) int
-		Field     func(childComplexity int) int
-		Message   func(childComplexity int) int
-		RuleOrNil func(childComplexity int) int
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+		Rule    func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -445,17 +448,25 @@ type ComplexityRoot struct {
 
 type AuditEventResolver interface {
 	ID(ctx context.Context, obj *domain.AuditEvent) (string, error)
+
+	Code(ctx context.Context, obj *domain.AuditEvent) (*domain.Code, error)
+	Rule(ctx context.Context, obj *domain.AuditEvent) (*string, error)
+	PrincipalID(ctx context.Context, obj *domain.AuditEvent) (*string, error)
+	PrincipalKind(ctx context.Context, obj *domain.AuditEvent) (*domain.AccountKind, error)
+	Target(ctx context.Context, obj *domain.AuditEvent) (*string, error)
+	Operation(ctx context.Context, obj *domain.AuditEvent) (*string, error)
 }
 type BalanceEventResolver interface {
 	Cursor(ctx context.Context, obj *domain.Event) (string, error)
 
 	BenefitID(ctx context.Context, obj *domain.Event) (*string, error)
-
+	PlanName(ctx context.Context, obj *domain.Event) (*string, error)
 	Remaining(ctx context.Context, obj *domain.Event) (*int, error)
 	Total(ctx context.Context, obj *domain.Event) (*int, error)
 
 	Cause(ctx context.Context, obj *domain.Event) (*string, error)
 	RequestID(ctx context.Context, obj *domain.Event) (*string, error)
+	ActorID(ctx context.Context, obj *domain.Event) (*string, error)
 }
 type BenefitResolver interface {
 	ID(ctx context.Context, obj *domain.BenefitView) (string, error)
@@ -475,10 +486,17 @@ type HeldOfferResolver interface {
 
 	RenewalOf(ctx context.Context, obj *domain.HeldOffer) (*string, error)
 }
+type IncidentsResolver interface {
+	Total(ctx context.Context, obj *domain.Incidents) (*int, error)
+
+	Remaining(ctx context.Context, obj *domain.Incidents) (*int, error)
+}
 type LedgerEntryResolver interface {
 	BenefitID(ctx context.Context, obj *domain.Event) (*string, error)
-
+	PlanName(ctx context.Context, obj *domain.Event) (*string, error)
 	RequestID(ctx context.Context, obj *domain.Event) (*string, error)
+	ActorID(ctx context.Context, obj *domain.Event) (*string, error)
+	Reason(ctx context.Context, obj *domain.Event) (*string, error)
 
 	Incidents(ctx context.Context, obj *domain.Event) (domain.Incidents, error)
 }
@@ -510,8 +528,15 @@ type MutationResolver interface {
 type OfferResolver interface {
 	ID(ctx context.Context, obj *domain.Offer) (string, error)
 }
+type PlanReasonResolver interface {
+	Rule(ctx context.Context, obj *domain.Reason) (*string, error)
+}
 type ProductResolver interface {
 	ID(ctx context.Context, obj *domain.Product) (string, error)
+
+	Family(ctx context.Context, obj *domain.Product) (*string, error)
+
+	LifecyclePolicy(ctx context.Context, obj *domain.Product) (*string, error)
 
 	Versions(ctx context.Context, obj *domain.Product) ([]domain.VersionCoverage, error)
 }
@@ -519,6 +544,10 @@ type ProviderRequestResolver interface {
 	ID(ctx context.Context, obj *model.ProviderRequest) (string, error)
 	TenantID(ctx context.Context, obj *model.ProviderRequest) (*string, error)
 	PlanID(ctx context.Context, obj *model.ProviderRequest) (*string, error)
+
+	ProductID(ctx context.Context, obj *model.ProviderRequest) (*string, error)
+
+	Description(ctx context.Context, obj *model.ProviderRequest) (*string, error)
 
 	ConsumedIncident(ctx context.Context, obj *model.ProviderRequest) (bool, error)
 	Status(ctx context.Context, obj *model.ProviderRequest) (model.RequestStatus, error)
@@ -559,7 +588,12 @@ type SupportPlanResolver interface {
 type SupportRequestResolver interface {
 	ID(ctx context.Context, obj *domain.SupportRequest) (string, error)
 	PlanID(ctx context.Context, obj *domain.SupportRequest) (*string, error)
+	PlanKind(ctx context.Context, obj *domain.SupportRequest) (*domain.PlanKind, error)
 
+	ProductID(ctx context.Context, obj *domain.SupportRequest) (*string, error)
+	Version(ctx context.Context, obj *domain.SupportRequest) (*string, error)
+
+	CustomerID(ctx context.Context, obj *domain.SupportRequest) (*string, error)
 	ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error)
 	Status(ctx context.Context, obj *domain.SupportRequest) (model.RequestStatus, error)
 	CloseReason(ctx context.Context, obj *domain.SupportRequest) (*domain.CloseReason, error)
@@ -581,6 +615,9 @@ type TenantResolver interface {
 type TenantUserResolver interface {
 	ID(ctx context.Context, obj *domain.TenantUser) (string, error)
 	Email(ctx context.Context, obj *domain.TenantUser) (string, error)
+}
+type UserErrorResolver interface {
+	Rule(ctx context.Context, obj *domain.Error) (*string, error)
 }
 type ViewerResolver interface {
 	ID(ctx context.Context, obj *domain.Account) (string, error)
@@ -653,11 +690,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEvent.At(childComplexity), true
 	case "AuditEvent.code":
-		if e.ComplexityRoot.AuditEvent.CodeOrNil == nil {
+		if e.ComplexityRoot.AuditEvent.Code == nil {
 			break
 		}
 
-		return e.ComplexityRoot.AuditEvent.CodeOrNil(childComplexity), true
+		return e.ComplexityRoot.AuditEvent.Code(childComplexity), true
 	case "AuditEvent.id":
 		if e.ComplexityRoot.AuditEvent.ID == nil {
 			break
@@ -671,48 +708,48 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEvent.Name(childComplexity), true
 	case "AuditEvent.operation":
-		if e.ComplexityRoot.AuditEvent.OperationOrNil == nil {
+		if e.ComplexityRoot.AuditEvent.Operation == nil {
 			break
 		}
 
-		return e.ComplexityRoot.AuditEvent.OperationOrNil(childComplexity), true
+		return e.ComplexityRoot.AuditEvent.Operation(childComplexity), true
 	case "AuditEvent.outcome":
 		if e.ComplexityRoot.AuditEvent.Outcome == nil {
 			break
 		}
 
 		return e.ComplexityRoot.AuditEvent.Outcome(childComplexity), true
-	case "AuditEvent.principalKind":
-		if e.ComplexityRoot.AuditEvent.PrincipalKindOrNil == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AuditEvent.PrincipalKindOrNil(childComplexity), true
 	case "AuditEvent.principalId":
-		if e.ComplexityRoot.AuditEvent.PrincipalOrNil == nil {
+		if e.ComplexityRoot.AuditEvent.PrincipalID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.AuditEvent.PrincipalOrNil(childComplexity), true
+		return e.ComplexityRoot.AuditEvent.PrincipalID(childComplexity), true
+	case "AuditEvent.principalKind":
+		if e.ComplexityRoot.AuditEvent.PrincipalKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.PrincipalKind(childComplexity), true
 	case "AuditEvent.rule":
-		if e.ComplexityRoot.AuditEvent.RuleOrNil == nil {
+		if e.ComplexityRoot.AuditEvent.Rule == nil {
 			break
 		}
 
-		return e.ComplexityRoot.AuditEvent.RuleOrNil(childComplexity), true
+		return e.ComplexityRoot.AuditEvent.Rule(childComplexity), true
 	case "AuditEvent.target":
-		if e.ComplexityRoot.AuditEvent.TargetOrNil == nil {
+		if e.ComplexityRoot.AuditEvent.Target == nil {
 			break
 		}
 
-		return e.ComplexityRoot.AuditEvent.TargetOrNil(childComplexity), true
+		return e.ComplexityRoot.AuditEvent.Target(childComplexity), true
 
 	case "BalanceEvent.actorId":
-		if e.ComplexityRoot.BalanceEvent.ActorIDOrNil == nil {
+		if e.ComplexityRoot.BalanceEvent.ActorID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.ActorIDOrNil(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.ActorID(childComplexity), true
 	case "BalanceEvent.at":
 		if e.ComplexityRoot.BalanceEvent.At == nil {
 			break
@@ -744,11 +781,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BalanceEvent.Kind(childComplexity), true
 	case "BalanceEvent.planName":
-		if e.ComplexityRoot.BalanceEvent.PlanNameOrNil == nil {
+		if e.ComplexityRoot.BalanceEvent.PlanName == nil {
 			break
 		}
 
-		return e.ComplexityRoot.BalanceEvent.PlanNameOrNil(childComplexity), true
+		return e.ComplexityRoot.BalanceEvent.PlanName(childComplexity), true
 	case "BalanceEvent.remaining":
 		if e.ComplexityRoot.BalanceEvent.Remaining == nil {
 			break
@@ -998,17 +1035,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.HeldOffer.RenewedAt(childComplexity), true
 
 	case "Incidents.remaining":
-		if e.ComplexityRoot.Incidents.RemainingOrNil == nil {
+		if e.ComplexityRoot.Incidents.Remaining == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Incidents.RemainingOrNil(childComplexity), true
+		return e.ComplexityRoot.Incidents.Remaining(childComplexity), true
 	case "Incidents.total":
-		if e.ComplexityRoot.Incidents.TotalOrNil == nil {
+		if e.ComplexityRoot.Incidents.Total == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Incidents.TotalOrNil(childComplexity), true
+		return e.ComplexityRoot.Incidents.Total(childComplexity), true
 	case "Incidents.unlimited":
 		if e.ComplexityRoot.Incidents.Unlimited == nil {
 			break
@@ -1049,11 +1086,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.LedgerEdge.Node(childComplexity), true
 
 	case "LedgerEntry.actorId":
-		if e.ComplexityRoot.LedgerEntry.ActorIDOrNil == nil {
+		if e.ComplexityRoot.LedgerEntry.ActorID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.ActorIDOrNil(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.ActorID(childComplexity), true
 	case "LedgerEntry.at":
 		if e.ComplexityRoot.LedgerEntry.At == nil {
 			break
@@ -1085,17 +1122,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerEntry.Kind(childComplexity), true
 	case "LedgerEntry.planName":
-		if e.ComplexityRoot.LedgerEntry.PlanNameOrNil == nil {
+		if e.ComplexityRoot.LedgerEntry.PlanName == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.PlanNameOrNil(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.PlanName(childComplexity), true
 	case "LedgerEntry.reason":
-		if e.ComplexityRoot.LedgerEntry.ReasonOrNil == nil {
+		if e.ComplexityRoot.LedgerEntry.Reason == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerEntry.ReasonOrNil(childComplexity), true
+		return e.ComplexityRoot.LedgerEntry.Reason(childComplexity), true
 	case "LedgerEntry.requestId":
 		if e.ComplexityRoot.LedgerEntry.RequestID == nil {
 			break
@@ -1365,11 +1402,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PlanReason.Message(childComplexity), true
 	case "PlanReason.rule":
-		if e.ComplexityRoot.PlanReason.RuleOrNil == nil {
+		if e.ComplexityRoot.PlanReason.Rule == nil {
 			break
 		}
 
-		return e.ComplexityRoot.PlanReason.RuleOrNil(childComplexity), true
+		return e.ComplexityRoot.PlanReason.Rule(childComplexity), true
 
 	case "PortalHint.message":
 		if e.ComplexityRoot.PortalHint.Message == nil {
@@ -1391,11 +1428,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Deployment(childComplexity), true
 	case "Product.family":
-		if e.ComplexityRoot.Product.FamilyOrNil == nil {
+		if e.ComplexityRoot.Product.Family == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Product.FamilyOrNil(childComplexity), true
+		return e.ComplexityRoot.Product.Family(childComplexity), true
 	case "Product.id", "Product.key":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -1403,11 +1440,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.ID(childComplexity), true
 	case "Product.lifecyclePolicy":
-		if e.ComplexityRoot.Product.LifecyclePolicyOrNil == nil {
+		if e.ComplexityRoot.Product.LifecyclePolicy == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Product.LifecyclePolicyOrNil(childComplexity), true
+		return e.ComplexityRoot.Product.LifecyclePolicy(childComplexity), true
 	case "Product.name":
 		if e.ComplexityRoot.Product.Name == nil {
 			break
@@ -1495,11 +1532,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProviderRequest.CustomerID(childComplexity), true
 	case "ProviderRequest.description":
-		if e.ComplexityRoot.ProviderRequest.DescriptionOrNil == nil {
+		if e.ComplexityRoot.ProviderRequest.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ProviderRequest.DescriptionOrNil(childComplexity), true
+		return e.ComplexityRoot.ProviderRequest.Description(childComplexity), true
 	case "ProviderRequest.id":
 		if e.ComplexityRoot.ProviderRequest.ID == nil {
 			break
@@ -1525,11 +1562,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProviderRequest.Portal(childComplexity), true
 	case "ProviderRequest.productId":
-		if e.ComplexityRoot.ProviderRequest.ProductIDOrNil == nil {
+		if e.ComplexityRoot.ProviderRequest.ProductID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ProviderRequest.ProductIDOrNil(childComplexity), true
+		return e.ComplexityRoot.ProviderRequest.ProductID(childComplexity), true
 	case "ProviderRequest.refunded":
 		if e.ComplexityRoot.ProviderRequest.Refunded == nil {
 			break
@@ -1954,11 +1991,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.CreatedAt(childComplexity), true
 	case "SupportRequest.customerId":
-		if e.ComplexityRoot.SupportRequest.CustomerIDOrNil == nil {
+		if e.ComplexityRoot.SupportRequest.CustomerID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.CustomerIDOrNil(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.CustomerID(childComplexity), true
 	case "SupportRequest.id":
 		if e.ComplexityRoot.SupportRequest.ID == nil {
 			break
@@ -1972,11 +2009,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.PlanID(childComplexity), true
 	case "SupportRequest.planKind":
-		if e.ComplexityRoot.SupportRequest.PlanKindOrNil == nil {
+		if e.ComplexityRoot.SupportRequest.PlanKind == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.PlanKindOrNil(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.PlanKind(childComplexity), true
 	case "SupportRequest.portal":
 		if e.ComplexityRoot.SupportRequest.Portal == nil {
 			break
@@ -1984,11 +2021,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.Portal(childComplexity), true
 	case "SupportRequest.productId":
-		if e.ComplexityRoot.SupportRequest.ProductIDOrNil == nil {
+		if e.ComplexityRoot.SupportRequest.ProductID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.ProductIDOrNil(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.ProductID(childComplexity), true
 	case "SupportRequest.refunded":
 		if e.ComplexityRoot.SupportRequest.Refunded == nil {
 			break
@@ -2014,11 +2051,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SupportRequest.Type(childComplexity), true
 	case "SupportRequest.version":
-		if e.ComplexityRoot.SupportRequest.VersionOrNil == nil {
+		if e.ComplexityRoot.SupportRequest.Version == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SupportRequest.VersionOrNil(childComplexity), true
+		return e.ComplexityRoot.SupportRequest.Version(childComplexity), true
 
 	case "SupportRequestConnection.edges":
 		if e.ComplexityRoot.SupportRequestConnection.Edges == nil {
@@ -2158,11 +2195,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserError.Message(childComplexity), true
 	case "UserError.rule":
-		if e.ComplexityRoot.UserError.RuleOrNil == nil {
+		if e.ComplexityRoot.UserError.Rule == nil {
 			break
 		}
 
-		return e.ComplexityRoot.UserError.RuleOrNil(childComplexity), true
+		return e.ComplexityRoot.UserError.Rule(childComplexity), true
 
 	case "Viewer.email":
 		if e.ComplexityRoot.Viewer.Email == nil {
@@ -4949,7 +4986,7 @@ func (ec *executionContext) _AuditEvent_code(ctx context.Context, field graphql.
 			return ec.fieldContext_AuditEvent_code(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CodeOrNil(), nil
+			return ec.Resolvers.AuditEvent().Code(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *domain.Code) graphql.Marshaler {
@@ -4960,7 +4997,7 @@ func (ec *executionContext) _AuditEvent_code(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "ErrorCode")
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "ErrorCode")
 }
 
 func (ec *executionContext) _AuditEvent_rule(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
@@ -4972,7 +5009,7 @@ func (ec *executionContext) _AuditEvent_rule(ctx context.Context, field graphql.
 			return ec.fieldContext_AuditEvent_rule(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RuleOrNil(), nil
+			return ec.Resolvers.AuditEvent().Rule(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4983,7 +5020,7 @@ func (ec *executionContext) _AuditEvent_rule(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "String")
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "String")
 }
 
 func (ec *executionContext) _AuditEvent_principalId(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
@@ -4995,7 +5032,7 @@ func (ec *executionContext) _AuditEvent_principalId(ctx context.Context, field g
 			return ec.fieldContext_AuditEvent_principalId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PrincipalOrNil(), nil
+			return ec.Resolvers.AuditEvent().PrincipalID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5006,7 +5043,7 @@ func (ec *executionContext) _AuditEvent_principalId(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_principalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "ID")
 }
 
 func (ec *executionContext) _AuditEvent_principalKind(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
@@ -5018,7 +5055,7 @@ func (ec *executionContext) _AuditEvent_principalKind(ctx context.Context, field
 			return ec.fieldContext_AuditEvent_principalKind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PrincipalKindOrNil(), nil
+			return ec.Resolvers.AuditEvent().PrincipalKind(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *domain.AccountKind) graphql.Marshaler {
@@ -5029,7 +5066,7 @@ func (ec *executionContext) _AuditEvent_principalKind(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_principalKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "AccountKind")
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "AccountKind")
 }
 
 func (ec *executionContext) _AuditEvent_target(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
@@ -5041,7 +5078,7 @@ func (ec *executionContext) _AuditEvent_target(ctx context.Context, field graphq
 			return ec.fieldContext_AuditEvent_target(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TargetOrNil(), nil
+			return ec.Resolvers.AuditEvent().Target(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5052,7 +5089,7 @@ func (ec *executionContext) _AuditEvent_target(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "ID")
 }
 
 func (ec *executionContext) _AuditEvent_operation(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
@@ -5064,7 +5101,7 @@ func (ec *executionContext) _AuditEvent_operation(ctx context.Context, field gra
 			return ec.fieldContext_AuditEvent_operation(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.OperationOrNil(), nil
+			return ec.Resolvers.AuditEvent().Operation(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5075,7 +5112,7 @@ func (ec *executionContext) _AuditEvent_operation(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, true, false, "String")
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "String")
 }
 
 func (ec *executionContext) _AuditEvent_at(ctx context.Context, field graphql.CollectedField, obj *domain.AuditEvent) (ret graphql.Marshaler) {
@@ -5202,7 +5239,7 @@ func (ec *executionContext) _BalanceEvent_planName(ctx context.Context, field gr
 			return ec.fieldContext_BalanceEvent_planName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanNameOrNil(), nil
+			return ec.Resolvers.BalanceEvent().PlanName(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5213,7 +5250,7 @@ func (ec *executionContext) _BalanceEvent_planName(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_planName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "String")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, true, "String")
 }
 
 func (ec *executionContext) _BalanceEvent_remaining(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -5363,7 +5400,7 @@ func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field gra
 			return ec.fieldContext_BalanceEvent_actorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ActorIDOrNil(), nil
+			return ec.Resolvers.BalanceEvent().ActorID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5374,7 +5411,7 @@ func (ec *executionContext) _BalanceEvent_actorId(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_BalanceEvent_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BalanceEvent", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("BalanceEvent", field, true, true, "ID")
 }
 
 func (ec *executionContext) _BalanceEvent_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -6263,7 +6300,7 @@ func (ec *executionContext) _Incidents_total(ctx context.Context, field graphql.
 			return ec.fieldContext_Incidents_total(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TotalOrNil(), nil
+			return ec.Resolvers.Incidents().Total(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -6274,7 +6311,7 @@ func (ec *executionContext) _Incidents_total(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Incidents_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Incidents", field, true, false, "Int")
+	return graphql.NewScalarFieldContext("Incidents", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Incidents_used(ctx context.Context, field graphql.CollectedField, obj *domain.Incidents) (ret graphql.Marshaler) {
@@ -6309,7 +6346,7 @@ func (ec *executionContext) _Incidents_remaining(ctx context.Context, field grap
 			return ec.fieldContext_Incidents_remaining(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RemainingOrNil(), nil
+			return ec.Resolvers.Incidents().Remaining(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -6320,7 +6357,7 @@ func (ec *executionContext) _Incidents_remaining(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Incidents_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Incidents", field, true, false, "Int")
+	return graphql.NewScalarFieldContext("Incidents", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Incidents_unlimited(ctx context.Context, field graphql.CollectedField, obj *domain.Incidents) (ret graphql.Marshaler) {
@@ -6543,7 +6580,7 @@ func (ec *executionContext) _LedgerEntry_planName(ctx context.Context, field gra
 			return ec.fieldContext_LedgerEntry_planName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanNameOrNil(), nil
+			return ec.Resolvers.LedgerEntry().PlanName(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6554,7 +6591,7 @@ func (ec *executionContext) _LedgerEntry_planName(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_planName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "String")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "String")
 }
 
 func (ec *executionContext) _LedgerEntry_requestId(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -6589,7 +6626,7 @@ func (ec *executionContext) _LedgerEntry_actorId(ctx context.Context, field grap
 			return ec.fieldContext_LedgerEntry_actorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ActorIDOrNil(), nil
+			return ec.Resolvers.LedgerEntry().ActorID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6600,7 +6637,7 @@ func (ec *executionContext) _LedgerEntry_actorId(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "ID")
 }
 
 func (ec *executionContext) _LedgerEntry_reason(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -6612,7 +6649,7 @@ func (ec *executionContext) _LedgerEntry_reason(ctx context.Context, field graph
 			return ec.fieldContext_LedgerEntry_reason(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ReasonOrNil(), nil
+			return ec.Resolvers.LedgerEntry().Reason(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6623,7 +6660,7 @@ func (ec *executionContext) _LedgerEntry_reason(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_LedgerEntry_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LedgerEntry", field, true, false, "String")
+	return graphql.NewScalarFieldContext("LedgerEntry", field, true, true, "String")
 }
 
 func (ec *executionContext) _LedgerEntry_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
@@ -7706,7 +7743,7 @@ func (ec *executionContext) _PlanReason_rule(ctx context.Context, field graphql.
 			return ec.fieldContext_PlanReason_rule(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RuleOrNil(), nil
+			return ec.Resolvers.PlanReason().Rule(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -7717,7 +7754,7 @@ func (ec *executionContext) _PlanReason_rule(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_PlanReason_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlanReason", field, true, false, "String")
+	return graphql.NewScalarFieldContext("PlanReason", field, true, true, "String")
 }
 
 func (ec *executionContext) _PlanReason_message(ctx context.Context, field graphql.CollectedField, obj *domain.Reason) (ret graphql.Marshaler) {
@@ -7890,7 +7927,7 @@ func (ec *executionContext) _Product_family(ctx context.Context, field graphql.C
 			return ec.fieldContext_Product_family(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.FamilyOrNil(), nil
+			return ec.Resolvers.Product().Family(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -7901,7 +7938,7 @@ func (ec *executionContext) _Product_family(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Product_family(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
+	return graphql.NewScalarFieldContext("Product", field, true, true, "String")
 }
 
 func (ec *executionContext) _Product_portal(ctx context.Context, field graphql.CollectedField, obj *domain.Product) (ret graphql.Marshaler) {
@@ -7936,7 +7973,7 @@ func (ec *executionContext) _Product_lifecyclePolicy(ctx context.Context, field 
 			return ec.fieldContext_Product_lifecyclePolicy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.LifecyclePolicyOrNil(), nil
+			return ec.Resolvers.Product().LifecyclePolicy(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -7947,7 +7984,7 @@ func (ec *executionContext) _Product_lifecyclePolicy(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Product_lifecyclePolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
+	return graphql.NewScalarFieldContext("Product", field, true, true, "String")
 }
 
 func (ec *executionContext) _Product_needsLink(ctx context.Context, field graphql.CollectedField, obj *domain.Product) (ret graphql.Marshaler) {
@@ -8244,7 +8281,7 @@ func (ec *executionContext) _ProviderRequest_productId(ctx context.Context, fiel
 			return ec.fieldContext_ProviderRequest_productId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ProductIDOrNil(), nil
+			return ec.Resolvers.ProviderRequest().ProductID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -8255,7 +8292,7 @@ func (ec *executionContext) _ProviderRequest_productId(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_ProviderRequest_productId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "ID")
 }
 
 func (ec *executionContext) _ProviderRequest_version(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
@@ -8336,7 +8373,7 @@ func (ec *executionContext) _ProviderRequest_description(ctx context.Context, fi
 			return ec.fieldContext_ProviderRequest_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOrNil(), nil
+			return ec.Resolvers.ProviderRequest().Description(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -8347,7 +8384,7 @@ func (ec *executionContext) _ProviderRequest_description(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_ProviderRequest_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProviderRequest", field, true, false, "String")
+	return graphql.NewScalarFieldContext("ProviderRequest", field, true, true, "String")
 }
 
 func (ec *executionContext) _ProviderRequest_customerId(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRequest) (ret graphql.Marshaler) {
@@ -10212,7 +10249,7 @@ func (ec *executionContext) _SupportRequest_planKind(ctx context.Context, field 
 			return ec.fieldContext_SupportRequest_planKind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlanKindOrNil(), nil
+			return ec.Resolvers.SupportRequest().PlanKind(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *domain.PlanKind) graphql.Marshaler {
@@ -10223,7 +10260,7 @@ func (ec *executionContext) _SupportRequest_planKind(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_planKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "PlanKind")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, true, "PlanKind")
 }
 
 func (ec *executionContext) _SupportRequest_portal(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -10258,7 +10295,7 @@ func (ec *executionContext) _SupportRequest_productId(ctx context.Context, field
 			return ec.fieldContext_SupportRequest_productId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ProductIDOrNil(), nil
+			return ec.Resolvers.SupportRequest().ProductID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -10269,7 +10306,7 @@ func (ec *executionContext) _SupportRequest_productId(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_productId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, true, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_version(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -10281,7 +10318,7 @@ func (ec *executionContext) _SupportRequest_version(ctx context.Context, field g
 			return ec.fieldContext_SupportRequest_version(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VersionOrNil(), nil
+			return ec.Resolvers.SupportRequest().Version(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -10292,7 +10329,7 @@ func (ec *executionContext) _SupportRequest_version(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "String")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, true, "String")
 }
 
 func (ec *executionContext) _SupportRequest_type(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -10350,7 +10387,7 @@ func (ec *executionContext) _SupportRequest_customerId(ctx context.Context, fiel
 			return ec.fieldContext_SupportRequest_customerId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CustomerIDOrNil(), nil
+			return ec.Resolvers.SupportRequest().CustomerID(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -10361,7 +10398,7 @@ func (ec *executionContext) _SupportRequest_customerId(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_SupportRequest_customerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SupportRequest", field, true, false, "ID")
+	return graphql.NewScalarFieldContext("SupportRequest", field, true, true, "ID")
 }
 
 func (ec *executionContext) _SupportRequest_consumedIncident(ctx context.Context, field graphql.CollectedField, obj *domain.SupportRequest) (ret graphql.Marshaler) {
@@ -11084,7 +11121,7 @@ func (ec *executionContext) _UserError_rule(ctx context.Context, field graphql.C
 			return ec.fieldContext_UserError_rule(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RuleOrNil(), nil
+			return ec.Resolvers.UserError().Rule(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -11095,7 +11132,7 @@ func (ec *executionContext) _UserError_rule(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_UserError_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserError", field, true, false, "String")
+	return graphql.NewScalarFieldContext("UserError", field, true, true, "String")
 }
 
 func (ec *executionContext) _UserError_field(ctx context.Context, field graphql.CollectedField, obj *domain.Error) (ret graphql.Marshaler) {
@@ -12762,35 +12799,41 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "code":
-			out.Values[i] = ec._AuditEvent_code(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEvent_code(ctx, field, obj)
+				})
 		case "rule":
-			out.Values[i] = ec._AuditEvent_rule(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEvent_rule(ctx, field, obj)
+				})
 		case "principalId":
-			out.Values[i] = ec._AuditEvent_principalId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEvent_principalId(ctx, field, obj)
+				})
 		case "principalKind":
-			out.Values[i] = ec._AuditEvent_principalKind(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEvent_principalKind(ctx, field, obj)
+				})
 		case "target":
-			out.Values[i] = ec._AuditEvent_target(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEvent_target(ctx, field, obj)
+				})
 		case "operation":
-			out.Values[i] = ec._AuditEvent_operation(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEvent_operation(ctx, field, obj)
+				})
 		case "at":
 			out.Values[i] = ec._AuditEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -12847,10 +12890,11 @@ func (ec *executionContext) _BalanceEvent(ctx context.Context, sel ast.Selection
 					return ec._BalanceEvent_benefitId(ctx, field, obj)
 				})
 		case "planName":
-			out.Values[i] = ec._BalanceEvent_planName(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceEvent_planName(ctx, field, obj)
+				})
 		case "remaining":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -12886,10 +12930,11 @@ func (ec *executionContext) _BalanceEvent(ctx context.Context, sel ast.Selection
 					return ec._BalanceEvent_requestId(ctx, field, obj)
 				})
 		case "actorId":
-			out.Values[i] = ec._BalanceEvent_actorId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceEvent_actorId(ctx, field, obj)
+				})
 		case "at":
 			out.Values[i] = ec._BalanceEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13299,24 +13344,26 @@ func (ec *executionContext) _Incidents(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Incidents")
 		case "total":
-			out.Values[i] = ec._Incidents_total(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Incidents_total(ctx, field, obj)
+				})
 		case "used":
 			out.Values[i] = ec._Incidents_used(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "remaining":
-			out.Values[i] = ec._Incidents_remaining(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Incidents_remaining(ctx, field, obj)
+				})
 		case "unlimited":
 			out.Values[i] = ec._Incidents_unlimited(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13439,10 +13486,11 @@ func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionS
 					return ec._LedgerEntry_benefitId(ctx, field, obj)
 				})
 		case "planName":
-			out.Values[i] = ec._LedgerEntry_planName(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LedgerEntry_planName(ctx, field, obj)
+				})
 		case "requestId":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -13450,15 +13498,17 @@ func (ec *executionContext) _LedgerEntry(ctx context.Context, sel ast.SelectionS
 					return ec._LedgerEntry_requestId(ctx, field, obj)
 				})
 		case "actorId":
-			out.Values[i] = ec._LedgerEntry_actorId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LedgerEntry_actorId(ctx, field, obj)
+				})
 		case "reason":
-			out.Values[i] = ec._LedgerEntry_reason(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LedgerEntry_reason(ctx, field, obj)
+				})
 		case "at":
 			out.Values[i] = ec._LedgerEntry_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13871,17 +13921,18 @@ func (ec *executionContext) _PlanReason(ctx context.Context, sel ast.SelectionSe
 		case "code":
 			out.Values[i] = ec._PlanReason_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rule":
-			out.Values[i] = ec._PlanReason_rule(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlanReason_rule(ctx, field, obj)
+				})
 		case "message":
 			out.Values[i] = ec._PlanReason_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13971,20 +14022,22 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "family":
-			out.Values[i] = ec._Product_family(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_family(ctx, field, obj)
+				})
 		case "portal":
 			out.Values[i] = ec._Product_portal(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lifecyclePolicy":
-			out.Values[i] = ec._Product_lifecyclePolicy(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_lifecyclePolicy(ctx, field, obj)
+				})
 		case "needsLink":
 			out.Values[i] = ec._Product_needsLink(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -14106,10 +14159,11 @@ func (ec *executionContext) _ProviderRequest(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "productId":
-			out.Values[i] = ec._ProviderRequest_productId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_productId(ctx, field, obj)
+				})
 		case "version":
 			out.Values[i] = ec._ProviderRequest_version(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -14126,10 +14180,11 @@ func (ec *executionContext) _ProviderRequest(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":
-			out.Values[i] = ec._ProviderRequest_description(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProviderRequest_description(ctx, field, obj)
+				})
 		case "customerId":
 			out.Values[i] = ec._ProviderRequest_customerId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -14823,25 +14878,28 @@ func (ec *executionContext) _SupportRequest(ctx context.Context, sel ast.Selecti
 					return ec._SupportRequest_planId(ctx, field, obj)
 				})
 		case "planKind":
-			out.Values[i] = ec._SupportRequest_planKind(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SupportRequest_planKind(ctx, field, obj)
+				})
 		case "portal":
 			out.Values[i] = ec._SupportRequest_portal(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "productId":
-			out.Values[i] = ec._SupportRequest_productId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SupportRequest_productId(ctx, field, obj)
+				})
 		case "version":
-			out.Values[i] = ec._SupportRequest_version(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SupportRequest_version(ctx, field, obj)
+				})
 		case "type":
 			out.Values[i] = ec._SupportRequest_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -14853,10 +14911,11 @@ func (ec *executionContext) _SupportRequest(ctx context.Context, sel ast.Selecti
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "customerId":
-			out.Values[i] = ec._SupportRequest_customerId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SupportRequest_customerId(ctx, field, obj)
+				})
 		case "consumedIncident":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15173,22 +15232,23 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 		case "code":
 			out.Values[i] = ec._UserError_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rule":
-			out.Values[i] = ec._UserError_rule(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._UserError_rule(ctx, field, obj)
+				})
 		case "field":
 			out.Values[i] = ec._UserError_field(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "message":
 			out.Values[i] = ec._UserError_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -18,6 +18,7 @@ type Resolver struct {
 	TenantService   domain.TenantService
 	OfferService    domain.OfferService
 	BenefitService  domain.BenefitService
+	LinkService     domain.LinkService
 	PlanService     domain.PlanService
 	RequestService  domain.RequestService
 	ProviderService domain.ProviderService
@@ -32,7 +33,7 @@ type Resolver struct {
 
 // NewResolver is the root resolver over one service that implements every use case.
 func NewResolver(s domain.Services, feed *feed.Hub, streamClosed func(ctx context.Context, why error)) *Resolver {
-	return &Resolver{TenantService: s, OfferService: s, BenefitService: s, PlanService: s, RequestService: s,
+	return &Resolver{TenantService: s, OfferService: s, BenefitService: s, LinkService: s, PlanService: s, RequestService: s,
 		ProviderService: s, LedgerService: s, AuditService: s,
 		Feed: feed, StreamClosed: streamClosed}
 }
@@ -59,13 +60,6 @@ func userErrors(err error) ([]domain.Error, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
 
 // derefOr is *p, or T's zero value for nil.
 func derefOr[T any](p *T) T {

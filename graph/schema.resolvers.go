@@ -18,6 +18,36 @@ func (r *auditEventResolver) ID(ctx context.Context, obj *domain.AuditEvent) (st
 	return globalID(typeAuditEvent, obj.ID), nil
 }
 
+// Code is the resolver for the code field.
+func (r *auditEventResolver) Code(ctx context.Context, obj *domain.AuditEvent) (*domain.Code, error) {
+	return nonEmpty(obj.Code), nil
+}
+
+// Rule is the resolver for the rule field.
+func (r *auditEventResolver) Rule(ctx context.Context, obj *domain.AuditEvent) (*string, error) {
+	return nonEmpty(obj.Rule), nil
+}
+
+// PrincipalID is the resolver for the principalId field.
+func (r *auditEventResolver) PrincipalID(ctx context.Context, obj *domain.AuditEvent) (*string, error) {
+	return nonEmpty(obj.PrincipalID), nil
+}
+
+// PrincipalKind is the resolver for the principalKind field.
+func (r *auditEventResolver) PrincipalKind(ctx context.Context, obj *domain.AuditEvent) (*domain.AccountKind, error) {
+	return nonEmpty(obj.PrincipalKind), nil
+}
+
+// Target is the resolver for the target field.
+func (r *auditEventResolver) Target(ctx context.Context, obj *domain.AuditEvent) (*string, error) {
+	return nonEmpty(obj.Target), nil
+}
+
+// Operation is the resolver for the operation field.
+func (r *auditEventResolver) Operation(ctx context.Context, obj *domain.AuditEvent) (*string, error) {
+	return nonEmpty(obj.Operation), nil
+}
+
 // Cursor is the resolver for the cursor field.
 func (r *balanceEventResolver) Cursor(ctx context.Context, obj *domain.Event) (string, error) {
 	return encodeSeq(obj.Seq), nil
@@ -26,6 +56,11 @@ func (r *balanceEventResolver) Cursor(ctx context.Context, obj *domain.Event) (s
 // BenefitID is the resolver for the benefitId field.
 func (r *balanceEventResolver) BenefitID(ctx context.Context, obj *domain.Event) (*string, error) {
 	return globalIDOrNil(typeBenefit, obj.BenefitID), nil
+}
+
+// PlanName is the resolver for the planName field.
+func (r *balanceEventResolver) PlanName(ctx context.Context, obj *domain.Event) (*string, error) {
+	return nonEmpty(obj.PlanName), nil
 }
 
 // Remaining is the resolver for the remaining field.
@@ -52,6 +87,11 @@ func (r *balanceEventResolver) Cause(ctx context.Context, obj *domain.Event) (*s
 // RequestID is the resolver for the requestId field.
 func (r *balanceEventResolver) RequestID(ctx context.Context, obj *domain.Event) (*string, error) {
 	return globalIDOrNil(typeSupportRequest, obj.RequestID), nil
+}
+
+// ActorID is the resolver for the actorId field.
+func (r *balanceEventResolver) ActorID(ctx context.Context, obj *domain.Event) (*string, error) {
+	return nonEmpty(obj.ActorID), nil
 }
 
 // ID is the resolver for the id field.
@@ -102,14 +142,39 @@ func (r *heldOfferResolver) RenewalOf(ctx context.Context, obj *domain.HeldOffer
 	return globalIDOrNil(typeHeldOffer, obj.RenewalOf), nil
 }
 
+// Total is the resolver for the total field.
+func (r *incidentsResolver) Total(ctx context.Context, obj *domain.Incidents) (*int, error) {
+	return unlessUnlimited(*obj, obj.Total), nil
+}
+
+// Remaining is the resolver for the remaining field.
+func (r *incidentsResolver) Remaining(ctx context.Context, obj *domain.Incidents) (*int, error) {
+	return unlessUnlimited(*obj, obj.Remaining), nil
+}
+
 // BenefitID is the resolver for the benefitId field.
 func (r *ledgerEntryResolver) BenefitID(ctx context.Context, obj *domain.Event) (*string, error) {
 	return globalIDOrNil(typeBenefit, obj.BenefitID), nil
 }
 
+// PlanName is the resolver for the planName field.
+func (r *ledgerEntryResolver) PlanName(ctx context.Context, obj *domain.Event) (*string, error) {
+	return nonEmpty(obj.PlanName), nil
+}
+
 // RequestID is the resolver for the requestId field.
 func (r *ledgerEntryResolver) RequestID(ctx context.Context, obj *domain.Event) (*string, error) {
 	return globalIDOrNil(typeSupportRequest, obj.RequestID), nil
+}
+
+// ActorID is the resolver for the actorId field.
+func (r *ledgerEntryResolver) ActorID(ctx context.Context, obj *domain.Event) (*string, error) {
+	return nonEmpty(obj.ActorID), nil
+}
+
+// Reason is the resolver for the reason field.
+func (r *ledgerEntryResolver) Reason(ctx context.Context, obj *domain.Event) (*string, error) {
+	return nonEmpty(obj.Reason), nil
 }
 
 // Incidents is the resolver for the incidents field.
@@ -174,7 +239,7 @@ func (r *mutationResolver) ActivateBenefit(ctx context.Context, benefitID string
 
 // LinkSupportPlan is the resolver for the linkSupportPlan field.
 func (r *mutationResolver) LinkSupportPlan(ctx context.Context, input model.LinkSupportPlanInput) (model.LinkSupportPlanPayload, error) {
-	return payload1(ctx, link(r.PlanService), linkInput(input), linkPayload)
+	return payload1(ctx, link(r.LinkService), linkInput(input), linkPayload)
 }
 
 // PurchaseOffer is the resolver for the purchaseOffer field.
@@ -223,9 +288,24 @@ func (r *offerResolver) ID(ctx context.Context, obj *domain.Offer) (string, erro
 	return globalID(typeOffer, obj.ID), nil
 }
 
+// Rule is the resolver for the rule field.
+func (r *planReasonResolver) Rule(ctx context.Context, obj *domain.Reason) (*string, error) {
+	return nonEmpty(obj.Rule), nil
+}
+
 // ID is the resolver for the id field.
 func (r *productResolver) ID(ctx context.Context, obj *domain.Product) (string, error) {
 	return globalID(typeProduct, obj.ID), nil
+}
+
+// Family is the resolver for the family field.
+func (r *productResolver) Family(ctx context.Context, obj *domain.Product) (*string, error) {
+	return nonEmpty(obj.Family), nil
+}
+
+// LifecyclePolicy is the resolver for the lifecyclePolicy field.
+func (r *productResolver) LifecyclePolicy(ctx context.Context, obj *domain.Product) (*string, error) {
+	return nonEmpty(obj.LifecyclePolicy), nil
 }
 
 // Versions is the resolver for the versions field.
@@ -240,12 +320,22 @@ func (r *providerRequestResolver) ID(ctx context.Context, obj *model.ProviderReq
 
 // TenantID is the resolver for the tenantId field.
 func (r *providerRequestResolver) TenantID(ctx context.Context, obj *model.ProviderRequest) (*string, error) {
-	return globalIDOrNil(typeTenant, derefOr(obj.TenantOrNil())), nil
+	return globalIDOrNil(typeTenant, obj.PlanTenantID()), nil
 }
 
 // PlanID is the resolver for the planId field.
 func (r *providerRequestResolver) PlanID(ctx context.Context, obj *model.ProviderRequest) (*string, error) {
 	return globalIDOrNil(typeSupportPlan, obj.PlanID), nil
+}
+
+// ProductID is the resolver for the productId field.
+func (r *providerRequestResolver) ProductID(ctx context.Context, obj *model.ProviderRequest) (*string, error) {
+	return nonEmpty(obj.ProductID), nil
+}
+
+// Description is the resolver for the description field.
+func (r *providerRequestResolver) Description(ctx context.Context, obj *model.ProviderRequest) (*string, error) {
+	return nonEmpty(obj.Description), nil
 }
 
 // ConsumedIncident is the resolver for the consumedIncident field.
@@ -388,6 +478,26 @@ func (r *supportRequestResolver) PlanID(ctx context.Context, obj *domain.Support
 	return globalIDOrNil(typeSupportPlan, obj.PlanID), nil
 }
 
+// PlanKind is the resolver for the planKind field.
+func (r *supportRequestResolver) PlanKind(ctx context.Context, obj *domain.SupportRequest) (*domain.PlanKind, error) {
+	return nonEmpty(obj.PlanKind), nil
+}
+
+// ProductID is the resolver for the productId field.
+func (r *supportRequestResolver) ProductID(ctx context.Context, obj *domain.SupportRequest) (*string, error) {
+	return nonEmpty(obj.ProductID), nil
+}
+
+// Version is the resolver for the version field.
+func (r *supportRequestResolver) Version(ctx context.Context, obj *domain.SupportRequest) (*string, error) {
+	return nonEmpty(obj.Version), nil
+}
+
+// CustomerID is the resolver for the customerId field.
+func (r *supportRequestResolver) CustomerID(ctx context.Context, obj *domain.SupportRequest) (*string, error) {
+	return nonEmpty(obj.CustomerID), nil
+}
+
 // ConsumedIncident is the resolver for the consumedIncident field.
 func (r *supportRequestResolver) ConsumedIncident(ctx context.Context, obj *domain.SupportRequest) (bool, error) {
 	return obj.Consumed, nil
@@ -473,6 +583,11 @@ func (r *tenantUserResolver) Email(ctx context.Context, obj *domain.TenantUser) 
 	return obj.Account.Email, nil
 }
 
+// Rule is the resolver for the rule field.
+func (r *userErrorResolver) Rule(ctx context.Context, obj *domain.Error) (*string, error) {
+	return nonEmpty(obj.Rule), nil
+}
+
 // ID is the resolver for the id field.
 func (r *viewerResolver) ID(ctx context.Context, obj *domain.Account) (string, error) {
 	return globalID(typeViewer, obj.ID), nil
@@ -485,7 +600,7 @@ func (r *viewerResolver) Memberships(ctx context.Context, obj *domain.Account) (
 
 // LinkedPlans is the resolver for the linkedPlans field.
 func (r *viewerResolver) LinkedPlans(ctx context.Context, obj *domain.Account) ([]domain.LinkedPlan, error) {
-	return r.PlanService.LinkedPlans(ctx, *obj)
+	return r.LinkService.LinkedPlans(ctx, *obj)
 }
 
 // AuditEvent returns AuditEventResolver implementation.
@@ -503,6 +618,9 @@ func (r *Resolver) Grant() GrantResolver { return &grantResolver{r} }
 // HeldOffer returns HeldOfferResolver implementation.
 func (r *Resolver) HeldOffer() HeldOfferResolver { return &heldOfferResolver{r} }
 
+// Incidents returns IncidentsResolver implementation.
+func (r *Resolver) Incidents() IncidentsResolver { return &incidentsResolver{r} }
+
 // LedgerEntry returns LedgerEntryResolver implementation.
 func (r *Resolver) LedgerEntry() LedgerEntryResolver { return &ledgerEntryResolver{r} }
 
@@ -517,6 +635,9 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 // Offer returns OfferResolver implementation.
 func (r *Resolver) Offer() OfferResolver { return &offerResolver{r} }
+
+// PlanReason returns PlanReasonResolver implementation.
+func (r *Resolver) PlanReason() PlanReasonResolver { return &planReasonResolver{r} }
 
 // Product returns ProductResolver implementation.
 func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
@@ -548,6 +669,9 @@ func (r *Resolver) Tenant() TenantResolver { return &tenantResolver{r} }
 // TenantUser returns TenantUserResolver implementation.
 func (r *Resolver) TenantUser() TenantUserResolver { return &tenantUserResolver{r} }
 
+// UserError returns UserErrorResolver implementation.
+func (r *Resolver) UserError() UserErrorResolver { return &userErrorResolver{r} }
+
 // Viewer returns ViewerResolver implementation.
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
@@ -557,11 +681,13 @@ type (
 	benefitResolver         struct{ *Resolver }
 	grantResolver           struct{ *Resolver }
 	heldOfferResolver       struct{ *Resolver }
+	incidentsResolver       struct{ *Resolver }
 	ledgerEntryResolver     struct{ *Resolver }
 	linkedPlanResolver      struct{ *Resolver }
 	membershipResolver      struct{ *Resolver }
 	mutationResolver        struct{ *Resolver }
 	offerResolver           struct{ *Resolver }
+	planReasonResolver      struct{ *Resolver }
 	productResolver         struct{ *Resolver }
 	providerRequestResolver struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
@@ -572,5 +698,6 @@ type (
 	supportRequestResolver  struct{ *Resolver }
 	tenantResolver          struct{ *Resolver }
 	tenantUserResolver      struct{ *Resolver }
+	userErrorResolver       struct{ *Resolver }
 	viewerResolver          struct{ *Resolver }
 )

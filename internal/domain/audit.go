@@ -68,23 +68,3 @@ func OperationFrom(ctx context.Context) string {
 	op, _ := ctx.Value(operationKey{}).(string)
 	return op
 }
-
-// The fields of an audit event for GraphQL: nil when empty.
-
-// CodeOrNil is the refusal's code.
-func (e AuditEvent) CodeOrNil() *Code { return orNil(e.Code) }
-
-// RuleOrNil is the rule that refused it.
-func (e AuditEvent) RuleOrNil() *string { return orNil(e.Rule) }
-
-// PrincipalOrNil is the account that acted or was refused.
-func (e AuditEvent) PrincipalOrNil() *string { return orNil(e.PrincipalID) }
-
-// PrincipalKindOrNil is that account's kind.
-func (e AuditEvent) PrincipalKindOrNil() *AccountKind { return orNil(e.PrincipalKind) }
-
-// TargetOrNil is what it acted on.
-func (e AuditEvent) TargetOrNil() *string { return orNil(e.Target) }
-
-// OperationOrNil is the API operation.
-func (e AuditEvent) OperationOrNil() *string { return orNil(e.Operation) }

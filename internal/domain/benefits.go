@@ -225,24 +225,6 @@ func NewHeldOffer(t Tenant, o Offer, at, purchasedAt time.Time, renewedAt *time.
 	}
 }
 
-// TotalOrNil is the total for GraphQL: null when unlimited.
-func (i Incidents) TotalOrNil() *int {
-	if i.Unlimited {
-		return nil
-	}
-	t := i.Total
-	return &t
-}
-
-// RemainingOrNil is the remaining count for GraphQL: null when unlimited.
-func (i Incidents) RemainingOrNil() *int {
-	if i.Unlimited {
-		return nil
-	}
-	r := i.Remaining
-	return &r
-}
-
 // ActiveOffer decides R5: whether the tenant holds an offer whose enrollment year
 // includes now (from its first day, to the day its year ends, exclusive). A tenant with
 // none has no benefits, which the API says plainly.

@@ -184,6 +184,16 @@ type PPIPlan struct {
 // PPIScope is the ledger scope of an account's pay-per-incident plans.
 func PPIScope(accountID string) string { return "account:" + accountID }
 
+// PlanTenantID is the tenant whose plan the request is on, as the support provider sees
+// it (R25): "" for a request on no tenant's plan (the partner centre's, R17) and for a
+// pay-per-incident one, whose ledger scope names the account.
+func (r SupportRequest) PlanTenantID() string {
+	if IsPPIScope(r.TenantID) {
+		return ""
+	}
+	return r.TenantID
+}
+
 // Customer is a CSP customer of a partner (R14).
 type Customer struct {
 	ID      string

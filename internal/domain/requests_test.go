@@ -66,3 +66,17 @@ func TestR15_FreeSlots(t *testing.T) {
 		t.Error("an unlimited plan's slot is the request's own")
 	}
 }
+
+// TestR25_PlanTenantID: the support provider sees the tenant of a request's plan, and
+// none for a pay-per-incident plan (its scope names an account) or no plan (R17).
+func TestR25_PlanTenantID(t *testing.T) {
+	for _, c := range []struct{ scope, want string }{
+		{"contoso", "contoso"},
+		{PPIScope("acct-1"), ""},
+		{"", ""},
+	} {
+		if got := (SupportRequest{TenantID: c.scope}).PlanTenantID(); got != c.want {
+			t.Errorf("PlanTenantID of scope %q = %q, want %q", c.scope, got, c.want)
+		}
+	}
+}

@@ -4,9 +4,10 @@ import "context"
 
 // The use cases, one small interface per resource, as the GraphQL layer (and any other
 // adapter) depends on them: graph holds these, never *Service, so a resolver can be
-// tested with a fake of the one interface it calls. internal/service implements them all;
-// each method decides through the pure rule functions of this package, in the file of
-// its resource (benefits.go, plans.go, requests.go, ...).
+// tested with a fake of the one interface it calls. internal/service implements each with
+// one type per resource (service.TenantService, ...); each method decides through the
+// pure rule functions of this package, in the file of its resource (benefits.go,
+// plans.go, requests.go, ...).
 
 // TenantService reads tenants and their members (R1, R2, R3, R5).
 type TenantService interface {
@@ -39,17 +40,22 @@ type BenefitService interface {
 	Reminders(ctx context.Context, caller Account, tenantID string) ([]Reminder, error)
 }
 
-// PlanService reads products and support plans, links plans to accounts and sells
-// pay-per-incident plans (R6–R14, R21, R23).
+// PlanService reads products and support plans and sells pay-per-incident plans (R8,
+// R10–R14, R21, R23).
 type PlanService interface {
 	Products(ctx context.Context) ([]Product, error)
 	Product(ctx context.Context, id string) (Product, error)
 	VersionCoverage(p Product) []VersionCoverage
 	SupportPlans(ctx context.Context, caller Account, productID, version string, portal Portal) (Plans, error)
 	Plan(ctx context.Context, caller Account, id string) (Plan, error)
+	PurchasePayPerIncident(ctx context.Context, caller Account, productID, version string) (PPIPlan, error)
+}
+
+// LinkService links plans to accounts with an Access ID and Contract ID, and lists them
+// (R6, R9, R11).
+type LinkService interface {
 	Link(ctx context.Context, caller Account, in LinkInput) (plan LinkedPlan, already bool, err error)
 	LinkedPlans(ctx context.Context, caller Account) ([]LinkedPlan, error)
-	PurchasePayPerIncident(ctx context.Context, caller Account, productID, version string) (PPIPlan, error)
 }
 
 // RequestService creates, reads, lists and closes a partner's support requests (R15–R18,
@@ -90,6 +96,7 @@ type Services interface {
 	TenantService
 	OfferService
 	BenefitService
+	LinkService
 	PlanService
 	RequestService
 	ProviderService

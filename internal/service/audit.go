@@ -12,9 +12,25 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// core is what every use case needs: the clock, the logger, and audit recording, with
+// the permission check (R25) whose refusals it records.
+type core struct {
+	now     func() time.Time
+	log     *slog.Logger
+	audits  domain.AuditStore
+	onAudit func(domain.AuditEvent)
+}
+
+// AuditService reads a tenant's audit trail.
+type AuditService struct {
+	*core
+	*access
+	store domain.AuditStore
+}
+
 // AuditEvent is one event of a tenant's audit trail, for the admins who may read the
 // trail (R3, R25), as AuditTrail authorises them.
-func (s *Service) AuditEvent(ctx context.Context, caller domain.Account, id string) (domain.AuditEvent, error) {
+func (s *AuditService) AuditEvent(ctx context.Context, caller domain.Account, id string) (domain.AuditEvent, error) {
 	e, err := s.store.AuditEvent(ctx, id)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		e = domain.AuditEvent{} // authorised against no tenant: refused as any other tenant's
@@ -33,7 +49,7 @@ const auditTimeout = 5 * time.Second
 // Audit records an audit event: a log line, the metrics hook, and, when it concerns a
 // tenant, the tenant's trail. Storing is best effort (a warning when it fails): the
 // action it describes has happened or been refused either way, and the log keeps it.
-func (s *Service) Audit(ctx context.Context, e domain.AuditEvent) {
+func (s *core) Audit(ctx context.Context, e domain.AuditEvent) {
 	if e.At.IsZero() {
 		e.At = s.Now()
 	}
@@ -59,7 +75,7 @@ func (s *Service) Audit(ctx context.Context, e domain.AuditEvent) {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	if err := s.store.InsertAuditEvent(sctx, e); err != nil {
+	if err := s.audits.InsertAuditEvent(sctx, e); err != nil {
 		s.log.WarnContext(ctx, "storing an audit event failed; it is in the log", "event", e.Name, "err", err)
 	}
 }
@@ -73,7 +89,7 @@ func newAuditID(at time.Time) string {
 
 // audited records an action's audit event from its error: ok, refused (an expected
 // refusal) or failed (a fault).
-func (s *Service) audited(ctx context.Context, caller domain.Account, name, tenantID, target string, err error) {
+func (s *core) audited(ctx context.Context, caller domain.Account, name, tenantID, target string, err error) {
 	e := domain.AuditEvent{Name: name, Outcome: domain.OutcomeOK, PrincipalID: caller.ID, PrincipalKind: caller.Kind, TenantID: tenantID, Target: target}
 	if err != nil {
 		e.Outcome = domain.OutcomeFailed
@@ -85,7 +101,7 @@ func (s *Service) audited(ctx context.Context, caller domain.Account, name, tena
 }
 
 // refused records an authorization refusal and returns it.
-func (s *Service) refused(ctx context.Context, caller domain.Account, tenantID string, err error) error {
+func (s *core) refused(ctx context.Context, caller domain.Account, tenantID string, err error) error {
 	e := domain.AuditEvent{Name: domain.AuditRefused, Outcome: domain.OutcomeRefused, PrincipalID: caller.ID, PrincipalKind: caller.Kind, TenantID: tenantID}
 	if de, ok := domain.AsError(err); ok {
 		e.Code, e.Rule = de.Code, de.Rule
@@ -95,7 +111,7 @@ func (s *Service) refused(ctx context.Context, caller domain.Account, tenantID s
 }
 
 // permit applies Permit (R25), recording a refusal.
-func (s *Service) permit(ctx context.Context, caller domain.Account, act domain.Action, tenantID string) error {
+func (s *core) permit(ctx context.Context, caller domain.Account, act domain.Action, tenantID string) error {
 	if err := domain.Permit(caller.Kind, act); err != nil {
 		return s.refused(ctx, caller, tenantID, err)
 	}
@@ -104,7 +120,7 @@ func (s *Service) permit(ctx context.Context, caller domain.Account, act domain.
 
 // AuditTrail lists a tenant's audit trail, newest first, for its admins (R3): who did
 // what, who was refused what, and why. before is an event ID from an earlier page.
-func (s *Service) AuditTrail(ctx context.Context, caller domain.Account, tenantID string, first int, before string) (domain.AuditPage, error) {
+func (s *AuditService) AuditTrail(ctx context.Context, caller domain.Account, tenantID string, first int, before string) (domain.AuditPage, error) {
 	if err := s.adminPage(ctx, caller, domain.ActAuditTrail, tenantID, first); err != nil {
 		return domain.AuditPage{}, err
 	}

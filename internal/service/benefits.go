@@ -5,17 +5,52 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/partnersupport/api/internal/domain"
 )
 
-func (s *Service) loadTenantState(ctx context.Context, tenantID string) (*domain.TenantState, error) {
+// states reads a tenant's state (its held offers with their benefits, contracts,
+// consultations and incident counts) for the views every resource answers with.
+type states struct {
+	store stateStore
+}
+
+// stateStore is what a tenant's state is read from.
+type stateStore interface {
+	domain.HeldOfferStore
+	domain.ContractStore
+	domain.ConsultationStore
+	domain.ClaimStore
+}
+
+// BenefitService reads a tenant's benefits and reminders, and activates benefits (R4,
+// R19, R22).
+type BenefitService struct {
+	*core
+	*access
+	*recorder
+	*states
+	store           benefitStore
+	offers          *OfferService
+	newSecret       func() string
+	activationDelay time.Duration
+	reminders       domain.ReminderPolicy
+}
+
+// benefitStore is what activation writes: a contract, or a consultation request (R22).
+type benefitStore interface {
+	domain.ContractStore
+	domain.ConsultationStore
+}
+
+func (s *states) loadTenantState(ctx context.Context, tenantID string) (*domain.TenantState, error) {
 	return s.tenantStateOf(ctx, tenantID, true)
 }
 
 // tenantStateOf reads a tenant's state; consultations (R22) only when asked, as support
 // plans never need them: one store round trip less on the hot path.
-func (s *Service) tenantStateOf(ctx context.Context, tenantID string, consultations bool) (*domain.TenantState, error) {
+func (s *states) tenantStateOf(ctx context.Context, tenantID string, consultations bool) (*domain.TenantState, error) {
 	held, err := s.store.HeldOffers(ctx, tenantID)
 	if err != nil {
 		return nil, err
@@ -46,7 +81,7 @@ func (s *Service) tenantStateOf(ctx context.Context, tenantID string, consultati
 
 // TenantBenefits lists the benefits of every offer the tenant holds, newest year first.
 // A tenant with no offer has none (R5): an empty list, not an error.
-func (s *Service) TenantBenefits(ctx context.Context, caller domain.Account, tenantID string) ([]domain.BenefitView, error) {
+func (s *BenefitService) TenantBenefits(ctx context.Context, caller domain.Account, tenantID string) ([]domain.BenefitView, error) {
 	if _, err := s.member(ctx, caller, tenantID); err != nil {
 		return nil, err
 	}
@@ -70,28 +105,9 @@ func (s *Service) TenantBenefits(ctx context.Context, caller domain.Account, ten
 	return out, nil
 }
 
-// HasActiveOffer reports whether the tenant holds an offer whose year includes now (R5).
-func (s *Service) HasActiveOffer(ctx context.Context, caller domain.Account, tenantID string) (bool, error) {
-	held, err := s.HeldOffers(ctx, caller, tenantID)
-	if err != nil {
-		return false, err
-	}
-	return domain.ActiveOffer(held, s.Now()), nil
-}
-
-// BenefitsNotice is the tenant's R5 notice for a member: nil while it holds an active
-// offer.
-func (s *Service) BenefitsNotice(ctx context.Context, caller domain.Account, tenantID string) (*string, error) {
-	held, err := s.HeldOffers(ctx, caller, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	return domain.BenefitsNotice(held, s.Now()), nil
-}
-
 // Reminders lists the tenant's due reminders (R19): benefits ending within the window,
 // and balances at or below the threshold.
-func (s *Service) Reminders(ctx context.Context, caller domain.Account, tenantID string) ([]domain.Reminder, error) {
+func (s *BenefitService) Reminders(ctx context.Context, caller domain.Account, tenantID string) ([]domain.Reminder, error) {
 	views, err := s.TenantBenefits(ctx, caller, tenantID)
 	if err != nil {
 		return nil, err
@@ -105,7 +121,7 @@ func (s *Service) Reminders(ctx context.Context, caller domain.Account, tenantID
 }
 
 // benefit finds a benefit by ID: its held offer is one read.
-func (s *Service) benefit(ctx context.Context, benefitID string) (domain.Benefit, error) {
+func (s *states) benefit(ctx context.Context, benefitID string) (domain.Benefit, error) {
 	i := strings.LastIndexByte(benefitID, '.')
 	if i <= 0 {
 		return domain.Benefit{}, domain.Forbidden()
@@ -128,7 +144,7 @@ func (s *Service) benefit(ctx context.Context, benefitID string) (domain.Benefit
 // tenant may. It creates one Access ID and one Contract ID, shown once the activation
 // delay has passed; a second activation, concurrent or later, returns the same contract.
 // Activating an ISV consultation benefit submits its consultation request instead (R22).
-func (s *Service) Activate(ctx context.Context, caller domain.Account, benefitID string) (v domain.BenefitView, err error) {
+func (s *BenefitService) Activate(ctx context.Context, caller domain.Account, benefitID string) (v domain.BenefitView, err error) {
 	if err := s.permit(ctx, caller, domain.ActActivate, ""); err != nil {
 		return domain.BenefitView{}, err
 	}
@@ -174,7 +190,7 @@ func (s *Service) Activate(ctx context.Context, caller domain.Account, benefitID
 }
 
 // HeldOfferBenefits returns the benefits of one held offer as the caller sees them now.
-func (s *Service) HeldOfferBenefits(ctx context.Context, caller domain.Account, h domain.HeldOffer) ([]domain.BenefitView, error) {
+func (s *BenefitService) HeldOfferBenefits(ctx context.Context, caller domain.Account, h domain.HeldOffer) ([]domain.BenefitView, error) {
 	if _, err := s.member(ctx, caller, h.TenantID); err != nil {
 		return nil, err
 	}
@@ -191,7 +207,7 @@ func (s *Service) HeldOfferBenefits(ctx context.Context, caller domain.Account, 
 }
 
 // Consultations lists a tenant's ISV consultation requests (R22).
-func (s *Service) Consultations(ctx context.Context, caller domain.Account, tenantID string) ([]domain.Consultation, error) {
+func (s *BenefitService) Consultations(ctx context.Context, caller domain.Account, tenantID string) ([]domain.Consultation, error) {
 	if _, err := s.member(ctx, caller, tenantID); err != nil {
 		return nil, err
 	}
@@ -201,12 +217,12 @@ func (s *Service) Consultations(ctx context.Context, caller domain.Account, tena
 }
 
 // Benefit is one benefit as TenantBenefits shows it to a member of its tenant (R4, R19).
-func (s *Service) Benefit(ctx context.Context, caller domain.Account, id string) (domain.BenefitView, error) {
+func (s *BenefitService) Benefit(ctx context.Context, caller domain.Account, id string) (domain.BenefitView, error) {
 	b, err := s.benefit(ctx, id)
 	if err != nil {
 		return domain.BenefitView{}, err
 	}
-	h, err := s.HeldOffer(ctx, caller, b.HeldOfferID)
+	h, err := s.offers.HeldOffer(ctx, caller, b.HeldOfferID)
 	if err != nil {
 		return domain.BenefitView{}, err
 	}

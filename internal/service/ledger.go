@@ -16,10 +16,25 @@ import (
 // and one retries. The sequenced events are the tenant's ledger and the feed that live
 // subscriptions tail (no change streams needed: docs/store.md).
 
+// LedgerService reads a tenant's incident ledger and authorises its live feed (R15, R16,
+// R17).
+type LedgerService struct {
+	*core
+	*access
+	store ledgerStore
+}
+
+// ledgerStore is what reading the ledger and authorising its feed read.
+type ledgerStore interface {
+	domain.LedgerStore
+	domain.TenantStore
+	domain.LinkStore
+}
+
 // Ledger lists a tenant's incident ledger, newest first, for its admins: every grant,
 // consumption, refund, expiry and cap, with who, when, which request and why. (The
 // article has no such view; this API goes further.)
-func (s *Service) Ledger(ctx context.Context, caller domain.Account, tenantID string, first int, before int64) (domain.LedgerPage, error) {
+func (s *LedgerService) Ledger(ctx context.Context, caller domain.Account, tenantID string, first int, before int64) (domain.LedgerPage, error) {
 	if err := s.adminPage(ctx, caller, domain.ActLedger, tenantID, first); err != nil {
 		return domain.LedgerPage{}, err
 	}
@@ -35,7 +50,7 @@ func (s *Service) Ledger(ctx context.Context, caller domain.Account, tenantID st
 // adminPage authorises a page of a tenant's admin-only list (the ledger, the audit
 // trail): the partner side (R25), a member (R4) with an admin role (R3), and a page size
 // of 1..100.
-func (s *Service) adminPage(ctx context.Context, caller domain.Account, act domain.Action, tenantID string, first int) error {
+func (s *access) adminPage(ctx context.Context, caller domain.Account, act domain.Action, tenantID string, first int) error {
 	if err := s.permit(ctx, caller, act, ""); err != nil {
 		return err
 	}
@@ -84,6 +99,16 @@ type sequencer struct {
 type scopeRounds struct {
 	running bool
 	next    []chan error
+}
+
+// recorder puts the events of balance changes in the outbox and sequences them into
+// each scope's ledger, with the low-balance reminders they cause (R19).
+type recorder struct {
+	*core
+	store     domain.LedgerStore
+	reminders domain.ReminderPolicy
+	onEvent   Sequenced
+	seq       sequencer
 }
 
 func newSequencer(rounds int) sequencer {
@@ -136,12 +161,12 @@ const (
 // now, not at the next start-up. recordTimeout bounds it instead. A change answers once
 // its event is in the ledger, so the ledger never lags behind the answers, and an event
 // recorded after another's change answered is sequenced after it.
-func (s *Service) record(ctx context.Context, e domain.Event) { s.recordAll(ctx, e.TenantID, e) }
+func (s *recorder) record(ctx context.Context, e domain.Event) { s.recordAll(ctx, e.TenantID, e) }
 
 // recordAll is record for events of one scope: each is put in the outbox, then one
 // sequencing round gives them their numbers (a held offer's grants: one round, not one
 // per benefit; issue 13, a first start records thousands of tenants' grants).
-func (s *Service) recordAll(ctx context.Context, scope string, events ...domain.Event) {
+func (s *recorder) recordAll(ctx context.Context, scope string, events ...domain.Event) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	recorded := false
@@ -161,7 +186,7 @@ func (s *Service) recordAll(ctx context.Context, scope string, events ...domain.
 }
 
 // Record is record, for the tests over a real store (internal/app).
-func (s *Service) Record(ctx context.Context, e domain.Event) { s.record(ctx, e) }
+func (s *recorder) Record(ctx context.Context, e domain.Event) { s.record(ctx, e) }
 
 // Sequence gives every event in the scope's outbox its sequence number, in order, and
 // returns once a round that started after the call has ended: every event recorded
@@ -174,7 +199,7 @@ func (s *Service) Record(ctx context.Context, e domain.Event) { s.record(ctx, e)
 // brought up to date from the events after it, and the rest goes on from there. The
 // unique sequence number, never the head, keeps two events from one number, so a stale
 // head costs a retry and never a wrong ledger.
-func (s *Service) Sequence(ctx context.Context, scope string) error {
+func (s *recorder) Sequence(ctx context.Context, scope string) error {
 	done := make(chan error, 1)
 	q := &s.seq
 	q.mu.Lock()
@@ -199,7 +224,7 @@ func (s *Service) Sequence(ctx context.Context, scope string) error {
 }
 
 // rounds runs the scope's rounds while anyone waits for one, or one failed.
-func (s *Service) rounds(scope string, r *scopeRounds) {
+func (s *recorder) rounds(scope string, r *scopeRounds) {
 	q := &s.seq
 	failures := 0
 	for {
@@ -239,7 +264,7 @@ func (s *Service) rounds(scope string, r *scopeRounds) {
 const maxPages = 100
 
 // round sequences the scope's outbox, a page at a time, until it is empty.
-func (s *Service) round(ctx context.Context, scope string) error {
+func (s *recorder) round(ctx context.Context, scope string) error {
 	head, known := s.seq.head(scope)
 	for range maxPages {
 		pending, err := s.store.PendingEvents(ctx, scope, 256)
@@ -260,7 +285,7 @@ func (s *Service) round(ctx context.Context, scope string) error {
 }
 
 // savedHead is the scope's saved ledger head, or the ledger folded when none was saved.
-func (s *Service) savedHead(ctx context.Context, scope string) (domain.LedgerHead, error) {
+func (s *recorder) savedHead(ctx context.Context, scope string) (domain.LedgerHead, error) {
 	h, err := s.store.LedgerHead(ctx, scope)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		return s.store.FoldLedger(ctx, scope)
@@ -274,7 +299,7 @@ const maxCollisions = 100
 // appendEvents appends events after head, in order, with as few ordered inserts as
 // collisions allow, then drops them from the outbox, and returns the head after them (a
 // head right for its Seq even on an error: only what the store confirmed is in it).
-func (s *Service) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event) (domain.LedgerHead, error) {
+func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event) (domain.LedgerHead, error) {
 	head = domain.LedgerHead{Scope: head.Scope, Seq: head.Seq, Used: maps.Clone(head.Used)}
 	if head.Used == nil {
 		head.Used = map[string]int{}
@@ -348,7 +373,7 @@ func (s *Service) appendEvents(ctx context.Context, head domain.LedgerHead, even
 // remindLow records the R19 low-balance reminder after e when LowEvent says one is due;
 // its ID names the level, so each level reminds once. The round that sequenced e
 // sequences it next.
-func (s *Service) remindLow(ctx context.Context, e domain.Event) {
+func (s *recorder) remindLow(ctx context.Context, e domain.Event) {
 	r, ok := s.reminders.LowEvent(e)
 	if !ok {
 		return
@@ -365,7 +390,7 @@ func (s *Service) remindLow(ctx context.Context, e domain.Event) {
 // who or which; the support provider (R25) sees a tenant's balances without who or which;
 // an account sees its own pay-per-incident scope whole. Anyone else is refused with the
 // one FORBIDDEN answer.
-func (s *Service) FeedView(ctx context.Context, caller domain.Account, scope string) (func(domain.Event) (domain.Event, bool), error) {
+func (s *LedgerService) FeedView(ctx context.Context, caller domain.Account, scope string) (func(domain.Event) (domain.Event, bool), error) {
 	whole := func(e domain.Event) (domain.Event, bool) { return e, true }
 	balances := func(e domain.Event) (domain.Event, bool) { return e.WithoutWhoOrWhich(), true }
 	if err := s.permit(ctx, caller, domain.ActBalances, ""); err != nil {
@@ -414,7 +439,7 @@ func (s *Service) FeedView(ctx context.Context, caller domain.Account, scope str
 
 // LedgerCursor is the sequence number of the tenant's latest event, for a member to
 // subscribe from right after reading balances, so that nothing in between is missed.
-func (s *Service) LedgerCursor(ctx context.Context, caller domain.Account, tenantID string) (int64, error) {
+func (s *LedgerService) LedgerCursor(ctx context.Context, caller domain.Account, tenantID string) (int64, error) {
 	if _, err := s.member(ctx, caller, tenantID); err != nil {
 		return 0, err
 	}

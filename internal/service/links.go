@@ -8,12 +8,26 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// LinkService links plans to accounts with a benefit's Access ID and Contract ID (R6,
+// R9, R11).
+type LinkService struct {
+	*core
+	*states
+	store linkStore
+}
+
+// linkStore is what linking reads and writes.
+type linkStore interface {
+	domain.ContractStore
+	domain.LinkStore
+}
+
 // Link links a support plan to the caller's account with the Access ID and Contract ID
 // (R6). Any signed-in account may, member of the tenant or not. A wrong pair is refused
 // without saying which half is wrong; an expired or empty contract is refused (R9); the
 // same pair again answers "already linked" and changes nothing (R9). The Azure portal
 // takes links only outside the request flow (R11).
-func (s *Service) Link(ctx context.Context, caller domain.Account, in domain.LinkInput) (plan domain.LinkedPlan, already bool, err error) {
+func (s *LinkService) Link(ctx context.Context, caller domain.Account, in domain.LinkInput) (plan domain.LinkedPlan, already bool, err error) {
 	if err := s.permit(ctx, caller, domain.ActLink, ""); err != nil {
 		return domain.LinkedPlan{}, false, err
 	}
@@ -71,7 +85,7 @@ func (s *Service) Link(ctx context.Context, caller domain.Account, in domain.Lin
 	return domain.LinkedPlan{Link: link, Benefit: view}, false, nil
 }
 
-func (s *Service) existingLink(ctx context.Context, caller domain.Account, view domain.BenefitView) (domain.LinkedPlan, bool, error) {
+func (s *LinkService) existingLink(ctx context.Context, caller domain.Account, view domain.BenefitView) (domain.LinkedPlan, bool, error) {
 	links, err := s.store.LinksOfAccount(ctx, caller.ID)
 	if err != nil {
 		return domain.LinkedPlan{}, false, err
@@ -85,7 +99,7 @@ func (s *Service) existingLink(ctx context.Context, caller domain.Account, view 
 }
 
 // LinkedPlans lists the plans linked to the caller's account, with their state now.
-func (s *Service) LinkedPlans(ctx context.Context, caller domain.Account) ([]domain.LinkedPlan, error) {
+func (s *LinkService) LinkedPlans(ctx context.Context, caller domain.Account) ([]domain.LinkedPlan, error) {
 	links, err := s.store.LinksOfAccount(ctx, caller.ID)
 	if err != nil {
 		return nil, err

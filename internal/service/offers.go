@@ -8,8 +8,24 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// OfferService reads the offer catalog and the offers a tenant holds, and buys and
+// renews them (R5, R20, R24).
+type OfferService struct {
+	*core
+	*access
+	*recorder
+	store offerStore
+}
+
+// offerStore is what the offer use cases read and write.
+type offerStore interface {
+	domain.CatalogStore
+	domain.HeldOfferStore
+	domain.TenantStore
+}
+
 // HeldOffers lists the offers a tenant holds, newest year first.
-func (s *Service) HeldOffers(ctx context.Context, caller domain.Account, tenantID string) ([]domain.HeldOffer, error) {
+func (s *OfferService) HeldOffers(ctx context.Context, caller domain.Account, tenantID string) ([]domain.HeldOffer, error) {
 	if _, err := s.member(ctx, caller, tenantID); err != nil {
 		return nil, err
 	}
@@ -23,7 +39,7 @@ func (s *Service) HeldOffers(ctx context.Context, caller domain.Account, tenantI
 
 // Purchase buys an offer for the tenant's current enrollment year (R20): at most once per
 // offer and year, never a retired offer. Only an admin of the tenant may (R3).
-func (s *Service) Purchase(ctx context.Context, caller domain.Account, tenantID, offerID string) (h domain.HeldOffer, err error) {
+func (s *OfferService) Purchase(ctx context.Context, caller domain.Account, tenantID, offerID string) (h domain.HeldOffer, err error) {
 	if err := s.permit(ctx, caller, domain.ActPurchase, ""); err != nil {
 		return domain.HeldOffer{}, err
 	}
@@ -62,7 +78,7 @@ func (s *Service) Purchase(ctx context.Context, caller domain.Account, tenantID,
 // Renew buys the next enrollment year of a held offer (R7, R20, R24). The new year has new
 // benefits, which must be activated again and get new IDs (R7); an SPD year that starts on
 // or after the cut-over is capped (R2, R24). Only an admin of the tenant may (R3).
-func (s *Service) Renew(ctx context.Context, caller domain.Account, heldOfferID string) (h domain.HeldOffer, err error) {
+func (s *OfferService) Renew(ctx context.Context, caller domain.Account, heldOfferID string) (h domain.HeldOffer, err error) {
 	if err := s.permit(ctx, caller, domain.ActRenew, ""); err != nil {
 		return domain.HeldOffer{}, err
 	}
@@ -103,16 +119,18 @@ func (s *Service) Renew(ctx context.Context, caller domain.Account, heldOfferID 
 }
 
 // Offers lists the offer catalog (R1).
-func (s *Service) Offers(ctx context.Context) ([]domain.Offer, error) { return s.store.Offers(ctx) }
+func (s *OfferService) Offers(ctx context.Context) ([]domain.Offer, error) {
+	return s.store.Offers(ctx)
+}
 
 // Offer finds a catalog offer.
-func (s *Service) Offer(ctx context.Context, id string) (domain.Offer, error) {
+func (s *OfferService) Offer(ctx context.Context, id string) (domain.Offer, error) {
 	return s.store.Offer(ctx, id)
 }
 
 // HeldOffer is one offer the tenant holds, for a member of its tenant, as HeldOffers
 // lists it (R4: FORBIDDEN, whether or not it exists).
-func (s *Service) HeldOffer(ctx context.Context, caller domain.Account, id string) (domain.HeldOffer, error) {
+func (s *OfferService) HeldOffer(ctx context.Context, caller domain.Account, id string) (domain.HeldOffer, error) {
 	h, err := s.store.HeldOffer(ctx, id)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		return domain.HeldOffer{}, domain.Forbidden()

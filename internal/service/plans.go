@@ -8,18 +8,38 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// PlanService reads products and the support plans a caller may choose, and sells
+// pay-per-incident plans (R8, R10–R14, R21, R23).
+type PlanService struct {
+	*core
+	*recorder
+	*states
+	store     planStore
+	newSecret func() string
+}
+
+// planStore is what the plan use cases read and write.
+type planStore interface {
+	domain.CatalogStore
+	domain.TenantStore
+	domain.HeldOfferStore
+	domain.LinkStore
+	domain.PPIPlanStore
+	domain.ClaimStore
+}
+
 // Products lists the product catalog (R8).
-func (s *Service) Products(ctx context.Context) ([]domain.Product, error) {
+func (s *PlanService) Products(ctx context.Context) ([]domain.Product, error) {
 	return s.store.Products(ctx)
 }
 
 // Covered tells whether partner on-premises support covers a product version now (R8).
-func (s *Service) Covered(p domain.Product, version string) (bool, string) {
+func (s *PlanService) Covered(p domain.Product, version string) (bool, string) {
 	return domain.Coverage(p, version, s.Now())
 }
 
 // productVersion validates a product and version of a request.
-func (s *Service) productVersion(ctx context.Context, productID, version string) (domain.Product, *domain.Version, error) {
+func (s *PlanService) productVersion(ctx context.Context, productID, version string) (domain.Product, *domain.Version, error) {
 	p, err := s.store.Product(ctx, productID)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		return domain.Product{}, nil, domain.Errorf(domain.EINVALID, "R8", "there is no product %q in the catalog", domain.Clip(productID)).WithField("productId")
@@ -41,7 +61,7 @@ func (s *Service) productVersion(ctx context.Context, productID, version string)
 // into available and unavailable ones, each unavailable one with its reasons (R8, R10,
 // R12, R13, R14, R21, R23). Everything is evaluated now: a plan available yesterday may not
 // be today.
-func (s *Service) SupportPlans(ctx context.Context, caller domain.Account, productID, version string, portal domain.Portal) (domain.Plans, error) {
+func (s *PlanService) SupportPlans(ctx context.Context, caller domain.Account, productID, version string, portal domain.Portal) (domain.Plans, error) {
 	if err := s.permit(ctx, caller, domain.ActSupportPlans, ""); err != nil {
 		return domain.Plans{}, err
 	}
@@ -50,7 +70,7 @@ func (s *Service) SupportPlans(ctx context.Context, caller domain.Account, produ
 
 // supportPlans is SupportPlans without the permission check: what the query lists, and
 // the only list a create chooses its plan from (R23).
-func (s *Service) supportPlans(ctx context.Context, caller domain.Account, productID, version string, portal domain.Portal) (domain.Plans, error) {
+func (s *PlanService) supportPlans(ctx context.Context, caller domain.Account, productID, version string, portal domain.Portal) (domain.Plans, error) {
 	if !portal.Valid() {
 		return domain.Plans{}, domain.Errorf(domain.EINVALID, "R11", "unknown portal").WithField("portal")
 	}
@@ -128,7 +148,7 @@ func (s *Service) supportPlans(ctx context.Context, caller domain.Account, produ
 }
 
 // cspPlans are the CSP support plans of the caller's CSP tenants, for Azure (R14).
-func (s *Service) cspPlans(ctx context.Context, c domain.PlanContext, ms []domain.Membership) []domain.Plan {
+func (s *PlanService) cspPlans(ctx context.Context, c domain.PlanContext, ms []domain.Membership) []domain.Plan {
 	var out []domain.Plan
 	for _, m := range ms {
 		t, err := s.store.Tenant(ctx, m.TenantID)
@@ -149,7 +169,7 @@ func (s *Service) cspPlans(ctx context.Context, c domain.PlanContext, ms []domai
 
 // ppiPlans are the caller's pay-per-incident plans (R21). Only an MSA can buy them, so a
 // work account has none and costs no read.
-func (s *Service) ppiPlans(ctx context.Context, c domain.PlanContext) ([]domain.Plan, error) {
+func (s *PlanService) ppiPlans(ctx context.Context, c domain.PlanContext) ([]domain.Plan, error) {
 	if domain.PPIRefusal(c.Account.Kind, nil) != nil {
 		return nil, nil
 	}
@@ -184,7 +204,7 @@ func (s *Service) ppiPlans(ctx context.Context, c domain.PlanContext) ([]domain.
 
 // PurchasePayPerIncident buys a one-incident plan for an on-premises product under the
 // fixed lifecycle policy (R21). Only an MSA can buy it online.
-func (s *Service) PurchasePayPerIncident(ctx context.Context, caller domain.Account, productID, version string) (domain.PPIPlan, error) {
+func (s *PlanService) PurchasePayPerIncident(ctx context.Context, caller domain.Account, productID, version string) (domain.PPIPlan, error) {
 	if err := s.permit(ctx, caller, domain.ActBuyPPI, ""); err != nil {
 		return domain.PPIPlan{}, err
 	}
@@ -209,7 +229,7 @@ func (s *Service) PurchasePayPerIncident(ctx context.Context, caller domain.Acco
 }
 
 // VersionCoverage lists a product's versions with their coverage now (R8).
-func (s *Service) VersionCoverage(p domain.Product) []domain.VersionCoverage {
+func (s *PlanService) VersionCoverage(p domain.Product) []domain.VersionCoverage {
 	out := make([]domain.VersionCoverage, len(p.Versions))
 	for i, v := range p.Versions {
 		ok, why := s.Covered(p, v.Name)
@@ -222,7 +242,7 @@ func (s *Service) VersionCoverage(p domain.Product) []domain.VersionCoverage {
 }
 
 // Product finds a catalog product (R8); the catalog needs no sign-in.
-func (s *Service) Product(ctx context.Context, id string) (domain.Product, error) {
+func (s *PlanService) Product(ctx context.Context, id string) (domain.Product, error) {
 	return s.store.Product(ctx, id)
 }
 
@@ -230,7 +250,7 @@ func (s *Service) Product(ctx context.Context, id string) (domain.Product, error
 // R14, R21, R23), without the reasons, which belong to a question: a member's activated
 // plan or a linked one, a CSP plan of a member's CSP tenant, the caller's own
 // pay-per-incident plan. Anything else is NOT_FOUND.
-func (s *Service) Plan(ctx context.Context, caller domain.Account, id string) (domain.Plan, error) {
+func (s *PlanService) Plan(ctx context.Context, caller domain.Account, id string) (domain.Plan, error) {
 	if err := s.permit(ctx, caller, domain.ActSupportPlans, ""); err != nil {
 		return domain.Plan{}, err
 	}
@@ -268,7 +288,7 @@ func (s *Service) Plan(ctx context.Context, caller domain.Account, id string) (d
 
 // benefitPlan is benefit id's plan as SupportPlans lists it to the caller, and whether
 // it lists it at all (BenefitPlan of domain.PlanContext).
-func (s *Service) benefitPlan(ctx context.Context, c domain.PlanContext, id string) (domain.Plan, bool, error) {
+func (s *PlanService) benefitPlan(ctx context.Context, c domain.PlanContext, id string) (domain.Plan, bool, error) {
 	b, err := s.benefit(ctx, id)
 	if domain.ErrorCode(err) == domain.EFORBIDDEN {
 		return domain.Plan{}, false, nil

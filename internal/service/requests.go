@@ -8,6 +8,25 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// RequestService creates, reads, lists and closes support requests, the partner's side
+// and the support provider's (R15–R18, R25).
+type RequestService struct {
+	*core
+	*recorder
+	*states
+	*refunds
+	store requestStore
+	plans *PlanService
+}
+
+// requestStore is what the request use cases read and write.
+type requestStore interface {
+	domain.RequestStore
+	domain.ClaimStore
+	domain.CatalogStore
+	domain.TenantStore
+}
+
 // CreateRequest opens a support request (R15, R17, R14, R23). A technical (or billing,
 // quota, subscription) request on a partner plan takes one incident at creation, after
 // checking the plan serves this product, version and portal now. Partner-program and
@@ -18,7 +37,7 @@ import (
 // request's ID, (2) insert the request, (3) record the ledger event. A crash after (1)
 // leaves a claim that a retry with the same key completes, or that the start-up repair
 // frees after an hour; after (2) the repair records the missing event.
-func (s *Service) CreateRequest(ctx context.Context, caller domain.Account, in domain.CreateRequestInput) (domain.SupportRequest, error) {
+func (s *RequestService) CreateRequest(ctx context.Context, caller domain.Account, in domain.CreateRequestInput) (domain.SupportRequest, error) {
 	if err := s.permit(ctx, caller, domain.ActCreateRequest, ""); err != nil {
 		return domain.SupportRequest{}, err
 	}
@@ -55,7 +74,7 @@ func (s *Service) CreateRequest(ctx context.Context, caller domain.Account, in d
 	}
 	// R23: the plan is chosen among exactly what supportPlans lists to the caller now; the
 	// claim below still decides whether an incident is left (R15).
-	plans, err := s.supportPlans(ctx, caller, in.ProductID, in.Version, in.Portal)
+	plans, err := s.plans.supportPlans(ctx, caller, in.ProductID, in.Version, in.Portal)
 	if err != nil {
 		return domain.SupportRequest{}, err
 	}
@@ -117,8 +136,8 @@ func (s *Service) CreateRequest(ctx context.Context, caller domain.Account, in d
 // the plans it chose from counted one: the plan's refusal with its reasons, as ChoosePlan
 // gives it once the counts show none left, or, if they still show one (another request
 // took the last one and is not yet counted), that.
-func (s *Service) exhausted(ctx context.Context, caller domain.Account, in domain.CreateRequestInput, plan domain.Plan) error {
-	if plans, err := s.SupportPlans(ctx, caller, in.ProductID, in.Version, in.Portal); err == nil {
+func (s *RequestService) exhausted(ctx context.Context, caller domain.Account, in domain.CreateRequestInput, plan domain.Plan) error {
+	if plans, err := s.plans.SupportPlans(ctx, caller, in.ProductID, in.Version, in.Portal); err == nil {
 		if _, err := domain.ChoosePlan(plans, in.PlanID); domain.ErrorCode(err) == domain.EEXHAUSTED {
 			return err
 		}
@@ -126,7 +145,7 @@ func (s *Service) exhausted(ctx context.Context, caller domain.Account, in domai
 	return domain.NoIncidentsLeft(plan.Name, "another request took the last one")
 }
 
-func (s *Service) insertRequest(ctx context.Context, req domain.SupportRequest, fp string) (domain.SupportRequest, error) {
+func (s *RequestService) insertRequest(ctx context.Context, req domain.SupportRequest, fp string) (domain.SupportRequest, error) {
 	if err := s.store.InsertRequest(ctx, req); domain.ErrorCode(err) == domain.ECONFLICT {
 		r, err := s.store.Request(ctx, req.ID) // a concurrent retry of the same key won
 		if err != nil {
@@ -151,7 +170,7 @@ func keyReused() error {
 }
 
 // checkGDAP allows a CSP request for a customer only as GDAPAllows says (R14).
-func (s *Service) checkGDAP(ctx context.Context, partner, customerID string, now time.Time) error {
+func (s *RequestService) checkGDAP(ctx context.Context, partner, customerID string, now time.Time) error {
 	if customerID == "" {
 		return domain.Errorf(domain.EINVALID, "R14", "a CSP request names the customer it is for").WithField("customerId")
 	}
@@ -169,7 +188,7 @@ func (s *Service) checkGDAP(ctx context.Context, partner, customerID string, now
 // refunds by request type (billing, quota, subscription on a Partner Cloud Support plan),
 // never as a duplicate or a bug, which are the support provider's findings. Withdrawing a
 // withdrawn request again answers it as it is.
-func (s *Service) WithdrawRequest(ctx context.Context, caller domain.Account, id string) (domain.SupportRequest, error) {
+func (s *RequestService) WithdrawRequest(ctx context.Context, caller domain.Account, id string) (domain.SupportRequest, error) {
 	if err := s.permit(ctx, caller, domain.ActWithdraw, ""); err != nil {
 		return domain.SupportRequest{}, err
 	}
@@ -198,7 +217,7 @@ func (s *Service) WithdrawRequest(ctx context.Context, caller domain.Account, id
 // ResolveRequest is the support provider's close (R25): it records its finding
 // (resolved, duplicate, bug, cancelled) on an open request of any tenant, and the refund
 // follows from it by R16, at most once.
-func (s *Service) ResolveRequest(ctx context.Context, caller domain.Account, id string, outcome domain.CloseReason) (domain.SupportRequest, error) {
+func (s *RequestService) ResolveRequest(ctx context.Context, caller domain.Account, id string, outcome domain.CloseReason) (domain.SupportRequest, error) {
 	if err := domain.Permit(caller.Kind, domain.ActResolve); err != nil {
 		return domain.SupportRequest{}, s.refused(ctx, caller, s.trailOf(ctx, id), err)
 	}
@@ -219,7 +238,7 @@ func (s *Service) ResolveRequest(ctx context.Context, caller domain.Account, id 
 // CloseRequest is the deprecated closeSupportRequest (R25). For the support provider it
 // is ResolveRequest. For a partner principal it is WithdrawRequest: RESOLVED and CANCELLED
 // become a withdrawal, and DUPLICATE and BUG, the provider's findings, are refused.
-func (s *Service) CloseRequest(ctx context.Context, caller domain.Account, id string, reason domain.CloseReason) (domain.SupportRequest, error) {
+func (s *RequestService) CloseRequest(ctx context.Context, caller domain.Account, id string, reason domain.CloseReason) (domain.SupportRequest, error) {
 	if !reason.Valid() {
 		return domain.SupportRequest{}, domain.Errorf(domain.EINVALID, "", "unknown close reason").WithField("reason")
 	}
@@ -236,7 +255,7 @@ func (s *Service) CloseRequest(ctx context.Context, caller domain.Account, id st
 // trailOf is the tenant whose audit trail a refusal about request id belongs in: the
 // tenant of its plan, or "" (the log only) when there is none or it cannot be read. The
 // caller's answer does not depend on it.
-func (s *Service) trailOf(ctx context.Context, id string) string {
+func (s *RequestService) trailOf(ctx context.Context, id string) string {
 	if r, err := s.store.Request(ctx, id); err == nil && !domain.IsPPIScope(r.TenantID) {
 		return r.TenantID
 	}
@@ -248,7 +267,7 @@ func (s *Service) trailOf(ctx context.Context, id string) string {
 // many closes race (a withdrawal and a resolution included), there is at most one refund,
 // and it follows the closure that won. Each step is idempotent: a retry completes a close
 // that a crash cut short.
-func (s *Service) closeRequest(ctx context.Context, caller domain.Account, r domain.SupportRequest, reason domain.CloseReason) (domain.SupportRequest, error) {
+func (s *RequestService) closeRequest(ctx context.Context, caller domain.Account, r domain.SupportRequest, reason domain.CloseReason) (domain.SupportRequest, error) {
 	closure := domain.Closure{RequestID: r.ID, TenantID: r.TenantID, Reason: reason, By: caller.ID, At: s.Now()}
 	var conflict error
 	if err := s.store.InsertClosure(ctx, closure); domain.ErrorCode(err) == domain.ECONFLICT {
@@ -279,9 +298,25 @@ func (s *Service) closeRequest(ctx context.Context, caller domain.Account, r dom
 	return s.store.Request(ctx, r.ID)
 }
 
+// refunds gives a closed request's incident back when R16 says so: for a close, and for
+// the repair that completes one a crash cut short.
+type refunds struct {
+	*core
+	*recorder
+	*states
+	store refundStore
+}
+
+// refundStore is what a refund writes, and the product that names a pay-per-incident plan.
+type refundStore interface {
+	domain.RequestStore
+	domain.ClaimStore
+	domain.CatalogStore
+}
+
 // refundIfDue gives a closed request's incident back when R16 says so: record the refund
 // (at most once, by its key), free the claim, record the ledger event. Safe to repeat.
-func (s *Service) refundIfDue(ctx context.Context, r domain.SupportRequest, c domain.Closure) error {
+func (s *refunds) refundIfDue(ctx context.Context, r domain.SupportRequest, c domain.Closure) error {
 	if !r.Consumed || !domain.Refundable(r.PlanKind, r.Type, c.Reason) {
 		return nil
 	}
@@ -299,7 +334,7 @@ func (s *Service) refundIfDue(ctx context.Context, r domain.SupportRequest, c do
 }
 
 // planQuota is the quota and name of a request's benefit (for the ledger event).
-func (s *Service) planQuota(ctx context.Context, r domain.SupportRequest) (quota int, unlimited bool, name string) {
+func (s *refunds) planQuota(ctx context.Context, r domain.SupportRequest) (quota int, unlimited bool, name string) {
 	if r.PlanKind == domain.PlanPayPerIncident {
 		p, err := s.store.Product(ctx, r.ProductID)
 		if err != nil {
@@ -315,7 +350,7 @@ func (s *Service) planQuota(ctx context.Context, r domain.SupportRequest) (quota
 }
 
 // Requests lists the caller's requests for a portal, newest first, as ListedIn says (R18).
-func (s *Service) Requests(ctx context.Context, caller domain.Account, portal domain.Portal, first int, after *domain.RequestCursor) (domain.RequestPage, error) {
+func (s *RequestService) Requests(ctx context.Context, caller domain.Account, portal domain.Portal, first int, after *domain.RequestCursor) (domain.RequestPage, error) {
 	if err := s.permit(ctx, caller, domain.ActOwnRequests, ""); err != nil {
 		return domain.RequestPage{}, err
 	}
@@ -365,7 +400,7 @@ func filteredPage(first int, after *domain.RequestCursor, read func(after *domai
 // oldest first, in a portal and of a plan kind when given (R25). Only the provider's side
 // may (Permit). A request closed while its closedAt mark was not yet written is left out
 // here and marked now.
-func (s *Service) ProviderQueue(ctx context.Context, caller domain.Account, portal domain.Portal, kind domain.PlanKind, first int, after *domain.RequestCursor) (domain.RequestPage, error) {
+func (s *RequestService) ProviderQueue(ctx context.Context, caller domain.Account, portal domain.Portal, kind domain.PlanKind, first int, after *domain.RequestCursor) (domain.RequestPage, error) {
 	if err := s.permit(ctx, caller, domain.ActProviderQueue, ""); err != nil {
 		return domain.RequestPage{}, err
 	}
@@ -394,7 +429,7 @@ func (s *Service) ProviderQueue(ctx context.Context, caller domain.Account, port
 // ProviderRequest reads a request for the support provider to resolve it (R25): what it
 // is about, never who opened it, and never a tenant's Access ID or Contract ID, which a
 // request does not carry.
-func (s *Service) ProviderRequest(ctx context.Context, caller domain.Account, id string) (domain.SupportRequest, error) {
+func (s *RequestService) ProviderRequest(ctx context.Context, caller domain.Account, id string) (domain.SupportRequest, error) {
 	if err := s.permit(ctx, caller, domain.ActProviderRead, ""); err != nil {
 		return domain.SupportRequest{}, err
 	}
@@ -407,7 +442,7 @@ func (s *Service) ProviderRequest(ctx context.Context, caller domain.Account, id
 
 // Request is one of the caller's own support requests, as Requests lists them (R18):
 // another account's request is NOT_FOUND, as one that does not exist.
-func (s *Service) Request(ctx context.Context, caller domain.Account, id string) (domain.SupportRequest, error) {
+func (s *RequestService) Request(ctx context.Context, caller domain.Account, id string) (domain.SupportRequest, error) {
 	if err := s.permit(ctx, caller, domain.ActOwnRequests, ""); err != nil {
 		return domain.SupportRequest{}, err
 	}

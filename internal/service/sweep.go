@@ -9,8 +9,27 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// SweepService records what time causes (expiries, caps, reminders) and completes what
+// crashes cut short (R16, R19, R24; docs/crash-safety.md).
+type SweepService struct {
+	*core
+	*recorder
+	*states
+	*refunds
+	store     sweepStore
+	reminders domain.ReminderPolicy
+}
+
+// sweepStore is what the sweep and the repair read and write.
+type sweepStore interface {
+	domain.HeldOfferStore
+	domain.ClaimStore
+	domain.LedgerStore
+	domain.RepairStore
+}
+
 // grantEvents records the grant of each benefit of a held offer.
-func (s *Service) grantEvents(ctx context.Context, h domain.HeldOffer, actor string) {
+func (s *recorder) grantEvents(ctx context.Context, h domain.HeldOffer, actor string) {
 	at := h.PurchasedAt
 	if h.RenewedAt != nil {
 		at = *h.RenewedAt // a renewal grants the year when it is renewed
@@ -24,7 +43,7 @@ func (s *Service) grantEvents(ctx context.Context, h domain.HeldOffer, actor str
 }
 
 // RecordGrants records the grant events of a tenant's held offers (fixtures, repair).
-func (s *Service) RecordGrants(ctx context.Context, tenantID string) error {
+func (s *SweepService) RecordGrants(ctx context.Context, tenantID string) error {
 	held, err := s.store.HeldOffers(ctx, tenantID)
 	if err != nil {
 		return err
@@ -47,7 +66,7 @@ func (s *Service) RecordGrants(ctx context.Context, tenantID string) error {
 // heldOffers {periodStart} and {periodEnd}, not every held offer each minute. It skips an
 // event already in the ledger with one lookup by its key; a tenant's contracts and claims
 // are read only for an ending-soon reminder not yet sent.
-func (s *Service) Sweep(ctx context.Context) error {
+func (s *SweepService) Sweep(ctx context.Context) error {
 	now := s.Now()
 	since, err := s.since(ctx, "sweep", now)
 	if err != nil {
@@ -104,7 +123,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 }
 
 // recordOnce records an event of the sweep unless the ledger has it already.
-func (s *Service) recordOnce(ctx context.Context, e domain.Event) {
+func (s *SweepService) recordOnce(ctx context.Context, e domain.Event) {
 	if !s.sequenced(ctx, e) {
 		s.record(ctx, e)
 	}
@@ -112,7 +131,7 @@ func (s *Service) recordOnce(ctx context.Context, e domain.Event) {
 
 // sequenced reports whether the ledger has the event; when unsure (an error), it says no,
 // and recording it again is a no-op.
-func (s *Service) sequenced(ctx context.Context, e domain.Event) bool {
+func (s *SweepService) sequenced(ctx context.Context, e domain.Event) bool {
 	ok, err := s.store.EventSequenced(ctx, e.TenantID, e.ID)
 	return err == nil && ok
 }
@@ -137,7 +156,7 @@ const repairOverlap = 5 * time.Minute
 // time of each record: a crash's leftovers are at most that old, because every completed
 // repair saw everything stamped before it started. So a restart costs what was written
 // since the last start, not the whole store.
-func (s *Service) Repair(ctx context.Context) error {
+func (s *SweepService) Repair(ctx context.Context) error {
 	now := s.Now()
 	since, err := s.since(ctx, "repair", now)
 	if err != nil {
@@ -205,7 +224,7 @@ func (s *Service) Repair(ctx context.Context) error {
 
 // since is where a run of job at now starts reading: the start of its last completed run
 // less repairOverlap, or the beginning when it never completed.
-func (s *Service) since(ctx context.Context, job string, now time.Time) (time.Time, error) {
+func (s *SweepService) since(ctx context.Context, job string, now time.Time) (time.Time, error) {
 	checkpoint, err := s.store.Checkpoint(ctx, job)
 	if err != nil || checkpoint.IsZero() {
 		return time.Time{}, err

@@ -9,9 +9,29 @@ import (
 	"github.com/partnersupport/api/internal/domain"
 )
 
+// TenantService signs accounts in and reads tenants and their members (R1, R2, R3, R5).
+type TenantService struct {
+	*core
+	*access
+	store  tenantStore
+	offers *OfferService
+}
+
+// tenantStore is what the tenant use cases read and write.
+type tenantStore interface {
+	domain.AccountStore
+	domain.TenantStore
+}
+
+// access decides whether a caller may see a tenant: its membership and roles (R3, R4).
+type access struct {
+	*core
+	store domain.TenantStore
+}
+
 // SignIn returns the caller's account, creating it on first sign-in from the token's
 // subject, email and kind.
-func (s *Service) SignIn(ctx context.Context, id domain.Identity) (domain.Account, error) {
+func (s *TenantService) SignIn(ctx context.Context, id domain.Identity) (domain.Account, error) {
 	if id.Subject == "" || !id.Kind.Valid() {
 		return domain.Account{}, domain.Errorf(domain.EUNAUTHENTICATED, "", "the token does not identify an account")
 	}
@@ -26,7 +46,7 @@ func (s *Service) SignIn(ctx context.Context, id domain.Identity) (domain.Accoun
 }
 
 // Memberships lists the caller's tenants and roles.
-func (s *Service) Memberships(ctx context.Context, caller domain.Account) ([]domain.Membership, error) {
+func (s *TenantService) Memberships(ctx context.Context, caller domain.Account) ([]domain.Membership, error) {
 	return s.store.MembershipsOfAccount(ctx, caller.ID)
 }
 
@@ -34,7 +54,7 @@ func (s *Service) Memberships(ctx context.Context, caller domain.Account) ([]dom
 // does not tell whether the tenant exists (R4). A support provider is nobody's member
 // and is refused as such (R25). A refusal is audited, in the tenant's trail when the
 // tenant exists (the answer does not say).
-func (s *Service) member(ctx context.Context, caller domain.Account, tenantID string) (domain.Membership, error) {
+func (s *access) member(ctx context.Context, caller domain.Account, tenantID string) (domain.Membership, error) {
 	if err := s.permit(ctx, caller, domain.ActTenantRead, ""); err != nil {
 		return domain.Membership{}, err
 	}
@@ -50,7 +70,7 @@ func (s *Service) member(ctx context.Context, caller domain.Account, tenantID st
 }
 
 // requireRole is domain.RequireRole with the refusal audited in the tenant's trail.
-func (s *Service) requireRole(ctx context.Context, caller domain.Account, m domain.Membership, rule string, roles ...domain.Role) error {
+func (s *access) requireRole(ctx context.Context, caller domain.Account, m domain.Membership, rule string, roles ...domain.Role) error {
 	if err := domain.RequireRole(m, rule, roles...); err != nil {
 		return s.refused(ctx, caller, m.TenantID, err)
 	}
@@ -58,7 +78,7 @@ func (s *Service) requireRole(ctx context.Context, caller domain.Account, m doma
 }
 
 // Tenant returns a tenant the caller belongs to.
-func (s *Service) Tenant(ctx context.Context, caller domain.Account, id string) (domain.Tenant, error) {
+func (s *TenantService) Tenant(ctx context.Context, caller domain.Account, id string) (domain.Tenant, error) {
 	if _, err := s.member(ctx, caller, id); err != nil {
 		return domain.Tenant{}, err
 	}
@@ -66,7 +86,7 @@ func (s *Service) Tenant(ctx context.Context, caller domain.Account, id string) 
 }
 
 // Admins lists the tenant's users who may activate benefits (R3), for any member.
-func (s *Service) Admins(ctx context.Context, caller domain.Account, tenantID string) ([]domain.TenantUser, error) {
+func (s *TenantService) Admins(ctx context.Context, caller domain.Account, tenantID string) ([]domain.TenantUser, error) {
 	if _, err := s.member(ctx, caller, tenantID); err != nil {
 		return nil, err
 	}
@@ -95,7 +115,7 @@ func (s *Service) Admins(ctx context.Context, caller domain.Account, tenantID st
 }
 
 // TenantUser is one admin of a tenant as Admins lists it, for a member (R3, R4).
-func (s *Service) TenantUser(ctx context.Context, caller domain.Account, tenantID, accountID string) (domain.TenantUser, error) {
+func (s *TenantService) TenantUser(ctx context.Context, caller domain.Account, tenantID, accountID string) (domain.TenantUser, error) {
 	users, err := s.Admins(ctx, caller, tenantID)
 	if err != nil {
 		return domain.TenantUser{}, err
@@ -104,4 +124,23 @@ func (s *Service) TenantUser(ctx context.Context, caller domain.Account, tenantI
 		return users[i], nil
 	}
 	return domain.TenantUser{}, domain.Errorf(domain.ENOTFOUND, "", "no such admin")
+}
+
+// HasActiveOffer reports whether the tenant holds an offer whose year includes now (R5).
+func (s *TenantService) HasActiveOffer(ctx context.Context, caller domain.Account, tenantID string) (bool, error) {
+	held, err := s.offers.HeldOffers(ctx, caller, tenantID)
+	if err != nil {
+		return false, err
+	}
+	return domain.ActiveOffer(held, s.Now()), nil
+}
+
+// BenefitsNotice is the tenant's R5 notice for a member: nil while it holds an active
+// offer.
+func (s *TenantService) BenefitsNotice(ctx context.Context, caller domain.Account, tenantID string) (*string, error) {
+	held, err := s.offers.HeldOffers(ctx, caller, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return domain.BenefitsNotice(held, s.Now()), nil
 }
