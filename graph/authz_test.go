@@ -604,15 +604,19 @@ func TestAuthz_Matrix(t *testing.T) {
 			}
 			sort.Slice(denied, func(i, j int) bool { return denied[i].target+denied[i].who < denied[j].target+denied[j].who })
 			refusals := map[string]string{} // who/target → refusal
+			// A refusal writes nothing but its audit entry (finding 2): what is stored after
+			// each refusal is what was stored before it, the state after the one before.
+			var stored map[string]int64
+			if c.mutates {
+				stored = e.StoredDocuments(t)
+			}
 			for _, cl := range denied {
-				var before map[string]int64
-				if c.mutates {
-					before = e.StoredDocuments(t) // a refusal writes nothing but its audit entry (finding 2)
-				}
 				a := c.run(t, e, tokens[cl.who], cl.target, fx)
 				assert.Equal(t, cl.want, a.outcome(), "%s as %q about %s: %s", op, cl.who, cl.target, a.Raw)
 				if c.mutates {
-					assert.Equal(t, before, e.StoredDocuments(t), "%s as %q about %s changed the store", op, cl.who, cl.target)
+					after := e.StoredDocuments(t)
+					assert.Equal(t, stored, after, "%s as %q about %s changed the store", op, cl.who, cl.target)
+					stored = after
 				}
 				refusals[cl.who+"/"+cl.target] = a.refusal()
 				// A refusal shows nothing of the resource.
