@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -310,9 +311,19 @@ func TestR4_ConcurrentActivationsCreateOneContract(t *testing.T) {
 		require.NotNil(t, got[i])
 		assert.Equal(t, *got[0], *got[i], "every activation sees the one contract")
 	}
-	n2, err := e.App.Store.Database().Collection("contracts").CountDocuments(t.Context(), map[string]any{"benefitId": contosoSPDCloud})
-	require.NoError(t, err)
-	assert.EqualValues(t, 1, n2)
+	// Read afterwards, the benefit shows that one contract, and the ledger one activation.
+	b := findBenefit(t, tenantBenefits(t, e, e.Token(megan), "contoso"), contosoSPDCloud)
+	require.NotNil(t, b.Contract)
+	assert.Equal(t, *got[0], *b.Contract, "the contract read back is the one every activation saw")
+	es, errs := ledger(t, e, megan, "contoso", 100)
+	require.Empty(t, errs)
+	activations := 0
+	for _, x := range es {
+		if x.Kind == "ACTIVATE" && key(*x.BenefitID) == contosoSPDCloud {
+			activations++
+		}
+	}
+	assert.Equal(t, 1, activations, "one activation in the ledger")
 }
 
 func TestR5_TenantWithNoActiveOfferHasNoBenefitsPlainly(t *testing.T) {
@@ -401,9 +412,12 @@ func TestR6_ConcurrentLinksOfOneAccountMakeOneLink(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, fresh, "exactly one request made the link")
-	cnt, err := e.App.Store.Database().Collection("links").CountDocuments(t.Context(), map[string]any{"benefitId": contosoSPDCloud})
-	require.NoError(t, err)
-	assert.EqualValues(t, 1, cnt)
+	var v struct {
+		Viewer struct{ LinkedPlans []struct{ BenefitID string } }
+	}
+	e.Do(tok, `{ viewer { linkedPlans { benefitId } } }`, nil).MustData(t, &v)
+	require.Len(t, v.Viewer.LinkedPlans, 1, "one link, whichever portal each request named")
+	assert.Equal(t, gid("Benefit", contosoSPDCloud), v.Viewer.LinkedPlans[0].BenefitID)
 }
 
 func TestR7_RenewalProducesNewIDs(t *testing.T) {
@@ -469,11 +483,10 @@ func TestR9_ExpiredContractIsRefused(t *testing.T) {
 func TestR9_ExhaustedContractIsRefused(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t)
-	c := activated(t, e, contosoExpanded) // 5 incidents
+	c := activated(t, e, contosoExpanded) // 5 incidents, all used by lee's requests
+	require.Empty(t, link(t, e, e.Token(lee), c, "AZURE", false).UserErrors)
 	for i := range 5 {
-		_, err := e.App.Store.Database().Collection("claims").InsertOne(t.Context(), map[string]any{
-			"_id": "req" + string(rune('a'+i)), "tenantId": "contoso", "benefitId": contosoExpanded, "slot": i + 1})
-		require.NoError(t, err)
+		require.Empty(t, create(t, e, e.Token(lee), azureRequest(fmt.Sprintf("r9-exhaust-%04d", i), contosoExpanded)).UserErrors)
 	}
 	p := link(t, e, e.Token(sam), c, "AZURE", false)
 	require.Len(t, p.UserErrors, 1)
@@ -500,7 +513,7 @@ func TestR11_AzureLinksOnlyOutsideTheRequestFlow(t *testing.T) {
 func TestR19_BenefitShowsBalanceEndDateAndReminders(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t)
-	activated(t, e, contosoExpanded)
+	c := activated(t, e, contosoExpanded)
 	b := findBenefit(t, tenantBenefits(t, e, e.Token(lee), "contoso"), contosoExpanded)
 	assert.Equal(t, 5, *b.Incidents.Total)
 	assert.Equal(t, 0, b.Incidents.Used)
@@ -524,10 +537,9 @@ func TestR19_BenefitShowsBalanceEndDateAndReminders(t *testing.T) {
 	}
 	assert.Empty(t, reminders())
 	// Three incidents used: 2 left, at the low threshold.
+	require.Empty(t, link(t, e, e.Token(lee), c, "AZURE", false).UserErrors)
 	for i := range 3 {
-		_, err := e.App.Store.Database().Collection("claims").InsertOne(t.Context(), map[string]any{
-			"_id": "r" + string(rune('a'+i)), "tenantId": "contoso", "benefitId": contosoExpanded, "slot": i + 1})
-		require.NoError(t, err)
+		require.Empty(t, create(t, e, e.Token(lee), azureRequest(fmt.Sprintf("r19-low-%04d", i), contosoExpanded)).UserErrors)
 	}
 	assert.Equal(t, []string{"LOW_BALANCE"}, reminders())
 	// Within 30 days of the end date.

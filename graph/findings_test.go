@@ -96,7 +96,7 @@ func TestFinding3_FreeTextAndFieldsThatDoNotApplyAreRefusedAndNothingIsStored(t 
 	t.Parallel()
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	tok := e.Token(lee)
-	before := storeState(t, e)
+	before := e.StoredDocuments(t)
 	onprem := map[string]any{"planId": contosoSPDOnPrem, "productId": "sql-server", "version": "SQL Server 2022", "portal": "SERVICES_HUB", "type": "TECHNICAL", "title": "sql"}
 	cases := []struct {
 		name, field, code, value string
@@ -126,7 +126,7 @@ func TestFinding3_FreeTextAndFieldsThatDoNotApplyAreRefusedAndNothingIsStored(t 
 		assert.Equal(t, []string{c.field}, p.UserErrors[0].Field, "%s: the error names the field", c.name)
 		assert.Nil(t, p.Request, c.name)
 	}
-	assert.Equal(t, before, storeState(t, e), "nothing was stored")
+	assert.Equal(t, before, e.StoredDocuments(t), "nothing was stored")
 	assert.Equal(t, 50, remaining(t, e, tok, "contoso", contosoSPDCloud))
 	// Multi-line text is a description's: line feeds and tabs are kept.
 	in := azureRequest("finding3-ok-0001", contosoSPDCloud)

@@ -65,10 +65,8 @@ func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t)
 	tok := e.Token(lee)
-	require.NoError(t, e.App.Store.Database().Collection("heldOffers").Drop(t.Context()))
 	// A document the store cannot decode into a held offer makes the read fail inside.
-	_, err := e.App.Store.Database().Collection("heldOffers").InsertOne(t.Context(), map[string]any{"_id": "x", "tenantId": "contoso", "periodStart": "not a date"})
-	require.NoError(t, err)
+	e.CorruptHeldOffer(t, "contoso")
 	r := e.Do(tok, `{ tenant(id: "contoso") { benefits { id } } }`, nil)
 	require.NotEmpty(t, r.Errors)
 	assert.Equal(t, "internal error", r.Errors[0].Message)

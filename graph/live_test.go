@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/testenv"
 )
 
@@ -88,7 +87,7 @@ func TestLive_SubscriberSeesCreateRefundActivationExpiryInCommitOrder(t *testing
 			r := create(t, e, e.Token(lee), azureRequest("live-0001", contosoExpanded)) // CONSUME
 			closeReq(t, e, e.ProviderToken(acme), r.Request.ID, "DUPLICATE")            // REFUND (the provider's finding, R25)
 			e.Clock.Set(time.Date(2027, 9, 1, 0, 0, 0, 0, time.UTC))
-			require.NoError(t, e.App.Service.Sweep(t.Context())) // EXPIRE (and reminders)
+			e.Upkeep(t) // the server's next sweep: EXPIRE (and reminders)
 			var kinds []string
 			var remaining []int
 			last := 0
@@ -219,67 +218,6 @@ func TestLive_OutsideUserSeesOnlyThePlanItLinked(t *testing.T) {
 	assert.Equal(t, "CONSUME", ev.Kind)
 }
 
-func TestLive_StalledClientIsDroppedWhileAnotherStillReceives(t *testing.T) {
-	t.Parallel()
-	e := testenv.NewWithSmallSendBuffers(t, testenv.WithFeed(4, 2*time.Second))
-	tok := e.Token(lee)
-	stalled, err := testenv.DialWSSmallBuffer(t, e.Server.URL+"/query", testenv.TransportWS)
-	require.NoError(t, err)
-	stalled.Init(tok)
-	stalled.Start("1", balanceSub, map[string]any{"t": "contoso"})
-	healthy, _ := subscribe(t, e, testenv.TransportWS, tok, "contoso", nil)
-	testenv.WaitFor(t, 10*time.Second, "both subscriptions to register", func() bool { return e.App.Feed.Subscribers() == 2 })
-	// The healthy client reads as events come; the stalled one reads none of them.
-	const n = 300
-	received := make(chan error, 1)
-	go func() {
-		for got := 0; got < n; {
-			data, errs, err := healthy.Result(30 * time.Second)
-			if err != nil || len(errs) > 0 {
-				received <- fmt.Errorf("healthy subscriber: %v %v", err, errs)
-				return
-			}
-			if strings.Contains(string(data), `"benefitId":"`+gid("Benefit", "burst")+`"`) {
-				got++
-			}
-		}
-		received <- nil
-	}()
-	// As soon as the stalled one is dropped it reads again: it drains what was in flight
-	// and gets the close frame (the server gives a stalled peer 5 s to take it, then just
-	// closes the connection).
-	type closeResult struct {
-		code coderws.StatusCode
-		err  error
-	}
-	closed := make(chan closeResult, 1)
-	go func() {
-		deadline := time.Now().Add(60 * time.Second)
-		for e.App.Feed.Dropped() == 0 {
-			if time.Now().After(deadline) {
-				closed <- closeResult{err: fmt.Errorf("the stalled subscriber was never dropped")}
-				return
-			}
-			<-time.After(10 * time.Millisecond)
-		}
-		closed <- closeResult{code: stalled.CloseStatus(20 * time.Second)}
-	}()
-	big := strings.Repeat("x", 2<<10) // 300 of these outgrow the capped socket buffers
-	for i := range n {
-		require.NoError(t, e.App.Store.RecordEvent(t.Context(), domain.Event{ID: fmt.Sprintf("burst/%d", i), TenantID: "contoso",
-			Kind: domain.EventGrant, BenefitID: "burst", Reason: big, At: testenv.DemoNow, Quota: 1}))
-		if i%20 == 0 {
-			require.NoError(t, e.App.Service.Sequence(t.Context(), "contoso"))
-		}
-	}
-	require.NoError(t, e.App.Service.Sequence(t.Context(), "contoso"))
-	require.NoError(t, <-received, "the healthy subscriber receives every event")
-	status := <-closed
-	require.NoError(t, status.err)
-	assert.Equal(t, coderws.StatusCode(1013), status.code, "dropped with 'try again later'")
-	testenv.WaitFor(t, 10*time.Second, "the stalled subscription to be gone", func() bool { return e.App.Feed.Subscribers() == 1 })
-}
-
 func ptrTo(s string) *string { return &s }
 
 func TestR19_RemindersArriveOnTheLiveFeed(t *testing.T) {
@@ -302,10 +240,10 @@ func TestR19_RemindersArriveOnTheLiveFeed(t *testing.T) {
 	assert.Equal(t, []string{"CONSUME", "CONSUME", "CONSUME", "REMINDER_LOW_BALANCE"}, kinds)
 	// Entering the 30-day window before the end date.
 	e.Clock.Set(time.Date(2027, 8, 10, 0, 0, 0, 0, time.UTC))
-	require.NoError(t, e.App.Service.Sweep(t.Context()))
+	e.Upkeep(t)
 	ev := nextFor(t, next, contosoExpanded)
 	assert.Equal(t, "REMINDER_ENDING_SOON", ev.Kind)
-	require.NoError(t, e.App.Service.Sweep(t.Context()))
+	e.Upkeep(t)
 	create(t, e, tok, azureRequest("after-sweep-1", contosoExpanded))
 	ev = nextFor(t, next, contosoExpanded)
 	assert.Equal(t, "CONSUME", ev.Kind, "a second sweep reminds nothing twice")

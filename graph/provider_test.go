@@ -189,6 +189,7 @@ func TestR25_TheProviderCannotActForAPartner(t *testing.T) {
 	c := activated(t, e, contosoSPDCloud)
 	tok := e.ProviderToken(acme)
 	e.Do(tok, `{ viewer { id } }`, nil) // the first sign-in creates the account
+	stored := e.StoredDocuments(t)      // each refusal leaves it as it was (read once after each)
 	for name, q := range map[string]string{
 		"tenant":     `{ tenant(id: "contoso") { id benefits { contract { accessId contractId } } } }`,
 		"ledger":     `{ incidentLedger(tenantId: "contoso") { edges { node { actorId requestId } } } }`,
@@ -204,7 +205,6 @@ func TestR25_TheProviderCannotActForAPartner(t *testing.T) {
 		"ppi":        `mutation { purchasePayPerIncident(productId: "windows-server", version: "Windows Server 2025") { planId userErrors { code rule } } }`,
 		"viewerPlan": `{ viewer { linkedPlans { benefitId } } }`,
 	} {
-		before := storeState(t, e)
 		r := e.Do(tok, q, nil)
 		raw, _ := json.Marshal(r)
 		if name == "viewerPlan" {
@@ -215,7 +215,9 @@ func TestR25_TheProviderCannotActForAPartner(t *testing.T) {
 		assert.Contains(t, string(raw), `R25`, name)
 		assert.NotContains(t, string(raw), c.AccessID, name)
 		assert.NotContains(t, string(raw), c.ContractID, name)
-		assert.Equal(t, before, storeState(t, e), "%s changed the store", name)
+		after := e.StoredDocuments(t)
+		assert.Equal(t, stored, after, "%s changed the store", name)
+		stored = after
 	}
 }
 
@@ -321,8 +323,7 @@ func TestR25_ExistingClosedRequestsKeepTheirOutcome(t *testing.T) {
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	tok := e.Token(lee)
 	r := create(t, e, tok, azureRequest("legacy-bug-0001", contosoSPDCloud))
-	_, err := e.App.Store.Database().Collection("closures").InsertOne(t.Context(), map[string]any{"_id": key(r.Request.ID), "tenantId": "contoso", "reason": "BUG", "by": "legacy", "at": testenv.DemoNow})
-	require.NoError(t, err)
+	e.LegacyClosure(t, "contoso", key(r.Request.ID), "BUG", testenv.DemoNow)
 	var out struct {
 		SupportRequests struct{ Edges []struct{ Node request } }
 	}
@@ -339,10 +340,10 @@ func TestR25_ExistingClosedRequestsKeepTheirOutcome(t *testing.T) {
 
 func TestR25_RaceProviderDuplicateAgainstRequesterWithdrawal(t *testing.T) {
 	t.Parallel()
-	// 50 requests; for each, the provider resolves it as DUPLICATE while the requester
-	// withdraws it, all at once. Each request ends with one outcome of the two, and
+	// 20 requests; for each, the provider resolves it as DUPLICATE while the requester
+	// withdraws it, all 40 at once. Each request ends with one outcome of the two, and
 	// exactly the duplicates are refunded, once each.
-	const n = 50
+	const n, quota = 20, 50
 	e, _ := linkedEnv(t, contosoSPDCloud, lee)
 	leeTok, provTok := e.Token(lee), e.ProviderToken(acme)
 	e.Do(provTok, `{ viewer { id } }`, nil) // signed in before the race: both sides start alike
@@ -352,7 +353,7 @@ func TestR25_RaceProviderDuplicateAgainstRequesterWithdrawal(t *testing.T) {
 		require.Empty(t, r.UserErrors)
 		reqs[i] = r.Request.ID
 	}
-	require.Equal(t, 0, remaining(t, e, leeTok, "contoso", contosoSPDCloud))
+	require.Equal(t, quota-n, remaining(t, e, leeTok, "contoso", contosoSPDCloud))
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, id := range reqs {
@@ -390,11 +391,8 @@ func TestR25_RaceProviderDuplicateAgainstRequesterWithdrawal(t *testing.T) {
 			t.Fatalf("%s closed as %s", r.ID, *r.CloseReason)
 		}
 	}
-	refunds, err := e.App.Store.Database().Collection("refunds").CountDocuments(t.Context(), map[string]any{})
-	require.NoError(t, err)
-	assert.EqualValues(t, duplicates, refunds, "one refund per duplicate, none for a withdrawal")
 	testenv.WaitFor(t, 10*time.Second, "the ledger to settle", func() bool {
-		return remaining(t, e, leeTok, "contoso", contosoSPDCloud) == duplicates
+		return remaining(t, e, leeTok, "contoso", contosoSPDCloud) == quota-n+duplicates
 	})
 	es, errs := ledger(t, e, megan, "contoso", 100)
 	require.Empty(t, errs)

@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -215,19 +214,6 @@ func TestSecurity_ContractsAtRest(t *testing.T) {
 	e := testenv.New(t)
 	c := activated(t, e, contosoSPDCloud)
 	require.Empty(t, link(t, e, e.Token(sam), c, "AZURE", false).UserErrors)
-	names, err := e.App.Store.Database().ListCollectionNames(t.Context(), map[string]any{})
-	require.NoError(t, err)
-	holding := []string{}
-	for _, name := range names {
-		cur, err := e.App.Store.Database().Collection(name).Find(t.Context(), map[string]any{})
-		require.NoError(t, err)
-		var docs []map[string]any
-		require.NoError(t, cur.All(t.Context(), &docs))
-		var buf bytes.Buffer
-		require.NoError(t, json.NewEncoder(&buf).Encode(docs))
-		if strings.Contains(buf.String(), c.AccessID) || strings.Contains(buf.String(), c.ContractID) {
-			holding = append(holding, name)
-		}
-	}
+	holding := e.CollectionsHolding(t, c.AccessID, c.ContractID)
 	assert.Equal(t, []string{"contracts"}, holding, "only the contract holds the IDs: links, events and requests refer to the benefit")
 }

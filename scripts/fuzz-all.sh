@@ -3,6 +3,10 @@
 # Each package with fuzz targets is compiled once, instrumented for fuzzing (go test -c
 # -fuzz), and that binary fuzzes each of its targets in turn, as `go test -fuzz` would run
 # it: in the package's directory (its testdata/fuzz corpus), with Go's fuzz cache.
+# Each target is fuzzed by one worker process (-parallel=1; go test's default is one per
+# CPU): the targets are fuzzed one after another for a fixed time each, so more workers
+# would only take CPU from the tests `make test` runs beside them. FUZZ_PARALLEL=N
+# (make fuzz FUZZ_PARALLEL=N) gives a longer, dedicated fuzzing run N workers.
 #
 # Go 1.26's fuzzing coordinator can fail a target with a bare "context deadline exceeded"
 # when -fuzztime runs out while a worker is busy, on a loaded machine (go.dev/issue/75804,
@@ -10,6 +14,7 @@
 # fuzzed once more. A failure that writes an input into testdata/fuzz always fails.
 set -euo pipefail
 t="${1:-5s}"
+workers="${FUZZ_PARALLEL:-1}"
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
@@ -26,7 +31,7 @@ for pkg in $(go list ./...); do
       echo "fuzz $pkg $target for $t"
       corpus="$dir/testdata/fuzz/$target"
       before=$(files "$corpus")
-      if (cd "$dir" && "$test" -test.paniconexit0 -test.run='^$' -test.fuzz="^${target}\$" -test.fuzztime="$t" -test.fuzzcachedir="$cache/$pkg") 2>&1 | tee "$bin/out"; then
+      if (cd "$dir" && "$test" -test.paniconexit0 -test.run='^$' -test.fuzz="^${target}\$" -test.fuzztime="$t" -test.parallel="$workers" -test.fuzzcachedir="$cache/$pkg") 2>&1 | tee "$bin/out"; then
         break
       fi
       after=$(files "$corpus")

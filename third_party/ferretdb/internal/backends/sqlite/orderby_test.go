@@ -165,18 +165,25 @@ func TestSortPushdownEqualsGoSort(t *testing.T) {
 					filter = types.MakeDocument(0)
 				}
 
-				if _, _, err := ids(t, c, filter, false); err != nil {
-					continue // a filter the handler refuses
+				// The rows the backend gives for the filter. A filter the handler refuses on
+				// one of them is skipped (the finds below read the same rows).
+				_, rows, err := ids(t, c, filter, true)
+				if err != nil {
+					continue
 				}
-
-				_, rows, _ := ids(t, c, filter, true) // the rows the backend gives for the filter
 
 				sort := randomSort(r)
 				limit := []int64{0, 1, 5, 20}[r.IntN(4)]
 
-				want, _ := find(t, c, filter, sort, limit, false)
-				got, read := find(t, c, filter, sort, limit, true)
+				// The handler's own sort of a full read, and its first limit documents:
+				// what the handler's limit keeps of that sort.
 				all, _ := find(t, c, filter, sort, 0, false)
+				want := all
+				if limit > 0 && int64(len(all)) > limit {
+					want = all[:limit]
+				}
+
+				got, read := find(t, c, filter, sort, limit, true)
 
 				if len(got) != len(want) {
 					t.Fatalf("filter %s sort %s limit %d: %d documents, want %d", types.FormatAnyValue(filter), types.FormatAnyValue(sort), limit, len(got), len(want))

@@ -1,4 +1,7 @@
-package graph_test
+package app_test
+
+// Tests of the ledger's sequencing and of the sweep through the service over a real
+// store: several instances sharing one ledger, stale saved heads, and what the sweep writes.
 
 import (
 	"context"
