@@ -177,6 +177,9 @@ type LedgerStore interface {
 	AppendEvents(ctx context.Context, events []Event) (int, error)
 	// EventSequenced reports whether the scope's ledger has the event with this ID.
 	EventSequenced(ctx context.Context, scope, id string) (bool, error)
+	// SequencedEvents reports, for each event (its TenantID and ID), whether its scope's
+	// ledger has it, in a few round trips for many events.
+	SequencedEvents(ctx context.Context, events []Event) ([]bool, error)
 	// DropPending removes events from the outbox.
 	DropPending(ctx context.Context, scope string, ids ...string) error
 	// LastEvent is the scope's highest-sequenced event; ENOTFOUND when none.

@@ -168,33 +168,46 @@ func (s *Service) Repair(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
-		if r.Consumed {
-			e := domain.Event{ID: "consume/" + r.ID, TenantID: r.TenantID, Kind: domain.EventConsume, BenefitID: r.BenefitID,
-				RequestID: r.ID, ActorID: r.AccountID, Reason: string(r.Type), At: r.CreatedAt, Delta: -1}
-			// One lookup by key skips what the ledger has: the outbox gets only what is
-			// missing, not every recent request again.
-			if !s.sequenced(ctx, e) {
-				e.Quota, e.Unlimited, e.PlanName = s.planQuota(ctx, r)
-				if err := s.store.RecordEvent(ctx, e); err != nil {
-					return err
-				}
-			}
-		}
-		if r.Closure != nil {
-			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
-				return err
-			}
-		}
-	}
 	// A request created before the window may have been closed within it.
 	closed, err := s.store.RequestsClosedSince(ctx, since)
 	if err != nil {
 		return err
 	}
+	// Lookups by key, maxInIDs to a query, skip what the ledger has: the outbox gets only
+	// what is missing, not every recent request again, and a refund whose event is
+	// sequenced was recorded after its refund and its claim's release (refundIfDue), so it
+	// is complete.
+	var probes []domain.Event
+	for _, r := range rs {
+		probes = append(probes, domain.Event{ID: "consume/" + r.ID, TenantID: r.TenantID}, domain.Event{ID: "refund/" + r.ID, TenantID: r.TenantID})
+	}
 	for _, r := range closed {
-		if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
-			return err
+		probes = append(probes, domain.Event{ID: "refund/" + r.ID, TenantID: r.TenantID})
+	}
+	done, err := s.store.SequencedEvents(ctx, probes)
+	if err != nil {
+		return err
+	}
+	for i, r := range rs {
+		if r.Consumed && !done[2*i] {
+			e := domain.Event{ID: "consume/" + r.ID, TenantID: r.TenantID, Kind: domain.EventConsume, BenefitID: r.BenefitID,
+				RequestID: r.ID, ActorID: r.AccountID, Reason: string(r.Type), At: r.CreatedAt, Delta: -1}
+			e.Quota, e.Unlimited, e.PlanName = s.planQuota(ctx, r)
+			if err := s.store.RecordEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		if r.Closure != nil && !done[2*i+1] {
+			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
+				return err
+			}
+		}
+	}
+	for i, r := range closed {
+		if !done[2*len(rs)+i] {
+			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.Sweep(ctx); err != nil {
