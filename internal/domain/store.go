@@ -73,6 +73,9 @@ type HeldOfferStore interface {
 	InsertHeldOffer(ctx context.Context, h HeldOffer) error
 	HeldOffer(ctx context.Context, id string) (HeldOffer, error)
 	HeldOffers(ctx context.Context, tenantID string) ([]HeldOffer, error)
+	// HeldOffersOfTenants lists the held offers of the given tenants (many at once: a
+	// fixture's grants).
+	HeldOffersOfTenants(ctx context.Context, tenantIDs []string) ([]HeldOffer, error)
 	// HeldOffersStartingOrEnding lists the held offers of every tenant whose year starts or
 	// ends within [from, to] (for the sweep).
 	HeldOffersStartingOrEnding(ctx context.Context, from, to time.Time) ([]HeldOffer, error)
@@ -170,10 +173,10 @@ type LedgerStore interface {
 	PendingEvents(ctx context.Context, scope string, limit int) ([]Event, error)
 	// ScopesWithPendingEvents lists the scopes that have unsequenced events.
 	ScopesWithPendingEvents(ctx context.Context) ([]string, error)
-	// AppendEvents stores sequenced events of one scope in order, stopping at the first it
-	// cannot store: it returns how many it stored, and for the next one ErrSeqTaken when
-	// its Seq is used, ErrAlreadySequenced when its ID was sequenced before, or another
-	// error.
+	// AppendEvents stores sequenced events (of one scope or several) in order, stopping at
+	// the first it cannot store: it returns how many it stored, and for the next one
+	// ErrSeqTaken when its Seq is used, ErrAlreadySequenced when its ID was sequenced
+	// before, or another error.
 	AppendEvents(ctx context.Context, events []Event) (int, error)
 	// EventSequenced reports whether the scope's ledger has the event with this ID.
 	EventSequenced(ctx context.Context, scope, id string) (bool, error)

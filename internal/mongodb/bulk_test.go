@@ -130,3 +130,63 @@ func TestRepair_R15_R16_LooksUpTheWindowsEventsInBulk(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, requests-requests/3, used[plan], "every refunded claim is free")
 }
+
+// A fixture's grants are appended to many tenants' ledgers per command (issue 13: a
+// first start), and each ledger is still dense and in the outbox's order (R15): a
+// tenant whose ledger another instance had started collides on its sequence number and
+// is sequenced after what it holds, and recording the grants again appends nothing.
+func TestRecordGrants_R15_ManyTenantsInBulkEachLedgerDense(t *testing.T) {
+	ctx := t.Context()
+	st, cmds := openStore(t)
+	const n = 300
+	f, _, _ := testenv.ManyTenants(n)
+	stats, err := seed.Load(ctx, st, f, config.DevIssuer)
+	require.NoError(t, err)
+	now := func() time.Time { return testenv.DemoNow }
+	// Another instance sequenced an event of tenant 5 before.
+	other := service.New(st, service.Options{Now: now})
+	require.NoError(t, st.RecordEvent(ctx, domain.Event{ID: "note/1", TenantID: f.Tenants[5].ID, Kind: domain.EventConsume, At: testenv.DemoNow.Add(-48 * time.Hour)}))
+	require.NoError(t, other.Sequence(ctx, f.Tenants[5].ID))
+
+	svc := service.New(st, service.Options{Now: now})
+	inserts := cmds.get("insert:events")
+	require.NoError(t, svc.RecordGrants(ctx, stats.TenantIDs...))
+	t.Logf("grants of %d tenants in %d inserts of events", n, cmds.get("insert:events")-inserts)
+	assert.LessOrEqual(t, cmds.get("insert:events")-inserts, 10, "grants appended in bulk")
+
+	held, err := st.HeldOffersOfTenants(ctx, stats.TenantIDs)
+	require.NoError(t, err)
+	require.Len(t, held, n)
+	for _, h := range held {
+		es, err := st.Events(ctx, h.TenantID, 0, 0, 1000, false)
+		require.NoError(t, err)
+		var grants []string
+		for i, e := range es {
+			require.EqualValues(t, i+1, e.Seq, "%s: dense", h.TenantID)
+			if e.Kind == domain.EventGrant {
+				grants = append(grants, e.BenefitID)
+				assert.Equal(t, e.Quota, e.Remaining, "%s: a grant leaves the quota", h.TenantID)
+			}
+			if i > 0 && h.TenantID != f.Tenants[5].ID {
+				assert.False(t, e.At.Before(es[i-1].At), "%s: in the outbox's order", h.TenantID)
+			}
+		}
+		want := make([]string, len(h.Benefits))
+		for i, b := range h.Benefits {
+			want[i] = b.ID
+		}
+		assert.ElementsMatch(t, want, grants, "%s: one grant per benefit", h.TenantID)
+		if h.TenantID == f.Tenants[5].ID {
+			assert.Equal(t, "note/1", es[0].ID, "what another instance sequenced stays first")
+		}
+		pending, err := st.PendingEvents(ctx, h.TenantID, 10)
+		require.NoError(t, err)
+		assert.Empty(t, pending, h.TenantID)
+	}
+	count, err := st.Database().Collection("events").CountDocuments(ctx, bson.D{})
+	require.NoError(t, err)
+	require.NoError(t, service.New(st, service.Options{Now: now}).RecordGrants(ctx, stats.TenantIDs...))
+	again, err := st.Database().Collection("events").CountDocuments(ctx, bson.D{})
+	require.NoError(t, err)
+	assert.Equal(t, count, again, "recording the grants again appends nothing")
+}

@@ -11,6 +11,11 @@ import (
 
 // grantEvents records the grant of each benefit of a held offer.
 func (s *Service) grantEvents(ctx context.Context, h domain.HeldOffer, actor string) {
+	s.recordAll(ctx, h.TenantID, grantsOf(h, actor)...)
+}
+
+// grantsOf is the grant event of each benefit of a held offer.
+func grantsOf(h domain.HeldOffer, actor string) []domain.Event {
 	at := h.PurchasedAt
 	if h.RenewedAt != nil {
 		at = *h.RenewedAt // a renewal grants the year when it is renewed
@@ -20,17 +25,41 @@ func (s *Service) grantEvents(ctx context.Context, h domain.HeldOffer, actor str
 		events[i] = domain.Event{ID: "grant/" + b.ID, TenantID: h.TenantID, Kind: domain.EventGrant, BenefitID: b.ID, PlanName: b.Name, ActorID: actor,
 			Reason: "offer " + h.OfferID + " for the year from " + h.PeriodStart.Format("2006-01-02"), At: at, Quota: b.Quota, Unlimited: b.Unlimited}
 	}
-	s.recordAll(ctx, h.TenantID, events...)
+	return events
 }
 
-// RecordGrants records the grant events of a tenant's held offers (fixtures, repair).
-func (s *Service) RecordGrants(ctx context.Context, tenantID string) error {
-	held, err := s.store.HeldOffers(ctx, tenantID)
+// RecordGrants records the grant events of the tenants' held offers (fixtures). A first
+// start records thousands of tenants' grants before it answers (issue 13), so they go in
+// bulk: the held offers read with $in, the grants the ledger has skipped, and the rest
+// appended to many scopes' ledgers per command (appendMany); the grants of a scope whose
+// append collides are recorded and sequenced as every other event is.
+func (s *Service) RecordGrants(ctx context.Context, tenantIDs ...string) error {
+	held, err := s.store.HeldOffersOfTenants(ctx, tenantIDs)
 	if err != nil {
 		return err
 	}
+	var grants []domain.Event
 	for _, h := range held {
-		s.grantEvents(ctx, h, "")
+		grants = append(grants, grantsOf(h, "")...)
+	}
+	have, err := s.store.SequencedEvents(ctx, grants)
+	if err != nil {
+		return err
+	}
+	var missing []domain.Event
+	for i, e := range grants {
+		if !have[i] {
+			missing = append(missing, e)
+		}
+	}
+	left := s.appendMany(ctx, missing)
+	for len(left) > 0 {
+		n := 1
+		for n < len(left) && left[n].TenantID == left[0].TenantID {
+			n++
+		}
+		s.recordAll(ctx, left[0].TenantID, left[:n]...)
+		left = left[n:]
 	}
 	return nil
 }
