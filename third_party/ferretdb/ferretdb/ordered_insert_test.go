@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -21,20 +22,8 @@ import (
 func TestOrderedInsertStopsAtTheFirstError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	f, err := New(&Config{Listener: ListenerConfig{TCP: addr}, Handler: "sqlite", SQLiteURL: "file:" + t.TempDir() + "/"})
-	require.NoError(t, err)
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = f.Run(rctx); close(done) }()
-	defer func() { stop(); <-done }()
-	client, err := mongo.Connect(ctx, options.Client().ApplyURI(f.MongoDBURI()))
-	require.NoError(t, err)
-	defer client.Disconnect(ctx)
-	require.Eventually(t, func() bool { return client.Ping(ctx, nil) == nil }, 30*time.Second, 10*time.Millisecond)
+	client := startEmbedded(t, ctx)
+	var err error
 
 	for _, ordered := range []bool{true, false} {
 		c := client.Database("test").Collection(fmt.Sprintf("ordered_%v", ordered))
@@ -60,4 +49,24 @@ func TestOrderedInsertStopsAtTheFirstError(t *testing.T) {
 			require.EqualValues(t, 250, n, "every document but the duplicate, and its original")
 		}
 	}
+}
+
+// startEmbedded runs FerretDB on SQLite in a temporary directory, as the project's
+// embedded store does, until the test ends, and returns a client of it.
+func startEmbedded(t testing.TB, ctx context.Context) *mongo.Client {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	f, err := New(&Config{Listener: ListenerConfig{TCP: addr}, Handler: "sqlite", SQLiteURL: "file:" + t.TempDir() + "/?_pragma=synchronous(normal)" + os.Getenv("FDB_PRAGMAS")})
+	require.NoError(t, err)
+	rctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = f.Run(rctx); close(done) }()
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(f.MongoDBURI()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()); stop(); <-done })
+	require.Eventually(t, func() bool { return client.Ping(ctx, nil) == nil }, 30*time.Second, 10*time.Millisecond)
+	return client
 }
