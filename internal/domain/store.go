@@ -192,6 +192,10 @@ type LedgerStore interface {
 	// SaveLedgerHead saves a scope's ledger head, replacing the saved one. Concurrent saves
 	// may leave an older head saved than the newest: a saved head is a hint (see LedgerHead).
 	SaveLedgerHead(ctx context.Context, h LedgerHead) error
+	// LedgerHeads reads the saved heads of many scopes; a scope with none is not in the map.
+	LedgerHeads(ctx context.Context, scopes []string) (map[string]LedgerHead, error)
+	// SaveLedgerHeads saves many scopes' heads, as SaveLedgerHead does each.
+	SaveLedgerHeads(ctx context.Context, heads []LedgerHead) error
 	// FoldLedger reads a scope's whole ledger into its head: the last sequence number and
 	// each benefit's used count after it. It reads every event of the scope.
 	FoldLedger(ctx context.Context, scope string) (LedgerHead, error)

@@ -1,7 +1,9 @@
 package mongodb
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -48,54 +50,111 @@ func insertEach(ctx context.Context, c *mongo.Collection, op string, docs []any,
 	return nil
 }
 
+// putEach writes docs, keyed by ids, as replace would each, in a few commands when most
+// are new or unchanged: it reads the documents that exist (maxInIDs a query), inserts the
+// others in bulk, and replaces each existing one that differs. keep, when set, adjusts a
+// new document from the existing one first (an account keeps its creation time).
+func putEach[T any](ctx context.Context, c *mongo.Collection, op string, ids []string, docs []T, keep func(old T, doc *T)) error {
+	olds, err := findByIDs[bson.Raw](ctx, c, op, ids)
+	if err != nil {
+		return err
+	}
+	existing := make(map[string]bson.Raw, len(olds))
+	for _, o := range olds {
+		if id, ok := o.Lookup("_id").StringValueOK(); ok {
+			existing[id] = o
+		}
+	}
+	var fresh []any
+	var freshAt []int
+	for i := range docs {
+		old, ok := existing[ids[i]]
+		if !ok {
+			fresh, freshAt = append(fresh, docs[i]), append(freshAt, i)
+			continue
+		}
+		var o T
+		if err := bson.Unmarshal(old, &o); err != nil {
+			return fmt.Errorf("mongodb: %s: %w", op, err)
+		}
+		if keep != nil {
+			keep(o, &docs[i])
+		}
+		if same, err := sameDoc(o, docs[i]); err != nil || !same {
+			if err := replace(ctx, c, op, ids[i], docs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	// A document inserted meanwhile by another loader is replaced, as replace's upsert would.
+	return insertEach(ctx, c, op, fresh, func(j int) error { return replace(ctx, c, op, ids[freshAt[j]], fresh[j]) })
+}
+
+// sameDoc reports whether two documents encode alike.
+func sameDoc(a, b any) (bool, error) {
+	x, err := bson.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	y, err := bson.Marshal(b)
+	return err == nil && bytes.Equal(x, y), err
+}
+
 // PutTenants inserts or replaces tenants, as PutTenant does each.
 func (s *Store) PutTenants(ctx context.Context, ts []domain.Tenant) error {
-	docs := make([]any, len(ts))
+	ids, docs := make([]string, len(ts)), make([]tenantDoc, len(ts))
 	for i, t := range ts {
-		docs[i] = toTenantDoc(t)
+		ids[i], docs[i] = t.ID, toTenantDoc(t)
 	}
-	c := s.db.Collection(colTenants)
-	return insertEach(ctx, c, "put tenant", docs, func(i int) error { return replace(ctx, c, "put tenant", ts[i].ID, docs[i]) })
+	return putEach(ctx, s.db.Collection(colTenants), "put tenant", ids, docs, nil)
 }
 
 // PutAccounts inserts accounts, or replaces each that exists keeping its creation time.
 func (s *Store) PutAccounts(ctx context.Context, as []domain.Account) error {
-	docs := make([]any, len(as))
+	ids, docs := make([]string, len(as)), make([]accountDoc, len(as))
 	for i, a := range as {
-		docs[i] = toAccountDoc(a)
+		ids[i], docs[i] = a.ID, toAccountDoc(a)
 	}
-	c := s.db.Collection(colAccounts)
-	return insertEach(ctx, c, "put account", docs, func(i int) error {
-		a := as[i]
-		if existing, err := s.Account(ctx, a.ID); err == nil {
-			a.CreatedAt = existing.CreatedAt
-		}
-		return replace(ctx, c, "put account", a.ID, toAccountDoc(a))
-	})
+	return putEach(ctx, s.db.Collection(colAccounts), "put account", ids, docs, func(old accountDoc, d *accountDoc) { d.CreatedAt = old.CreatedAt })
 }
 
 // PutMemberships inserts or replaces memberships, as PutMembership does each.
 func (s *Store) PutMemberships(ctx context.Context, ms []domain.Membership) error {
-	docs := make([]any, len(ms))
+	ids, docs := make([]string, len(ms)), make([]membershipDoc, len(ms))
 	for i, m := range ms {
 		docs[i] = toMembershipDoc(m)
+		ids[i] = docs[i].ID
 	}
-	c := s.db.Collection(colMemberships)
-	return insertEach(ctx, c, "put membership", docs, func(i int) error {
-		return replace(ctx, c, "put membership", docs[i].(membershipDoc).ID, docs[i])
-	})
+	return putEach(ctx, s.db.Collection(colMemberships), "put membership", ids, docs, nil)
 }
 
 // InsertHeldOffers inserts held offers, as InsertHeldOffer does each, and returns how
 // many it inserted: one the tenant holds already (R20) is left as it is.
 func (s *Store) InsertHeldOffers(ctx context.Context, hs []domain.HeldOffer) (int, error) {
-	docs := make([]any, len(hs))
+	c := s.db.Collection(colHeldOffers)
+	ids := make([]string, len(hs))
 	for i, h := range hs {
-		docs[i] = toHeldOfferDoc(h)
+		ids[i] = h.ID
 	}
-	existing := 0
-	err := insertEach(ctx, s.db.Collection(colHeldOffers), "insert held offer", docs, func(int) error { existing++; return nil })
-	return len(hs) - existing, err
+	held, err := findByIDs[struct {
+		ID string `bson:"_id"`
+	}](ctx, c, "find held offers", ids, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return 0, err
+	}
+	existing := make(map[string]bool, len(held))
+	for _, d := range held {
+		existing[d.ID] = true
+	}
+	var docs []any
+	for _, h := range hs {
+		if !existing[h.ID] {
+			docs = append(docs, toHeldOfferDoc(h))
+		}
+	}
+	refused := 0
+	err = insertEach(ctx, c, "insert held offer", docs, func(int) error { refused++; return nil })
+	return len(docs) - refused, err
 }
 
 // HeldOffersOfTenants lists the held offers of the given tenants, maxInIDs tenants a
@@ -135,4 +194,30 @@ func (s *Store) SequencedEvents(ctx context.Context, es []domain.Event) ([]bool,
 		out[i] = have[k]
 	}
 	return out, nil
+}
+
+// LedgerHeads reads the saved ledger heads of many scopes, maxInIDs a query; a scope with
+// none saved is not in the map.
+func (s *Store) LedgerHeads(ctx context.Context, scopes []string) (map[string]domain.LedgerHead, error) {
+	ds, err := findByIDs[ledgerHeadDoc](ctx, s.wdb.Collection(colLedgerHeads), "find ledger heads", scopes)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]domain.LedgerHead, len(ds))
+	for _, d := range ds {
+		out[d.ID] = d.head()
+	}
+	return out, nil
+}
+
+// SaveLedgerHeads saves many scopes' ledger heads as SaveLedgerHead does each: those
+// that have none saved yet in bulk.
+func (s *Store) SaveLedgerHeads(ctx context.Context, hs []domain.LedgerHead) error {
+	ids, docs := make([]string, len(hs)), make([]ledgerHeadDoc, len(hs))
+	for i, h := range hs {
+		ids[i], docs[i] = h.Scope, toLedgerHeadDoc(h)
+	}
+	var err error
+	s.inLane(func() { err = putEach(ctx, s.wdb.Collection(colLedgerHeads), "save ledger head", ids, docs, nil) })
+	return err
 }

@@ -39,6 +39,14 @@ func TestSeed_AFixtureLoadsInBulkAndReloadsAsSingleWritesWould(t *testing.T) {
 		assert.EqualValues(t, n, count, col)
 	}
 
+	// Loaded again unchanged, nothing is written.
+	writes := cmds.get("insert:tenants") + cmds.get("update:tenants") + cmds.get("insert:accounts") + cmds.get("update:accounts") +
+		cmds.get("insert:memberships") + cmds.get("update:memberships") + cmds.get("insert:heldOffers")
+	_, err = seed.Load(ctx, st, f, config.DevIssuer)
+	require.NoError(t, err)
+	assert.Equal(t, writes, cmds.get("insert:tenants")+cmds.get("update:tenants")+cmds.get("insert:accounts")+cmds.get("update:accounts")+
+		cmds.get("insert:memberships")+cmds.get("update:memberships")+cmds.get("insert:heldOffers"), "an unchanged reload writes nothing")
+
 	// An account created before the reload (say, by a sign-in) keeps its creation time.
 	id := domain.AccountID(config.DevIssuer, admins[7])
 	created := testenv.DemoNow.Add(-time.Hour).Truncate(time.Millisecond)
@@ -143,10 +151,15 @@ func TestRecordGrants_R15_ManyTenantsInBulkEachLedgerDense(t *testing.T) {
 	stats, err := seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(t, err)
 	now := func() time.Time { return testenv.DemoNow }
-	// Another instance sequenced an event of tenant 5 before.
+	// Another instance sequenced an event of tenants 5 and 6 before, and tenant 6's saved
+	// head was lost: its append collides.
 	other := service.New(st, service.Options{Now: now})
-	require.NoError(t, st.RecordEvent(ctx, domain.Event{ID: "note/1", TenantID: f.Tenants[5].ID, Kind: domain.EventConsume, At: testenv.DemoNow.Add(-48 * time.Hour)}))
-	require.NoError(t, other.Sequence(ctx, f.Tenants[5].ID))
+	for _, k := range []int{5, 6} {
+		require.NoError(t, st.RecordEvent(ctx, domain.Event{ID: "note/1", TenantID: f.Tenants[k].ID, Kind: domain.EventConsume, At: testenv.DemoNow.Add(-48 * time.Hour)}))
+		require.NoError(t, other.Sequence(ctx, f.Tenants[k].ID))
+	}
+	_, err = st.Database().Collection("ledgerHeads").DeleteOne(ctx, bson.D{{Key: "_id", Value: f.Tenants[6].ID}})
+	require.NoError(t, err)
 
 	svc := service.New(st, service.Options{Now: now})
 	inserts := cmds.get("insert:events")
@@ -167,7 +180,7 @@ func TestRecordGrants_R15_ManyTenantsInBulkEachLedgerDense(t *testing.T) {
 				grants = append(grants, e.BenefitID)
 				assert.Equal(t, e.Quota, e.Remaining, "%s: a grant leaves the quota", h.TenantID)
 			}
-			if i > 0 && h.TenantID != f.Tenants[5].ID {
+			if i > 0 && h.TenantID != f.Tenants[5].ID && h.TenantID != f.Tenants[6].ID {
 				assert.False(t, e.At.Before(es[i-1].At), "%s: in the outbox's order", h.TenantID)
 			}
 		}
@@ -176,9 +189,12 @@ func TestRecordGrants_R15_ManyTenantsInBulkEachLedgerDense(t *testing.T) {
 			want[i] = b.ID
 		}
 		assert.ElementsMatch(t, want, grants, "%s: one grant per benefit", h.TenantID)
-		if h.TenantID == f.Tenants[5].ID {
+		if h.TenantID == f.Tenants[5].ID || h.TenantID == f.Tenants[6].ID {
 			assert.Equal(t, "note/1", es[0].ID, "what another instance sequenced stays first")
 		}
+		saved, err := st.LedgerHead(ctx, h.TenantID)
+		require.NoError(t, err)
+		assert.EqualValues(t, len(es), saved.Seq, "%s: the saved head is the ledger's last", h.TenantID)
 		pending, err := st.PendingEvents(ctx, h.TenantID, 10)
 		require.NoError(t, err)
 		assert.Empty(t, pending, h.TenantID)
@@ -189,4 +205,40 @@ func TestRecordGrants_R15_ManyTenantsInBulkEachLedgerDense(t *testing.T) {
 	again, err := st.Database().Collection("events").CountDocuments(ctx, bson.D{})
 	require.NoError(t, err)
 	assert.Equal(t, count, again, "recording the grants again appends nothing")
+}
+
+// When many tenants' ledgers were started by another instance whose saved heads are lost,
+// the bulk append gives up after a few collisions and each tenant's grants are sequenced
+// through the outbox: every ledger is still dense, with its grants after what it held.
+func TestRecordGrants_R15_StaleHeadsFallBackToTheOutbox(t *testing.T) {
+	ctx := t.Context()
+	st, _ := openStore(t)
+	const n = 40
+	f, _, _ := testenv.ManyTenants(n)
+	stats, err := seed.Load(ctx, st, f, config.DevIssuer)
+	require.NoError(t, err)
+	now := func() time.Time { return testenv.DemoNow }
+	other := service.New(st, service.Options{Now: now})
+	for _, tid := range stats.TenantIDs[:20] {
+		require.NoError(t, st.RecordEvent(ctx, domain.Event{ID: "note/1", TenantID: tid, Kind: domain.EventConsume, BenefitID: tid + ".note", At: testenv.DemoNow, Delta: -1, Quota: 1000}))
+		require.NoError(t, other.Sequence(ctx, tid))
+	}
+	_, err = st.Database().Collection("ledgerHeads").DeleteMany(ctx, bson.D{})
+	require.NoError(t, err)
+	require.NoError(t, service.New(st, service.Options{Now: now}).RecordGrants(ctx, stats.TenantIDs...))
+	held, err := st.HeldOffersOfTenants(ctx, stats.TenantIDs)
+	require.NoError(t, err)
+	for i, h := range held {
+		es, err := st.Events(ctx, h.TenantID, 0, 0, 1000, false)
+		require.NoError(t, err)
+		want := len(h.Benefits)
+		if i < 20 {
+			want++
+			assert.Equal(t, "note/1", es[0].ID, h.TenantID)
+		}
+		require.Len(t, es, want, h.TenantID)
+		for j, e := range es {
+			require.EqualValues(t, j+1, e.Seq, "%s: dense", h.TenantID)
+		}
+	}
 }

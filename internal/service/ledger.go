@@ -348,15 +348,16 @@ func (s *Service) appendEvents(ctx context.Context, head domain.LedgerHead, even
 }
 
 // appendMany appends events of many scopes without the outbox, each scope's in the
-// outbox's order after the head this process knows for it (none: an empty ledger), in
-// one ordered insert for all scopes: the first events of many scopes at once (a fixture's
-// grants, RecordGrants), where one round per scope would cost a few commands each. The
-// insert stops at the first event it cannot store, so no scope gets an event after a gap,
-// and a wrong head collides on the unique (scope, seq) key as in appendEvents: the
-// colliding scope's events are returned, for the caller to record and sequence through
-// the outbox, and the scopes after it are tried again. Another error returns the events
-// of every scope not stored whole. Heads are kept in this process, not saved: a saved
-// head is a hint, and a scope without one is folded when next sequenced.
+// outbox's order after its head (the one this process knows, else the saved one, read in
+// bulk; none: an empty ledger), in one ordered insert for all scopes: the first events of
+// many scopes at once (a fixture's grants, RecordGrants), where one round per scope costs
+// a few commands each. The heads after are saved in bulk, as a round saves its own (the
+// live feeds of other instances learn of events from them). The insert stops at the first
+// event it cannot store, so no scope gets an event after a gap, and a wrong head collides
+// on the unique (scope, seq) key as in appendEvents: the colliding scope's events are
+// returned, for the caller to record and sequence through the outbox, and the scopes
+// after it are tried again. Another error, or more than maxBulkCollisions collisions,
+// returns the events of every scope not stored whole.
 func (s *Service) appendMany(ctx context.Context, events []domain.Event) (left []domain.Event) {
 	byScope := map[string][]domain.Event{}
 	var scopes []string
@@ -366,13 +367,29 @@ func (s *Service) appendMany(ctx context.Context, events []domain.Event) (left [
 		}
 		byScope[e.TenantID] = append(byScope[e.TenantID], e)
 	}
-	for len(scopes) > 0 {
+	saved, err := s.store.LedgerHeads(ctx, scopes)
+	if err != nil {
+		s.log.WarnContext(ctx, "reading ledger heads failed; each scope is sequenced on its own", "err", err)
+		return events
+	}
+	for collisions := 0; len(scopes) > 0; collisions++ {
+		if collisions > maxBulkCollisions {
+			// The heads are stale (another instance sequences these scopes): each goes
+			// through the outbox, rather than one insert of all the rest per collision.
+			for _, sc := range scopes {
+				left = append(left, byScope[sc]...)
+			}
+			return left
+		}
 		var batch []domain.Event
 		heads := make(map[string]domain.LedgerHead, len(scopes))
 		for _, sc := range scopes {
 			es := byScope[sc]
 			slices.SortFunc(es, func(a, b domain.Event) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID)) })
-			h, _ := s.seq.head(sc)
+			h, ok := s.seq.head(sc)
+			if !ok {
+				h = saved[sc]
+			}
 			h = domain.LedgerHead{Scope: sc, Seq: h.Seq, Used: maps.Clone(h.Used)}
 			if h.Used == nil {
 				h.Used = map[string]int{}
@@ -393,8 +410,13 @@ func (s *Service) appendMany(ctx context.Context, events []domain.Event) (left [
 		if n < len(batch) {
 			next = slices.Index(scopes, batch[n].TenantID)
 		}
-		for _, sc := range scopes[:next] {
+		stored := make([]domain.LedgerHead, next)
+		for i, sc := range scopes[:next] {
 			s.seq.setHead(heads[sc])
+			stored[i] = heads[sc]
+		}
+		if serr := s.store.SaveLedgerHeads(ctx, stored); serr != nil {
+			s.log.WarnContext(ctx, "saving ledger heads failed; the next sequencing reads the ledger", "err", serr)
 		}
 		for _, e := range batch[:n] {
 			if s.onEvent != nil {
@@ -419,6 +441,10 @@ func (s *Service) appendMany(ctx context.Context, events []domain.Event) (left [
 	}
 	return left
 }
+
+// maxBulkCollisions bounds the collisions of one appendMany before it leaves the rest to
+// the outbox.
+const maxBulkCollisions = 4
 
 // remindLow records the R19 low-balance reminder after e when LowEvent says one is due;
 // its ID names the level, so each level reminds once. The round that sequenced e
