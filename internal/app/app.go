@@ -119,10 +119,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		OnEvent:         func(e domain.Event) { a.Feed.Wake(e.TenantID) },
 		OnAudit:         a.Metrics.AuditEvent,
 	})
-	for _, t := range seeded {
-		if err = a.Service.RecordGrants(ctx, t); err != nil {
-			return a, fmt.Errorf("recording grants of %s: %w", t, err)
+	if len(seeded) > 0 {
+		start := time.Now()
+		if err = a.Service.RecordGrants(ctx, seeded...); err != nil {
+			return a, fmt.Errorf("recording the fixtures' grants: %w", err)
 		}
+		log.Info("grants recorded", "tenants", len(seeded), "took", time.Since(start).String())
 	}
 	for _, m := range markers { // the fixture and its grants are in: the next start skips it
 		if err = a.Store.SaveCheckpoint(ctx, m, a.Service.Now()); err != nil {
@@ -186,11 +188,13 @@ func (a *App) seed(ctx context.Context, log *slog.Logger) (tenants, markers []st
 		if err != nil {
 			return nil, nil, fmt.Errorf("--seed %s: %w", src.name, err)
 		}
+		start := time.Now()
 		st, err := seed.Load(ctx, a.Store, fx, a.Config.Issuer)
 		if err != nil {
 			return nil, nil, err
 		}
-		log.Info(src.what, "fixture", src.name, "tenants", st.Tenants, "accounts", st.Accounts, "newHeldOffers", st.HeldOffers)
+		log.Info(src.what, "fixture", src.name, "tenants", st.Tenants, "accounts", st.Accounts, "newHeldOffers", st.HeldOffers,
+			"took", time.Since(start).String())
 		tenants, markers = append(tenants, st.TenantIDs...), append(markers, marker)
 	}
 	return tenants, markers, nil

@@ -73,6 +73,9 @@ type HeldOfferStore interface {
 	InsertHeldOffer(ctx context.Context, h HeldOffer) error
 	HeldOffer(ctx context.Context, id string) (HeldOffer, error)
 	HeldOffers(ctx context.Context, tenantID string) ([]HeldOffer, error)
+	// HeldOffersOfTenants lists the held offers of the given tenants (many at once: a
+	// fixture's grants).
+	HeldOffersOfTenants(ctx context.Context, tenantIDs []string) ([]HeldOffer, error)
 	// HeldOffersStartingOrEnding lists the held offers of every tenant whose year starts or
 	// ends within [from, to] (for the sweep).
 	HeldOffersStartingOrEnding(ctx context.Context, from, to time.Time) ([]HeldOffer, error)
@@ -170,13 +173,16 @@ type LedgerStore interface {
 	PendingEvents(ctx context.Context, scope string, limit int) ([]Event, error)
 	// ScopesWithPendingEvents lists the scopes that have unsequenced events.
 	ScopesWithPendingEvents(ctx context.Context) ([]string, error)
-	// AppendEvents stores sequenced events of one scope in order, stopping at the first it
-	// cannot store: it returns how many it stored, and for the next one ErrSeqTaken when
-	// its Seq is used, ErrAlreadySequenced when its ID was sequenced before, or another
-	// error.
+	// AppendEvents stores sequenced events (of one scope or several) in order, stopping at
+	// the first it cannot store: it returns how many it stored, and for the next one
+	// ErrSeqTaken when its Seq is used, ErrAlreadySequenced when its ID was sequenced
+	// before, or another error.
 	AppendEvents(ctx context.Context, events []Event) (int, error)
 	// EventSequenced reports whether the scope's ledger has the event with this ID.
 	EventSequenced(ctx context.Context, scope, id string) (bool, error)
+	// SequencedEvents reports, for each event (its TenantID and ID), whether its scope's
+	// ledger has it, in a few round trips for many events.
+	SequencedEvents(ctx context.Context, events []Event) ([]bool, error)
 	// DropPending removes events from the outbox.
 	DropPending(ctx context.Context, scope string, ids ...string) error
 	// LastEvent is the scope's highest-sequenced event; ENOTFOUND when none.
@@ -186,6 +192,10 @@ type LedgerStore interface {
 	// SaveLedgerHead saves a scope's ledger head, replacing the saved one. Concurrent saves
 	// may leave an older head saved than the newest: a saved head is a hint (see LedgerHead).
 	SaveLedgerHead(ctx context.Context, h LedgerHead) error
+	// LedgerHeads reads the saved heads of many scopes; a scope with none is not in the map.
+	LedgerHeads(ctx context.Context, scopes []string) (map[string]LedgerHead, error)
+	// SaveLedgerHeads saves many scopes' heads, as SaveLedgerHead does each.
+	SaveLedgerHeads(ctx context.Context, heads []LedgerHead) error
 	// FoldLedger reads a scope's whole ledger into its head: the last sequence number and
 	// each benefit's used count after it. It reads every event of the scope.
 	FoldLedger(ctx context.Context, scope string) (LedgerHead, error)

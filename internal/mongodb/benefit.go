@@ -52,14 +52,18 @@ func (d heldOfferDoc) domain() domain.HeldOffer {
 // InsertHeldOffer inserts a held offer with its benefits; ECONFLICT when the tenant holds
 // the offer for that year already (R20).
 func (s *Store) InsertHeldOffer(ctx context.Context, h domain.HeldOffer) error {
+	_, err := s.db.Collection(colHeldOffers).InsertOne(ctx, toHeldOfferDoc(h))
+	return mapErr("insert held offer", err)
+}
+
+func toHeldOfferDoc(h domain.HeldOffer) heldOfferDoc {
 	d := heldOfferDoc{ID: h.ID, TenantID: h.TenantID, OfferID: h.OfferID, PeriodStart: h.PeriodStart, PeriodEnd: h.PeriodEnd,
 		PurchasedAt: h.PurchasedAt, RenewedAt: h.RenewedAt, RenewalOf: h.RenewalOf, Benefits: make([]benefitDoc, len(h.Benefits))}
 	for i, b := range h.Benefits {
 		d.Benefits[i] = benefitDoc{ID: b.ID, Kind: string(b.Kind), Name: b.Name, LegacyName: b.LegacyName, Consultation: b.Consultation,
 			Quota: b.Quota, Unlimited: b.Unlimited, StartsAt: b.StartsAt, EndsAt: b.EndsAt, Capped: b.Capped}
 	}
-	_, err := s.db.Collection(colHeldOffers).InsertOne(ctx, d)
-	return mapErr("insert held offer", err)
+	return d
 }
 
 // HeldOffer finds a held offer.

@@ -206,20 +206,29 @@ func (s *Store) ledgerHead(ctx context.Context, db *mongo.Database, scope string
 	if err != nil {
 		return domain.LedgerHead{}, err
 	}
-	h := domain.LedgerHead{Scope: scope, Seq: d.Seq, Used: make(map[string]int, len(d.Used))}
+	return d.head(), nil
+}
+
+func (d ledgerHeadDoc) head() domain.LedgerHead {
+	h := domain.LedgerHead{Scope: d.ID, Seq: d.Seq, Used: make(map[string]int, len(d.Used))}
 	for _, u := range d.Used {
 		h.Used[u.BenefitID] = u.Used
 	}
-	return h, nil
+	return h
+}
+
+func toLedgerHeadDoc(h domain.LedgerHead) ledgerHeadDoc {
+	d := ledgerHeadDoc{ID: h.Scope, Seq: h.Seq, Used: make([]usedDoc, 0, len(h.Used)), SavedAt: time.Now().UTC()}
+	for _, b := range slices.Sorted(maps.Keys(h.Used)) {
+		d.Used = append(d.Used, usedDoc{BenefitID: b, Used: h.Used[b]})
+	}
+	return d
 }
 
 // SaveLedgerHead replaces a scope's saved ledger head. Two first saves that race may
 // collide on the _id; the head is a hint, so the loser's is dropped.
 func (s *Store) SaveLedgerHead(ctx context.Context, h domain.LedgerHead) error {
-	d := ledgerHeadDoc{ID: h.Scope, Seq: h.Seq, Used: make([]usedDoc, 0, len(h.Used)), SavedAt: time.Now().UTC()}
-	for _, b := range slices.Sorted(maps.Keys(h.Used)) {
-		d.Used = append(d.Used, usedDoc{BenefitID: b, Used: h.Used[b]})
-	}
+	d := toLedgerHeadDoc(h)
 	err := s.heads.do(ctx, &write{id: d.ID, doc: d})
 	if domain.ErrorCode(err) == domain.ECONFLICT {
 		return nil

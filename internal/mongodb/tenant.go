@@ -34,9 +34,11 @@ func (d membershipDoc) domain() domain.Membership {
 
 // PutTenant inserts or replaces a tenant.
 func (s *Store) PutTenant(ctx context.Context, t domain.Tenant) error {
-	return replace(ctx, s.db.Collection(colTenants), "put tenant", t.ID, tenantDoc{
-		ID: t.ID, Name: t.Name, EnrollmentAnniversary: t.EnrollmentAnniversary, CSP: string(t.CSP), IndirectProvider: t.IndirectProvider,
-	})
+	return replace(ctx, s.db.Collection(colTenants), "put tenant", t.ID, toTenantDoc(t))
+}
+
+func toTenantDoc(t domain.Tenant) tenantDoc {
+	return tenantDoc{ID: t.ID, Name: t.Name, EnrollmentAnniversary: t.EnrollmentAnniversary, CSP: string(t.CSP), IndirectProvider: t.IndirectProvider}
 }
 
 // Tenant finds a tenant.
@@ -49,12 +51,16 @@ func membershipID(tenantID, accountID string) string { return tenantID + "/" + a
 
 // PutMembership inserts or replaces an account's roles in a tenant.
 func (s *Store) PutMembership(ctx context.Context, m domain.Membership) error {
+	d := toMembershipDoc(m)
+	return replace(ctx, s.db.Collection(colMemberships), "put membership", d.ID, d)
+}
+
+func toMembershipDoc(m domain.Membership) membershipDoc {
 	roles := make([]string, len(m.Roles))
 	for i, r := range m.Roles {
 		roles[i] = string(r)
 	}
-	id := membershipID(m.TenantID, m.AccountID)
-	return replace(ctx, s.db.Collection(colMemberships), "put membership", id, membershipDoc{ID: id, TenantID: m.TenantID, AccountID: m.AccountID, Roles: roles})
+	return membershipDoc{ID: membershipID(m.TenantID, m.AccountID), TenantID: m.TenantID, AccountID: m.AccountID, Roles: roles}
 }
 
 // Membership finds an account's membership of a tenant.

@@ -26,12 +26,20 @@ type Stats struct {
 }
 
 // Store is what a load writes: the catalogs, tenants (with their members and customers),
-// accounts and the offers tenants hold.
+// accounts and the offers tenants hold, the many documents of a large fixture each kind
+// in bulk (issue 13: a first start loads thousands of tenants before it answers).
 type Store interface {
 	domain.CatalogStore
 	domain.TenantStore
-	domain.AccountStore
-	domain.HeldOfferStore
+	// PutTenants inserts or replaces tenants, as PutTenant does each.
+	PutTenants(ctx context.Context, ts []domain.Tenant) error
+	// PutAccounts inserts accounts, or replaces each that exists keeping its creation time.
+	PutAccounts(ctx context.Context, as []domain.Account) error
+	// PutMemberships inserts or replaces memberships, as PutMembership does each.
+	PutMemberships(ctx context.Context, ms []domain.Membership) error
+	// InsertHeldOffers inserts held offers and returns how many it inserted: one the tenant
+	// holds already (R20) is left as it is.
+	InsertHeldOffers(ctx context.Context, hs []domain.HeldOffer) (int, error)
 }
 
 // Load writes f into the store. issuer is the token issuer of the fixture's accounts that
@@ -53,12 +61,11 @@ func Load(ctx context.Context, s Store, f *fixture.File, issuer string) (Stats, 
 		}
 		st.Products++
 	}
-	for _, t := range f.Tenants {
+	tenants := make([]domain.Tenant, len(f.Tenants))
+	var held []domain.HeldOffer
+	for i, t := range f.Tenants {
 		dt := domain.Tenant{ID: t.ID, Name: t.Name, EnrollmentAnniversary: t.EnrollmentAnniversary.UTC(), CSP: domain.CSPRole(t.CSP), IndirectProvider: t.IndirectProvider}
-		if err := s.PutTenant(ctx, dt); err != nil {
-			return st, fmt.Errorf("seed: tenant %s: %w", t.ID, err)
-		}
-		st.Tenants++
+		tenants[i] = dt
 		st.TenantIDs = append(st.TenantIDs, t.ID)
 		for _, h := range t.Offers {
 			o, ok := offers[h.Offer]
@@ -66,16 +73,23 @@ func Load(ctx context.Context, s Store, f *fixture.File, issuer string) (Stats, 
 				if o, ok = lookupOffer(ctx, s, h.Offer); !ok {
 					return st, fmt.Errorf("seed: tenant %s: unknown offer %s", t.ID, h.Offer)
 				}
+				offers[h.Offer] = o
 			}
-			held := domain.NewHeldOffer(dt, o, h.Date(), h.PurchasedAt.UTC(), h.RenewedAt)
-			if err := s.InsertHeldOffer(ctx, held); err != nil && domain.ErrorCode(err) != domain.ECONFLICT {
-				return st, fmt.Errorf("seed: tenant %s offer %s: %w", t.ID, h.Offer, err)
-			} else if err == nil {
-				st.HeldOffers++
-			}
+			held = append(held, domain.NewHeldOffer(dt, o, h.Date(), h.PurchasedAt.UTC(), h.RenewedAt))
 		}
 	}
-	for _, a := range f.Accounts {
+	if err := s.PutTenants(ctx, tenants); err != nil {
+		return st, fmt.Errorf("seed: tenants: %w", err)
+	}
+	st.Tenants = len(tenants)
+	n, err := s.InsertHeldOffers(ctx, held)
+	if err != nil {
+		return st, fmt.Errorf("seed: held offers: %w", err)
+	}
+	st.HeldOffers = n
+	accounts := make([]domain.Account, len(f.Accounts))
+	var memberships []domain.Membership
+	for i, a := range f.Accounts {
 		subject := a.Subject
 		if subject == "" {
 			subject = a.Email
@@ -84,24 +98,22 @@ func Load(ctx context.Context, s Store, f *fixture.File, issuer string) (Stats, 
 		if a.Issuer != "" {
 			iss = a.Issuer // an OIDC issuer: the account signs in with a real identity provider
 		}
-		acct := domain.Account{ID: domain.AccountID(iss, subject), Issuer: iss, Subject: subject,
+		accounts[i] = domain.Account{ID: domain.AccountID(iss, subject), Issuer: iss, Subject: subject,
 			Email: strings.ToLower(a.Email), Kind: domain.AccountKind(a.Kind), PremierLinked: a.PremierLinked}
-		if existing, err := s.Account(ctx, acct.ID); err == nil {
-			acct.CreatedAt = existing.CreatedAt
-		}
-		if err := s.PutAccount(ctx, acct); err != nil {
-			return st, fmt.Errorf("seed: account %s: %w", a.Email, err)
-		}
-		st.Accounts++
 		for _, m := range a.Memberships {
 			roles := make([]domain.Role, len(m.Roles))
 			for i, r := range m.Roles {
 				roles[i] = domain.Role(r)
 			}
-			if err := s.PutMembership(ctx, domain.Membership{TenantID: m.Tenant, AccountID: acct.ID, Roles: roles}); err != nil {
-				return st, fmt.Errorf("seed: membership %s in %s: %w", a.Email, m.Tenant, err)
-			}
+			memberships = append(memberships, domain.Membership{TenantID: m.Tenant, AccountID: accounts[i].ID, Roles: roles})
 		}
+	}
+	if err := s.PutAccounts(ctx, accounts); err != nil {
+		return st, fmt.Errorf("seed: accounts: %w", err)
+	}
+	st.Accounts = len(accounts)
+	if err := s.PutMemberships(ctx, memberships); err != nil {
+		return st, fmt.Errorf("seed: memberships: %w", err)
 	}
 	for _, c := range f.Customers {
 		dc := domain.Customer{ID: c.ID, Name: c.Name, Partner: c.Partner}

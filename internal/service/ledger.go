@@ -1,8 +1,10 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -369,6 +371,105 @@ func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, eve
 	}
 	return head, err
 }
+
+// appendMany appends events of many scopes without the outbox, each scope's in the
+// outbox's order after its head (the one this process knows, else the saved one, read in
+// bulk; none: an empty ledger), in one ordered insert for all scopes: the first events of
+// many scopes at once (a fixture's grants, RecordGrants), where one round per scope costs
+// a few commands each. The heads after are saved in bulk, as a round saves its own (the
+// live feeds of other instances learn of events from them). The insert stops at the first
+// event it cannot store, so no scope gets an event after a gap, and a wrong head collides
+// on the unique (scope, seq) key as in appendEvents: the colliding scope's events are
+// returned, for the caller to record and sequence through the outbox, and the scopes
+// after it are tried again. Another error, or more than maxBulkCollisions collisions,
+// returns the events of every scope not stored whole.
+func (s *recorder) appendMany(ctx context.Context, events []domain.Event) (left []domain.Event) {
+	byScope := map[string][]domain.Event{}
+	var scopes []string
+	for _, e := range events {
+		if _, ok := byScope[e.TenantID]; !ok {
+			scopes = append(scopes, e.TenantID)
+		}
+		byScope[e.TenantID] = append(byScope[e.TenantID], e)
+	}
+	saved, err := s.store.LedgerHeads(ctx, scopes)
+	if err != nil {
+		s.log.WarnContext(ctx, "reading ledger heads failed; each scope is sequenced on its own", "err", err)
+		return events
+	}
+	for collisions := 0; len(scopes) > 0; collisions++ {
+		if collisions > maxBulkCollisions {
+			// The heads are stale (another instance sequences these scopes): each goes
+			// through the outbox, rather than one insert of all the rest per collision.
+			for _, sc := range scopes {
+				left = append(left, byScope[sc]...)
+			}
+			return left
+		}
+		var batch []domain.Event
+		heads := make(map[string]domain.LedgerHead, len(scopes))
+		for _, sc := range scopes {
+			es := byScope[sc]
+			slices.SortFunc(es, func(a, b domain.Event) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID)) })
+			h, ok := s.seq.head(sc)
+			if !ok {
+				h = saved[sc]
+			}
+			h = domain.LedgerHead{Scope: sc, Seq: h.Seq, Used: maps.Clone(h.Used)}
+			if h.Used == nil {
+				h.Used = map[string]int{}
+			}
+			for _, e := range es {
+				domain.ApplyBalance(&e, h.Used[e.BenefitID])
+				h.Seq++
+				e.Seq = h.Seq
+				if e.BenefitID != "" {
+					h.Used[e.BenefitID] = e.Used
+				}
+				batch = append(batch, e)
+			}
+			heads[sc] = h
+		}
+		n, err := s.store.AppendEvents(ctx, batch)
+		next := len(scopes) // the first scope not stored whole
+		if n < len(batch) {
+			next = slices.Index(scopes, batch[n].TenantID)
+		}
+		stored := make([]domain.LedgerHead, next)
+		for i, sc := range scopes[:next] {
+			s.seq.setHead(heads[sc])
+			stored[i] = heads[sc]
+		}
+		if serr := s.store.SaveLedgerHeads(ctx, stored); serr != nil {
+			s.log.WarnContext(ctx, "saving ledger heads failed; the next sequencing reads the ledger", "err", serr)
+		}
+		for _, e := range batch[:n] {
+			if s.onEvent != nil {
+				s.onEvent(e)
+			}
+			if r, ok := s.reminders.LowEvent(e); ok {
+				s.record(ctx, r)
+			}
+		}
+		if err == nil {
+			return left
+		}
+		if err != domain.ErrSeqTaken && err != domain.ErrAlreadySequenced {
+			s.log.WarnContext(ctx, "appending many scopes' events failed; each is sequenced on its own", "err", err)
+			for _, sc := range scopes[next:] {
+				left = append(left, byScope[sc]...)
+			}
+			return left
+		}
+		left = append(left, byScope[scopes[next]]...)
+		scopes = scopes[next+1:]
+	}
+	return left
+}
+
+// maxBulkCollisions bounds the collisions of one appendMany before it leaves the rest to
+// the outbox.
+const maxBulkCollisions = 4
 
 // remindLow records the R19 low-balance reminder after e when LowEvent says one is due;
 // its ID names the level, so each level reminds once. The round that sequenced e

@@ -30,6 +30,11 @@ type sweepStore interface {
 
 // grantEvents records the grant of each benefit of a held offer.
 func (s *recorder) grantEvents(ctx context.Context, h domain.HeldOffer, actor string) {
+	s.recordAll(ctx, h.TenantID, grantsOf(h, actor)...)
+}
+
+// grantsOf is the grant event of each benefit of a held offer.
+func grantsOf(h domain.HeldOffer, actor string) []domain.Event {
 	at := h.PurchasedAt
 	if h.RenewedAt != nil {
 		at = *h.RenewedAt // a renewal grants the year when it is renewed
@@ -39,17 +44,41 @@ func (s *recorder) grantEvents(ctx context.Context, h domain.HeldOffer, actor st
 		events[i] = domain.Event{ID: "grant/" + b.ID, TenantID: h.TenantID, Kind: domain.EventGrant, BenefitID: b.ID, PlanName: b.Name, ActorID: actor,
 			Reason: "offer " + h.OfferID + " for the year from " + h.PeriodStart.Format("2006-01-02"), At: at, Quota: b.Quota, Unlimited: b.Unlimited}
 	}
-	s.recordAll(ctx, h.TenantID, events...)
+	return events
 }
 
-// RecordGrants records the grant events of a tenant's held offers (fixtures, repair).
-func (s *SweepService) RecordGrants(ctx context.Context, tenantID string) error {
-	held, err := s.store.HeldOffers(ctx, tenantID)
+// RecordGrants records the grant events of the tenants' held offers (fixtures). A first
+// start records thousands of tenants' grants before it answers (issue 13), so they go in
+// bulk: the held offers read with $in, the grants the ledger has skipped, and the rest
+// appended to many scopes' ledgers per command (appendMany); the grants of a scope whose
+// append collides are recorded and sequenced as every other event is.
+func (s *SweepService) RecordGrants(ctx context.Context, tenantIDs ...string) error {
+	held, err := s.store.HeldOffersOfTenants(ctx, tenantIDs)
 	if err != nil {
 		return err
 	}
+	var grants []domain.Event
 	for _, h := range held {
-		s.grantEvents(ctx, h, "")
+		grants = append(grants, grantsOf(h, "")...)
+	}
+	have, err := s.store.SequencedEvents(ctx, grants)
+	if err != nil {
+		return err
+	}
+	var missing []domain.Event
+	for i, e := range grants {
+		if !have[i] {
+			missing = append(missing, e)
+		}
+	}
+	left := s.appendMany(ctx, missing)
+	for len(left) > 0 {
+		n := 1
+		for n < len(left) && left[n].TenantID == left[0].TenantID {
+			n++
+		}
+		s.recordAll(ctx, left[0].TenantID, left[:n]...)
+		left = left[n:]
 	}
 	return nil
 }
@@ -187,33 +216,46 @@ func (s *SweepService) Repair(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
-		if r.Consumed {
-			e := domain.Event{ID: "consume/" + r.ID, TenantID: r.TenantID, Kind: domain.EventConsume, BenefitID: r.BenefitID,
-				RequestID: r.ID, ActorID: r.AccountID, Reason: string(r.Type), At: r.CreatedAt, Delta: -1}
-			// One lookup by key skips what the ledger has: the outbox gets only what is
-			// missing, not every recent request again.
-			if !s.sequenced(ctx, e) {
-				e.Quota, e.Unlimited, e.PlanName = s.planQuota(ctx, r)
-				if err := s.store.RecordEvent(ctx, e); err != nil {
-					return err
-				}
-			}
-		}
-		if r.Closure != nil {
-			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
-				return err
-			}
-		}
-	}
 	// A request created before the window may have been closed within it.
 	closed, err := s.store.RequestsClosedSince(ctx, since)
 	if err != nil {
 		return err
 	}
+	// Lookups by key, maxInIDs to a query, skip what the ledger has: the outbox gets only
+	// what is missing, not every recent request again, and a refund whose event is
+	// sequenced was recorded after its refund and its claim's release (refundIfDue), so it
+	// is complete.
+	var probes []domain.Event
+	for _, r := range rs {
+		probes = append(probes, domain.Event{ID: "consume/" + r.ID, TenantID: r.TenantID}, domain.Event{ID: "refund/" + r.ID, TenantID: r.TenantID})
+	}
 	for _, r := range closed {
-		if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
-			return err
+		probes = append(probes, domain.Event{ID: "refund/" + r.ID, TenantID: r.TenantID})
+	}
+	done, err := s.store.SequencedEvents(ctx, probes)
+	if err != nil {
+		return err
+	}
+	for i, r := range rs {
+		if r.Consumed && !done[2*i] {
+			e := domain.Event{ID: "consume/" + r.ID, TenantID: r.TenantID, Kind: domain.EventConsume, BenefitID: r.BenefitID,
+				RequestID: r.ID, ActorID: r.AccountID, Reason: string(r.Type), At: r.CreatedAt, Delta: -1}
+			e.Quota, e.Unlimited, e.PlanName = s.planQuota(ctx, r)
+			if err := s.store.RecordEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		if r.Closure != nil && !done[2*i+1] {
+			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
+				return err
+			}
+		}
+	}
+	for i, r := range closed {
+		if !done[2*len(rs)+i] {
+			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.Sweep(ctx); err != nil {

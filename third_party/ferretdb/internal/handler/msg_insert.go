@@ -178,6 +178,12 @@ func (h *Handler) MsgInsert(connCtx context.Context, msg *wire.OpMsg) (*wire.OpM
 				break
 			}
 		}
+
+		// An ordered insert stops at its first error: not only within this batch of
+		// BatchSize documents, but for every batch after it too (PATCHES.md, 8).
+		if params.Ordered && len(writeErrors) > 0 {
+			break
+		}
 	}
 
 	res := must.NotFail(types.NewDocument(

@@ -69,6 +69,8 @@ type Pool struct {
 // The returned map is the initial set of existing databases.
 // It should not be modified.
 func New(u string, l *slog.Logger, sp *state.Provider) (*Pool, map[string]*fsql.DB, error) {
+	pinAllocatorPages() // PATCHES.md, 9
+
 	uri, err := parseURI(u)
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to parse SQLite URI %q: %s", u, err)
