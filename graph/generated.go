@@ -2345,11 +2345,12 @@ var sources = []*ast.Source{
 "An RFC 3339 date-time, always UTC."
 scalar Time @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")
 
-# For the server's code generation (internal/gqlgen), nothing for clients: a client can
-# neither use nor see it on a type (introspection lists the declaration only). A type
-# carries it when every field it has that is computed (gqlgen.yml) only maps the object
-# itself, with no store read and no service call: gqlgen then resolves those fields in
-# place instead of on a goroutine each. A type with a field that reads must not carry it.
+# For the server's code generation (internal/gqlgen), nothing for clients: introspection
+# does not list it (graph/resolver.go) and no operation can use it. A type carries it when
+# every field it has that is computed (gqlgen.yml) only maps the object itself, with no
+# store read and no service call: gqlgen then resolves those fields in place instead of on
+# a goroutine each. A type with a field that reads must not carry it
+# (TestSequentialTypesOnlyMapTheirObject).
 "Server code generation only; clients ignore it: the type's fields are resolved in turn."
 directive @sequential on OBJECT
 

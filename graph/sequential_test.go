@@ -6,9 +6,14 @@ import (
 	"go/token"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/client"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2"
 	gqlast "github.com/vektah/gqlparser/v2/ast"
 )
@@ -68,5 +73,24 @@ func TestSequentialTypesOnlyMapTheirObject(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("found no resolver of a @sequential type in schema.resolvers.go")
+	}
+}
+
+// TestSequentialIsNotInIntrospection: @sequential is for code generation only, so
+// introspection does not list it.
+func TestSequentialIsNotInIntrospection(t *testing.T) {
+	h := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}}))
+	h.AddTransport(transport.POST{})
+	h.Use(extension.Introspection{})
+	var out struct {
+		Schema struct{ Directives []struct{ Name string } }
+	}
+	client.New(h).MustPost(`{ schema: __schema { directives { name } } }`, &out)
+	var names []string
+	for _, d := range out.Schema.Directives {
+		names = append(names, d.Name)
+	}
+	if !slices.Contains(names, "skip") || slices.Contains(names, "sequential") {
+		t.Errorf("introspection lists the directives %v; want skip and not sequential", names)
 	}
 }
