@@ -64,9 +64,10 @@ example:
 	cd examples/genqlient && $(GO) tool genqlient && $(GO) vet ./... && $(GO) build -o /dev/null .
 
 ## generate: regenerate the GraphQL code from schema.graphqls and the rules catalog from
-## docs/rules.md (must leave no diff)
+## docs/rules.md (must leave no diff); internal/gqlgen is gqlgen generate with the plugin
+## behind the schema's @sequential
 generate:
-	$(GO) tool gqlgen generate
+	$(GO) run ./internal/gqlgen
 	$(GO) generate ./internal/domain
 
 ## lint: vet and a gofmt check

@@ -74,7 +74,12 @@ func derefOr[T any](p *T) T {
 // would advertise it in introspection and half-run it (a deferred fragment's fields
 // answered null, its part never sent). Removed from the schema, a query using it is
 // refused by validation: Unknown directive "@defer". (@stream is not declared.)
+//
+// @sequential is for code generation only (internal/gqlgen): once the schema is loaded its
+// uses on types are checked, and its declaration goes too, so that introspection does not
+// list it for clients, who can do nothing with it.
 func init() {
 	delete(parsedSchema.Directives, "defer")
 	delete(parsedSchema.Directives, "stream")
+	delete(parsedSchema.Directives, "sequential")
 }
