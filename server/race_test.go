@@ -106,7 +106,9 @@ func (c *cluster) ledgerEntries(kind, requestID string) int {
 	c.t.Helper()
 	var out struct {
 		IncidentLedger struct {
-			Edges []struct{ Node struct{ Kind, RequestID string } }
+			Edges []struct {
+				Node struct{ Kind, RequestID string }
+			}
 		}
 	}
 	testenv.Post(c.t, c.url(1), c.token("megan@contoso.com"), `{ incidentLedger(tenantId: "contoso", first: 100) { edges { node { kind requestId } } } }`, nil).MustData(c.t, &out)
