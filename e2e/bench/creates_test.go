@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,6 +133,93 @@ func BenchmarkCreatesStoreTime(b *testing.B) {
 	b.ReportMetric(float64(creates)/wall.Seconds(), "creates/s")
 	for _, k := range slices.Sorted(maps.Keys(timer.total)) {
 		b.ReportMetric(float64(timer.total[k])/float64(time.Millisecond)/float64(creates), "ms/create:"+k)
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkCreateCommands counts the store commands of one create, by command and
+// collection, as the store grows (issue 13's "commands per operation constant across
+// sizes", for createSupportRequest): PSAPI_CREATE_TENANTS tenants (default 200), each
+// with one admin and one activated plan of 50 incidents, built as BenchmarkGrowth builds
+// them (the service over the cache, no HTTP), the store grown with creates spread over
+// the tenants by 16 workers (one in three resolved as a duplicate, so refunds free slots
+// and the plans fill as in the growth benchmark) to each size of PSAPI_CREATE_SIZES
+// (default 1000,5000; at 200 tenants, 10,000 requests fill the plans as 100,000 fill
+// BenchmarkGrowth's 2,000). At each size it reports creates/s while growing
+// (creates/s:to-<size>) and, for 60 creates at one client on tenants picked as the growth
+// benchmark picks them (no resolution), the commands per create in all
+// (cmds:create:<size>) and by command and collection (cmds:<size>:<command>:<collection>).
+func BenchmarkCreateCommands(b *testing.B) {
+	ctx := context.Background()
+	ntenants := 200
+	if n, err := strconv.Atoi(os.Getenv("PSAPI_CREATE_TENANTS")); err == nil && n > 0 {
+		ntenants = n
+	}
+	sizes := []int{1000, 5000}
+	if s := os.Getenv("PSAPI_CREATE_SIZES"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+				sizes = append(sizes, n)
+			}
+		}
+	}
+	timer := newStoreTimer()
+	database := testenv.NewDatabaseName()
+	st, err := mongodb.Open(ctx, testenv.StoreURI(b), database, mongodb.Options{Monitor: timer.monitor(), MaxPoolSize: 8})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
+	f, admins, plans := testenv.ManyTenants(ntenants)
+	_, err = seed.Load(ctx, st, f, config.DevIssuer)
+	require.NoError(b, err)
+	clockStart := time.Now()
+	now := func() time.Time { return testenv.DemoNow.Add(time.Since(clockStart)) }
+	svc := service.New(cache.New(st, 30*time.Second, 0), service.Options{Now: now})
+	accts := make([]domain.Account, ntenants)
+	for i := range ntenants {
+		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
+		require.NoError(b, err)
+	}
+	for b.Loop() {
+		parallel(b, 4, ntenants, func(i int) error {
+			_, err := svc.Activate(ctx, accts[i], plans[i])
+			return err
+		})
+		provider := domain.Account{ID: "provider:creates", Kind: domain.KindSupportProvider}
+		var created atomic.Int64
+		create := func(i int, resolve bool) error {
+			k := created.Add(1)
+			r, err := svc.CreateRequest(ctx, accts[i], domain.CreateRequestInput{IdempotencyKey: fmt.Sprintf("cmds-%09d", k), PlanID: plans[i],
+				ProductID: "microsoft-365", Portal: domain.PortalMicrosoft365, Type: domain.RequestTechnical, Title: "commands"})
+			if err != nil || !resolve || k%3 != 0 {
+				return err
+			}
+			_, err = svc.ResolveRequest(ctx, provider, r.ID, domain.CloseDuplicate)
+			return err
+		}
+		for _, size := range sizes {
+			start, before := time.Now(), created.Load()
+			if n := size - int(before); n > 0 {
+				parallel(b, 16, n, func(j int) error { return create(int(before+int64(j))%ntenants, true) })
+			}
+			b.ReportMetric(float64(created.Load()-before)/time.Since(start).Seconds(), fmt.Sprintf("creates/s:to-%d", size))
+			timer.mu.Lock()
+			clear(timer.count)
+			clear(timer.total)
+			timer.mu.Unlock()
+			const n = 60
+			timer.on.Store(true)
+			parallel(b, 1, n, func(j int) error { return create((j*7919+13)%ntenants, false) })
+			timer.on.Store(false)
+			timer.mu.Lock()
+			all := 0
+			for _, k := range slices.Sorted(maps.Keys(timer.count)) {
+				all += timer.count[k]
+				b.ReportMetric(float64(timer.count[k])/n, fmt.Sprintf("cmds:%d:%s", size, k))
+			}
+			timer.mu.Unlock()
+			b.ReportMetric(float64(all)/n, fmt.Sprintf("cmds:create:%d", size))
+		}
 	}
 	b.ReportMetric(0, "ns/op")
 }
