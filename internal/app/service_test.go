@@ -53,7 +53,7 @@ func TestR15_CreateAfterACrashAfterItsClaimCompletesOnThatClaim(t *testing.T) {
 	}
 	// The earlier attempt of "crashed-1": its claim, and nothing after it.
 	id := domain.RequestID(joni.ID, "crashed-1")
-	_, err = st.ClaimIncident(ctx, domain.Claim{RequestID: id, TenantID: "tailspin", BenefitID: tailspinCore, AccountID: joni.ID, At: testenv.DemoNow}, 2, false)
+	_, err = st.ClaimIncident(ctx, domain.Claim{RequestID: id, TenantID: "tailspin", BenefitID: tailspinCore, AccountID: joni.ID, At: testenv.DemoNow}, 2, false, 0)
 	require.NoError(t, err)
 	// Another request takes the plan's other incident: none is left now.
 	_, err = svc.CreateRequest(ctx, isaiah, in("other-key-1"))
@@ -76,7 +76,7 @@ func TestR15_CreateAfterACrashAfterItsClaimCompletesOnThatClaim(t *testing.T) {
 		require.NoError(t, err)
 	}
 	id2 := domain.RequestID(megan.ID, "crashed-2")
-	_, err = st.ClaimIncident(ctx, domain.Claim{RequestID: id2, TenantID: "contoso", BenefitID: contosoSPDCloud, AccountID: megan.ID, At: testenv.DemoNow}, 50, false)
+	_, err = st.ClaimIncident(ctx, domain.Claim{RequestID: id2, TenantID: "contoso", BenefitID: contosoSPDCloud, AccountID: megan.ID, At: testenv.DemoNow}, 50, false, 0)
 	require.NoError(t, err)
 	other := in("crashed-2")
 	other.PlanID = contosoExpanded

@@ -123,8 +123,9 @@ type ClaimStore interface {
 	// ClaimIncident takes a free slot of the benefit for c.RequestID (R15). A claim already
 	// under that request ID is returned as it is (a retry of the same request); EEXHAUSTED
 	// when no slot is free. Slots are claimed by inserts under a unique key, so concurrent
-	// claims, in one process or many, never overdraw.
-	ClaimIncident(ctx context.Context, c Claim, quota int, unlimited bool) (Claim, error)
+	// claims, in one process or many, never overdraw. used, the benefit's claims as the
+	// caller last counted them, only helps choose a slot: any value is safe.
+	ClaimIncident(ctx context.Context, c Claim, quota int, unlimited bool, used int) (Claim, error)
 	Claim(ctx context.Context, requestID string) (Claim, error)
 	// ReleaseClaim frees a claim (after its refund is recorded, or for an orphan).
 	ReleaseClaim(ctx context.Context, requestID string) error

@@ -3,6 +3,7 @@ package mongodb_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -146,13 +147,22 @@ func TestBatch_R15_ConcurrentInsertsEachGetTheirOwnOutcome(t *testing.T) {
 // told to the request that owns it, and every other claim refused (R15: no overdraft):
 // EXHAUSTED, or, when the store's connections are all busy for too long (2 shared cores
 // under the whole test suite), the coded, retryable UNAVAILABLE (issue 13), never
-// anything else.
+// anything else. Whether the claims try a blind slot first (the caller counted few
+// used: 0) or read the plan's claims first (it counted half or more: 25), and whatever
+// the count they were given is worth (a stale 49 on an empty plan), the outcome is the
+// same.
 func TestBatch_R15_ConcurrentClaimsOnOnePlanNeverOverdraw(t *testing.T) {
+	for _, used := range []int{0, 25, 49} {
+		t.Run(fmt.Sprintf("used=%d", used), func(t *testing.T) { concurrentClaims(t, used) })
+	}
+}
+
+func concurrentClaims(t *testing.T, used int) {
 	st, cmds := openStore(t)
 	var got sync.Map
 	var ok, exhausted, unavailable atomic.Int64
 	race(t, 400, func(ctx context.Context, i int) {
-		c, err := st.ClaimIncident(ctx, domain.Claim{RequestID: fmt.Sprintf("req_%03d", i), TenantID: "t", BenefitID: "t.plan", AccountID: "acc", At: testenv.DemoNow}, 50, false)
+		c, err := st.ClaimIncident(ctx, domain.Claim{RequestID: fmt.Sprintf("req_%03d", i), TenantID: "t", BenefitID: "t.plan", AccountID: "acc", At: testenv.DemoNow}, 50, false, used)
 		switch domain.ErrorCode(err) {
 		case "":
 			ok.Add(1)
@@ -181,6 +191,62 @@ func TestBatch_R15_ConcurrentClaimsOnOnePlanNeverOverdraw(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 50, n)
 	t.Logf("claim inserts in %d commands", cmds.get("insert:claims"))
+}
+
+// One client fills a plan of 50 incidents, each claim given the count of claims before
+// it, as a create is (issue 13: commands per create constant as the store grows): a
+// claim sends one or two commands however full the plan is, a blind insert while fewer
+// than half are used and a read of the plan's claims then an insert from half on (one
+// client: nothing else takes the slot read as free), and the 51st is refused with no
+// slot taken (R15). A retry of a request returns its claim unchanged, with any count; a
+// request whose ID holds a claim on another plan gets that claim back (the key reused),
+// on a plan with slots free and on a full one, never a second claim.
+func TestClaim_R15_OneOrTwoCommandsPerClaimHoweverFullThePlanAndRetriesKeepTheirClaim(t *testing.T) {
+	st, cmds := openStore(t)
+	ctx := t.Context()
+	claim := func(id, benefit string, used int) (domain.Claim, error) {
+		return st.ClaimIncident(ctx, domain.Claim{RequestID: id, TenantID: "t", BenefitID: benefit, AccountID: "acc", At: testenv.DemoNow}, 50, false, used)
+	}
+	sent := func() int { return cmds.get("insert:claims") + cmds.get("find:claims") }
+	slots := map[string]string{}
+	for i := range 50 {
+		before, reads := sent(), cmds.get("find:claims")
+		c, err := claim(fmt.Sprintf("req_%02d", i), "t.full", i)
+		require.NoError(t, err)
+		slots[c.RequestID] = c.Slot
+		n, read := sent()-before, cmds.get("find:claims")-reads
+		if 2*i >= 50 {
+			assert.Equal(t, 2, n, "claim %d: a read of the plan's claims, then one insert", i)
+			assert.Equal(t, 1, read, "claim %d", i)
+		} else {
+			// A blind slot collides with probability i/50; then the read settles it.
+			assert.Contains(t, []int{1, 3}, n, "claim %d: one blind insert, or a read and an insert after it collided", i)
+		}
+	}
+	assert.Len(t, slices.Compact(slices.Sorted(maps.Values(slots))), 50, "50 distinct slots")
+	before := sent()
+	_, err := claim("req_50", "t.full", 50)
+	assert.Equal(t, domain.EEXHAUSTED, domain.ErrorCode(err), "the 51st claim (R15)")
+	assert.Equal(t, 2, sent()-before, "a full plan: one read of its claims and one lookup of the request's own claim by _id")
+
+	for _, used := range []int{0, 10, 49, 50} {
+		c, err := claim("req_07", "t.full", used)
+		require.NoError(t, err, "a retry of req_07 with the count %d", used)
+		assert.Equal(t, slots["req_07"], c.Slot, "a retry gets its claim back unchanged (count %d)", used)
+	}
+	for _, used := range []int{0, 49} {
+		c, err := claim("req_07", "t.other", used)
+		require.NoError(t, err, "req_07's key reused on another plan (count %d)", used)
+		assert.Equal(t, "t.full", c.BenefitID, "the claim under the request's ID is returned, not a second one")
+	}
+	other, err := claim("req_other", "t.other", 0)
+	require.NoError(t, err)
+	c, err := claim("req_other", "t.full", 50)
+	require.NoError(t, err, "req_other's key reused on the full plan")
+	assert.Equal(t, other, c, "the claim under the request's ID is returned, not NO_INCIDENTS_LEFT")
+	n, err := st.Database().Collection("claims").CountDocuments(ctx, bson.D{{Key: "benefitId", Value: "t.full"}})
+	require.NoError(t, err)
+	assert.EqualValues(t, 50, n, "no claim beyond the plan's 50")
 }
 
 // The sequencer's writes (outbox entries, ledger events, outbox removals, ledger heads)

@@ -3,6 +3,7 @@ package mongodb
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -25,41 +26,50 @@ func (d claimDoc) domain() domain.Claim {
 }
 
 // ClaimIncident takes a free slot 1..quota of the benefit under the unique (tenantId,
-// benefitId, slot) key (R15). It first tries a few random slots blind; after that it reads
-// the slots in use and tries a random one of domain.FreeSlots, and on a collision (another
-// request took it first) tries again; no free slot is FreeSlots' EEXHAUSTED. An
-// unlimited plan's slot is the request ID itself. A claim already under the request's ID
-// (a retry) is returned unchanged. The guarantee rests on the unique index alone, never on
-// the read, so it holds across processes on FerretDB and on MongoDB.
-func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, unlimited bool) (domain.Claim, error) {
+// benefitId, slot) key (R15). used is the caller's count of the benefit's claims (a hint:
+// the guarantee never rests on it). While fewer than half the slots are used, a random
+// slot is likely free, and one blind insert costs less than a read and an insert; from
+// half on, and after any collision, it reads the benefit's claims first (index claims
+// {tenantId, benefitId, slot}) and inserts one of domain.FreeSlots. So a create sends one
+// or two claim commands, not more as its plan fills (issue 13), and no read precedes an
+// insert that is likely to succeed. The read also answers whether this request already
+// holds a claim of the benefit (a retry), which is then returned unchanged; a claim under
+// the request's ID of another benefit (the key reused) is looked up by _id when inserts
+// from fresh reads collide, or when no slot is free. An unlimited plan's slot is the
+// request ID itself, so its insert collides only with the request's own claim. The
+// guarantee rests on the unique indexes alone, never on a read, so it holds across
+// processes on FerretDB and on MongoDB.
+//
+// Concurrent claims of one benefit in this process share one read (a burst on one plan
+// sends a few reads, not one per create), which may have begun before a caller asked:
+// what it shows is a hint like the count, and the insert still decides.
+func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, unlimited bool, used int) (domain.Claim, error) {
+	read := unlimited || quota <= 0 || 2*used >= quota // read the claims before the first insert
+	readCollisions := 0
 	for attempt := 0; ; attempt++ {
-		// A claim under the request's ID (an earlier attempt of the same request) makes the
-		// insert collide; only then look for it. Creates do not look first: this insert
-		// answers whether one exists.
-		if attempt > 0 {
-			if existing, err := s.Claim(ctx, c.RequestID); err == nil {
-				return existing, nil
-			} else if domain.ErrorCode(err) != domain.ENOTFOUND {
-				return domain.Claim{}, err
-			}
-		}
+		fromRead := false
 		switch {
 		case unlimited:
 			c.Slot = domain.UnlimitedSlot(c.RequestID)
-		case attempt < blindClaims && quota > 0:
-			// A free slot is likely: try one without reading the plan's claims, which on
-			// the embedded store means reading every claim (only _id lookups use an index).
+		case !read:
 			c.Slot = domain.IncidentSlot(1 + rand.IntN(quota))
+			read = true // if it collides
 		default:
-			taken, err := s.takenSlots(ctx, c.TenantID, c.BenefitID)
+			taken, mine, err := s.benefitClaims(ctx, c.TenantID, c.BenefitID, c.RequestID)
 			if err != nil {
 				return domain.Claim{}, err
+			}
+			if mine != nil {
+				return *mine, nil // a retry of this request: its claim stands
 			}
 			free, err := domain.FreeSlots(quota, taken) // R15: none free is NO_INCIDENTS_LEFT
 			if err != nil {
+				if existing, ok, lerr := s.claimOf(ctx, c.RequestID); lerr != nil || ok {
+					return existing, lerr
+				}
 				return domain.Claim{}, err
 			}
-			c.Slot = free[rand.IntN(len(free))]
+			c.Slot, fromRead = free[rand.IntN(len(free))], true
 		}
 		err := s.claims.do(ctx, &write{doc: claimDoc{ID: c.RequestID, TenantID: c.TenantID, BenefitID: c.BenefitID, Slot: c.Slot, AccountID: c.AccountID, At: c.At}})
 		if err == nil {
@@ -68,31 +78,102 @@ func (s *Store) ClaimIncident(ctx context.Context, c domain.Claim, quota int, un
 		if domain.ErrorCode(err) != domain.ECONFLICT {
 			return domain.Claim{}, err
 		}
+		// Collision: the slot was taken first, or the request's ID holds a claim. A
+		// blind slot's collision is settled by the read of the next attempt; an unlimited
+		// slot collides only on the request's own claim. A slot from a read collides with
+		// a concurrent claim, or on a claim of another benefit under the request's ID (its
+		// key reused), which every second such collision looks up.
+		if fromRead {
+			readCollisions++
+		}
+		if unlimited || (fromRead && readCollisions%2 == 0) {
+			if existing, ok, lerr := s.claimOf(ctx, c.RequestID); lerr != nil || ok {
+				return existing, lerr
+			}
+		}
 		if attempt > 10*quota+10 {
 			return domain.Claim{}, &domain.Error{Code: domain.EUNAVAILABLE, Message: "too much contention for this plan; try again"}
 		}
-		// Collision: the slot (or the request ID) was taken first; look again.
 	}
 }
 
-// takenSlots reads the slots of a benefit's claims.
-func (s *Store) takenSlots(ctx context.Context, tenantID, benefitID string) (map[string]bool, error) {
-	used, err := findAll[struct {
-		Slot string `bson:"slot"`
-	}](ctx, s.db.Collection(colClaims), "find claims", bson.D{{Key: "tenantId", Value: tenantID}, {Key: "benefitId", Value: benefitID}},
-		options.Find().SetProjection(bson.D{{Key: "slot", Value: 1}, {Key: "_id", Value: 0}}))
+// benefitClaims reads a benefit's claims: the slots taken, and the claim of requestID
+// among them, if any.
+func (s *Store) benefitClaims(ctx context.Context, tenantID, benefitID, requestID string) (map[string]bool, *domain.Claim, error) {
+	ds, err := s.claimReads.do(ctx, tenantID+"\x00"+benefitID, func(ctx context.Context) ([]claimDoc, error) {
+		return findAll[claimDoc](ctx, s.db.Collection(colClaims), "find claims", bson.D{{Key: "tenantId", Value: tenantID}, {Key: "benefitId", Value: benefitID}})
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	taken := make(map[string]bool, len(used))
-	for _, u := range used {
-		taken[u.Slot] = true
+	taken := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		if d.ID == requestID {
+			c := d.domain()
+			return nil, &c, nil
+		}
+		taken[d.Slot] = true
 	}
-	return taken, nil
+	return taken, nil, nil
 }
 
-// blindClaims is how many random slots a claim tries before it reads which are free.
-const blindClaims = 3
+// sharedReads runs one read per key at a time: a caller that asks while the key's read
+// is in flight gets that read's answer (its own read when that one failed, say because
+// its first caller went away).
+type sharedReads[T any] struct {
+	mu       sync.Mutex
+	inFlight map[string]*sharedRead[T]
+}
+
+type sharedRead[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+func (r *sharedReads[T]) do(ctx context.Context, key string, read func(context.Context) (T, error)) (T, error) {
+	r.mu.Lock()
+	if r.inFlight == nil {
+		r.inFlight = map[string]*sharedRead[T]{}
+	}
+	f, joined := r.inFlight[key]
+	if !joined {
+		f = &sharedRead[T]{done: make(chan struct{})}
+		r.inFlight[key] = f
+	}
+	r.mu.Unlock()
+	if !joined {
+		f.v, f.err = read(ctx)
+		r.mu.Lock()
+		delete(r.inFlight, key)
+		r.mu.Unlock()
+		close(f.done)
+		return f.v, f.err
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		var zero T
+		return zero, mapErr("read", ctx.Err())
+	}
+	if f.err != nil {
+		return read(ctx)
+	}
+	return f.v, nil
+}
+
+// claimOf is the request's claim, and whether there is one.
+func (s *Store) claimOf(ctx context.Context, requestID string) (domain.Claim, bool, error) {
+	c, err := s.Claim(ctx, requestID)
+	switch {
+	case err == nil:
+		return c, true, nil
+	case domain.ErrorCode(err) == domain.ENOTFOUND:
+		return domain.Claim{}, false, nil
+	default:
+		return domain.Claim{}, false, err
+	}
+}
 
 // Claim finds a request's claim.
 func (s *Store) Claim(ctx context.Context, requestID string) (domain.Claim, error) {

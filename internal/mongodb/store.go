@@ -66,6 +66,8 @@ type Store struct {
 	lane    *sync.Mutex
 	// The writes of a create, each sent with the concurrent ones of its kind (batch.go).
 	claims, requests, outbox, unbox, heads *batcher
+	// claimReads shares one read of a benefit's claims among concurrent claims (request.go).
+	claimReads sharedReads[[]claimDoc]
 }
 
 func newStore(client, wclient *mongo.Client, database string, ferretDB bool) *Store {

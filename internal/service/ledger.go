@@ -262,14 +262,21 @@ func (s *recorder) rounds(scope string, r *scopeRounds) {
 	}
 }
 
-// maxPages bounds the pages of the outbox one round sequences.
-const maxPages = 100
+// maxPages bounds the pages of the outbox one round sequences, of pendingPage events each.
+const (
+	maxPages    = 100
+	pendingPage = 256
+)
 
-// round sequences the scope's outbox, a page at a time, until it is empty.
+// round sequences the scope's outbox, a page at a time, until it is empty. A page
+// shorter than a full one was the whole outbox when it was read, and every waiter of the
+// round recorded its event before the round began; so the round ends after it unless
+// appending it recorded reminders (R19), without reading the outbox again to find it
+// empty. An event recorded meanwhile belongs to a waiter of the next round.
 func (s *recorder) round(ctx context.Context, scope string) error {
 	head, known := s.seq.head(scope)
 	for range maxPages {
-		pending, err := s.store.PendingEvents(ctx, scope, 256)
+		pending, err := s.store.PendingEvents(ctx, scope, pendingPage)
 		if err != nil || len(pending) == 0 {
 			return err
 		}
@@ -279,8 +286,12 @@ func (s *recorder) round(ctx context.Context, scope string) error {
 			}
 			known = true
 		}
-		if head, err = s.appendEvents(ctx, head, pending); err != nil {
+		var reminded bool
+		if head, reminded, err = s.appendEvents(ctx, head, pending); err != nil {
 			return err
+		}
+		if len(pending) < pendingPage && !reminded {
+			return nil
 		}
 	}
 	return domain.Errorf(domain.EUNAVAILABLE, "", "sequencing %s did not settle", scope)
@@ -300,8 +311,9 @@ const maxCollisions = 100
 
 // appendEvents appends events after head, in order, with as few ordered inserts as
 // collisions allow, then drops them from the outbox, and returns the head after them (a
-// head right for its Seq even on an error: only what the store confirmed is in it).
-func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event) (domain.LedgerHead, error) {
+// head right for its Seq even on an error: only what the store confirmed is in it), and
+// whether it recorded reminders in the outbox.
+func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event) (_ domain.LedgerHead, reminded bool, _ error) {
 	head = domain.LedgerHead{Scope: head.Scope, Seq: head.Seq, Used: maps.Clone(head.Used)}
 	if head.Used == nil {
 		head.Used = map[string]int{}
@@ -366,10 +378,12 @@ func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, eve
 			s.log.WarnContext(ctx, "saving the ledger head failed; the next sequencing reads the ledger", "scope", head.Scope, "err", serr)
 		}
 		for _, e := range appended {
-			s.remindLow(ctx, e) // recorded in the outbox: the round's next page takes it
+			if s.remindLow(ctx, e) { // recorded in the outbox: the round's next page takes it
+				reminded = true
+			}
 		}
 	}
-	return head, err
+	return head, reminded, err
 }
 
 // appendMany appends events of many scopes without the outbox, each scope's in the
@@ -474,14 +488,16 @@ const maxBulkCollisions = 4
 // remindLow records the R19 low-balance reminder after e when LowEvent says one is due;
 // its ID names the level, so each level reminds once. The round that sequenced e
 // sequences it next.
-func (s *recorder) remindLow(ctx context.Context, e domain.Event) {
+func (s *recorder) remindLow(ctx context.Context, e domain.Event) (recorded bool) {
 	r, ok := s.reminders.LowEvent(e)
 	if !ok {
-		return
+		return false
 	}
 	if err := s.store.RecordEvent(ctx, r); err != nil {
 		s.log.WarnContext(ctx, "recording a reminder failed", "err", err)
+		return false
 	}
+	return true
 }
 
 // FeedView authorises a subscription to a scope's balance events and returns what the

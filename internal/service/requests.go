@@ -111,7 +111,7 @@ func (s *RequestService) CreateRequest(ctx context.Context, caller domain.Accoun
 		req.BenefitID, req.Consumed = plan.Benefit.ID, true
 		// A claim an earlier attempt of this request made is under the same ID: the
 		// insert collides on it and ClaimIncident returns it, so no read looks for it first.
-		c, err := s.store.ClaimIncident(ctx, domain.Claim{RequestID: id, TenantID: plan.TenantID, BenefitID: plan.Benefit.ID, AccountID: caller.ID, At: now}, plan.Quota, plan.Unlimited)
+		c, err := s.store.ClaimIncident(ctx, domain.Claim{RequestID: id, TenantID: plan.TenantID, BenefitID: plan.Benefit.ID, AccountID: caller.ID, At: now}, plan.Quota, plan.Unlimited, plan.Incidents.Used)
 		if domain.ErrorCode(err) == domain.EEXHAUSTED {
 			return domain.SupportRequest{}, s.exhausted(ctx, caller, in, plan)
 		} else if err != nil {
