@@ -302,3 +302,51 @@ func TestBatch_R15_R16_SequencingManyTenantsAtOnceKeepsEachLedgerDense(t *testin
 		assert.Equal(t, 1, cmds.maxWritesInFlight(), "write commands in flight at once on FerretDB")
 	}
 }
+
+// A sequencing round reads the outbox a page of 256 at a time and stops after a short
+// page, without a read that finds it empty: one event costs one read of the outbox; 300
+// recorded before the round, two (a full page, then the 44 left); and low-balance
+// reminders (R19) recorded by the round are sequenced by it too. A round that stopped
+// after a full page, or before its reminders, leaves events in the outbox and fails it.
+func TestSequence_R15_R19_ARoundReadsTheOutboxUntilAShortPage(t *testing.T) {
+	st, cmds := openStore(t)
+	ctx := t.Context()
+	svc := service.New(st, service.Options{Now: func() time.Time { return testenv.DemoNow }, Reminders: domain.ReminderPolicy{LowThreshold: 2}})
+	consume := func(tenant string, i, quota int) domain.Event {
+		return domain.Event{ID: fmt.Sprintf("consume/%03d", i), TenantID: tenant, Kind: domain.EventConsume, BenefitID: tenant + ".plan",
+			At: testenv.DemoNow.Add(time.Duration(i) * time.Millisecond), Delta: -1, Quota: quota}
+	}
+	sequence := func(tenant string, want int) {
+		t.Helper()
+		before := cmds.get("find:outbox")
+		require.NoError(t, svc.Sequence(ctx, tenant))
+		assert.Equal(t, want, cmds.get("find:outbox")-before, "%s: reads of the outbox", tenant)
+		pending, err := st.PendingEvents(ctx, tenant, 10)
+		require.NoError(t, err)
+		assert.Empty(t, pending, "%s: the round emptied the outbox", tenant)
+	}
+	require.NoError(t, st.RecordEvent(ctx, consume("one", 0, 1000)))
+	sequence("one", 1)
+	for i := range 300 {
+		require.NoError(t, st.RecordEvent(ctx, consume("many", i, 1000)))
+	}
+	sequence("many", 2)
+	es, err := st.Events(ctx, "many", 0, 0, 1000, false)
+	require.NoError(t, err)
+	require.Len(t, es, 300)
+	for i, e := range es {
+		require.EqualValues(t, i+1, e.Seq, "dense")
+		require.Equal(t, i+1, e.Used, "in the outbox's order")
+	}
+	for i := range 3 { // a plan of 4: the third leaves 1, at or below the threshold of 2
+		require.NoError(t, st.RecordEvent(ctx, consume("low", i, 4)))
+	}
+	sequence("low", 2) // the three, then the reminder they caused
+	es, err = st.Events(ctx, "low", 0, 0, 100, false)
+	require.NoError(t, err)
+	kinds := []domain.EventKind{}
+	for _, e := range es {
+		kinds = append(kinds, e.Kind)
+	}
+	assert.Contains(t, kinds, domain.EventLow, "the reminder is in the ledger: %v", kinds)
+}
