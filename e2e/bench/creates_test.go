@@ -165,21 +165,8 @@ func BenchmarkCreateCommands(b *testing.B) {
 		}
 	}
 	timer := newStoreTimer()
-	database := testenv.NewDatabaseName()
-	st, err := mongodb.Open(ctx, testenv.StoreURI(b), database, mongodb.Options{Monitor: timer.monitor(), MaxPoolSize: 8})
-	require.NoError(b, err)
-	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
-	f, admins, plans := testenv.ManyTenants(ntenants)
-	_, err = seed.Load(ctx, st, f, config.DevIssuer)
-	require.NoError(b, err)
-	clockStart := time.Now()
-	now := func() time.Time { return testenv.DemoNow.Add(time.Since(clockStart)) }
-	svc := service.New(cache.New(st, 30*time.Second, 0), service.Options{Now: now})
-	accts := make([]domain.Account, ntenants)
-	for i := range ntenants {
-		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
-		require.NoError(b, err)
-	}
+	t := newTenants(b, ntenants, timer.monitor())
+	svc, accts, plans := t.svc, t.accts, t.plans
 	for b.Loop() {
 		parallel(b, 4, ntenants, func(i int) error {
 			_, err := svc.Activate(ctx, accts[i], plans[i])

@@ -21,6 +21,7 @@ import (
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/feed"
+	"github.com/partnersupport/api/internal/fixture"
 	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
 	"github.com/partnersupport/api/internal/service"
@@ -65,27 +66,46 @@ func BenchmarkGrowth(b *testing.B) {
 	mon := timer.monitor()
 	started := mon.Started
 	mon.Started = func(c context.Context, e *event.CommandStartedEvent) { cmds.Add(1); started(c, e) }
-	database := testenv.NewDatabaseName()
-	st, err := mongodb.Open(ctx, testenv.StoreURI(b), database, mongodb.Options{Monitor: mon, MaxPoolSize: 8})
+	t := newTenants(b, ntenants, mon)
+	starts := newStarts(b, t.st, t.fixture, t.admins, t.plans, t.now)
+	for b.Loop() {
+		growth(b, ctx, t.svc, t.st, t.accts, t.plans, &cmds, starts)
+	}
+}
+
+// tenants is the setup of BenchmarkGrowth and BenchmarkCreateCommands: a fresh database
+// of the test store (its commands seen by mon) holding ManyTenants(n), and the service
+// over it as the server wires it (the cache in front of the store, no HTTP).
+type tenants struct {
+	st      *mongodb.Store
+	svc     *service.Service
+	fixture *fixture.File
+	admins  []string
+	plans   []string
+	accts   []domain.Account
+	now     func() time.Time
+}
+
+func newTenants(b *testing.B, n int, mon *event.CommandMonitor) tenants {
+	ctx := context.Background()
+	st, err := mongodb.Open(ctx, testenv.StoreURI(b), testenv.NewDatabaseName(), mongodb.Options{Monitor: mon, MaxPoolSize: 8})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = st.Database().Drop(context.Background()); _ = st.Close(context.Background()) })
-	f, admins, plans := testenv.ManyTenants(ntenants)
-	_, err = seed.Load(ctx, st, f, config.DevIssuer)
+	t := tenants{st: st}
+	t.fixture, t.admins, t.plans = testenv.ManyTenants(n)
+	_, err = seed.Load(ctx, st, t.fixture, config.DevIssuer)
 	require.NoError(b, err)
 	// The business clock runs forward from DemoNow, as a server's does: what the repair of
 	// a restart reads is what was written in the minutes before it, not the whole store.
 	clockStart := time.Now()
-	now := func() time.Time { return testenv.DemoNow.Add(time.Since(clockStart)) }
-	svc := service.New(cache.New(st, 30*time.Second, 0), service.Options{Now: now})
-	accts := make([]domain.Account, ntenants)
-	for i := range ntenants {
-		accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, admins[i]))
+	t.now = func() time.Time { return testenv.DemoNow.Add(time.Since(clockStart)) }
+	t.svc = service.New(cache.New(st, 30*time.Second, 0), service.Options{Now: t.now})
+	t.accts = make([]domain.Account, n)
+	for i := range n {
+		t.accts[i], err = st.Account(ctx, domain.AccountID(config.DevIssuer, t.admins[i]))
 		require.NoError(b, err)
 	}
-	starts := newStarts(b, st, f, admins, plans, now)
-	for b.Loop() {
-		growth(b, ctx, svc, st, accts, plans, &cmds, starts)
-	}
+	return t
 }
 
 // growthDatabase is the database BenchmarkGrowth builds (its embedded store's file).
