@@ -324,14 +324,16 @@ var firstIdleCPU = map[string]float64{}
 
 // idleCPU is the CPU the process uses over a few seconds, in percent of one core.
 func idleCPU(b *testing.B) float64 {
-	cpu := func() time.Duration {
-		var ru syscall.Rusage
-		require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	c0, t0 := cpu(), time.Now()
+	c0, t0 := processCPU(b), time.Now()
 	<-time.After(3 * time.Second) // a window of idle time to measure over, not a wait for work
-	return 100 * float64(cpu()-c0) / float64(time.Since(t0))
+	return 100 * float64(processCPU(b)-c0) / float64(time.Since(t0))
+}
+
+// processCPU is the CPU time the process has used so far, user and system.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // parallel runs do(0..n-1) on workers goroutines and fails b on the first error.
