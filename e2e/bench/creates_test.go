@@ -139,26 +139,27 @@ func BenchmarkCreatesStoreTime(b *testing.B) {
 
 // BenchmarkCreateCommands counts the store commands of one create, by command and
 // collection, as the store grows (issue 13's "commands per operation constant across
-// sizes", for createSupportRequest): PSAPI_CREATE_TENANTS tenants (default 200), each
+// sizes", for createSupportRequest): PSAPI_CREATE_TENANTS tenants (default 50), each
 // with one admin and one activated plan of 50 incidents, built as BenchmarkGrowth builds
 // them (the service over the cache, no HTTP), the store grown with creates spread over
 // the tenants by 16 workers (one in three resolved as a duplicate, so refunds free slots
 // and the plans fill as in the growth benchmark) to each size of PSAPI_CREATE_SIZES
-// (default 1000,5000; at 200 tenants, 10,000 requests fill the plans as 100,000 fill
-// BenchmarkGrowth's 2,000). At each size it reports creates/s while growing
-// (creates/s:to-<size>) and, for 60 creates at one client on tenants picked as the growth
-// benchmark picks them (no resolution), the commands per create in all
+// (default 250,2500: 5 and 50 requests a tenant, as BenchmarkGrowth's 2,000 tenants hold
+// at 10,000 and 100,000, its plans then two thirds used). At each size it reports
+// creates/s while growing (creates/s:to-<size>) and, for 60 creates at one client on
+// tenants picked as the growth benchmark picks them (no resolution), the commands per
+// create in all
 // (cmds:create:<size>) and by command and collection (cmds:<size>:<command>:<collection>),
 // with the wall time (ms/create:c1:<size>). The CPU the process used per create, in both
 // phases (cpu-ms/create:...), counts the embedded store too, which runs in the process:
 // on a shared machine it moves far less with the load than the wall time does.
 func BenchmarkCreateCommands(b *testing.B) {
 	ctx := context.Background()
-	ntenants := 200
+	ntenants := 50
 	if n, err := strconv.Atoi(os.Getenv("PSAPI_CREATE_TENANTS")); err == nil && n > 0 {
 		ntenants = n
 	}
-	sizes := []int{1000, 5000}
+	sizes := []int{250, 2500}
 	if s := os.Getenv("PSAPI_CREATE_SIZES"); s != "" {
 		sizes = nil
 		for _, f := range strings.Split(s, ",") {
