@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"slices"
@@ -85,6 +86,7 @@ func BenchmarkPagesByTenantSize(b *testing.B) {
 	for _, op := range ops {
 		for i, n := range sizes {
 			b.Run(fmt.Sprintf("%s/requests=%d", op.name, n), func(b *testing.B) {
+				b.ReportAllocs()
 				c0, k := cmds.Load(), 0
 				timer.mu.Lock()
 				clear(timer.total)
@@ -98,6 +100,17 @@ func BenchmarkPagesByTenantSize(b *testing.B) {
 					require.NoError(b, pprof.StartCPUProfile(f))
 					defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 				}
+				memDir := os.Getenv("PSAPI_PAGES_MEMPROFILE")
+				writeAllocs := func(suffix string) {
+					f, err := os.Create(filepath.Join(memDir, fmt.Sprintf("%s-%d-%s.prof", op.name, n, suffix)))
+					require.NoError(b, err)
+					require.NoError(b, pprof.Lookup("allocs").WriteTo(f, 0))
+					require.NoError(b, f.Close())
+				}
+				if memDir != "" {
+					runtime.GC()
+					writeAllocs("before")
+				}
 				for b.Loop() {
 					if err := op.do(i); err != nil {
 						b.Fatal(err)
@@ -105,6 +118,10 @@ func BenchmarkPagesByTenantSize(b *testing.B) {
 					k++
 				}
 				timer.on.Store(false)
+				if memDir != "" {
+					runtime.GC()
+					writeAllocs("after")
+				}
 				b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(k), "cpu-ms/op")
 				b.ReportMetric(float64(cmds.Load()-c0)/float64(k), "cmds/op")
 				for _, name := range slices.Sorted(maps.Keys(timer.total)) {
