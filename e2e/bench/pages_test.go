@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"syscall"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,7 +81,10 @@ func BenchmarkPagesByTenantSize(b *testing.B) {
 			return err
 		}},
 		{"incidentLedger", func(i int) error { _, err := svc.Ledger(ctx, accts[i], tenant(i), 20, 0); return err }},
-		{"supportPlans", func(i int) error { _, err := svc.SupportPlans(ctx, accts[i], "azure", "", domain.PortalAzure); return err }},
+		{"supportPlans", func(i int) error {
+			_, err := svc.SupportPlans(ctx, accts[i], "azure", "", domain.PortalAzure)
+			return err
+		}},
 	}
 	for _, op := range ops {
 		for i, n := range sizes {
