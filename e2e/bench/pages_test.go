@@ -81,6 +81,11 @@ func BenchmarkPagesByTenantSize(b *testing.B) {
 			return err
 		}},
 		{"incidentLedger", func(i int) error { _, err := svc.Ledger(ctx, accts[i], tenant(i), 20, 0); return err }},
+		{"supportPlansCold", func(i int) error {
+			cold := service.New(cache.New(st, 30*time.Second, 0), service.Options{Now: now})
+			_, err := cold.SupportPlans(ctx, accts[i], "azure", "", domain.PortalAzure)
+			return err
+		}},
 		{"supportPlans", func(i int) error {
 			_, err := svc.SupportPlans(ctx, accts[i], "azure", "", domain.PortalAzure)
 			return err
@@ -129,6 +134,7 @@ func BenchmarkPagesByTenantSize(b *testing.B) {
 				b.ReportMetric(float64(cmds.Load()-c0)/float64(k), "cmds/op")
 				for _, name := range slices.Sorted(maps.Keys(timer.total)) {
 					b.ReportMetric(float64(timer.total[name])/float64(time.Millisecond)/float64(k), "ms/op:"+name)
+					b.ReportMetric(float64(timer.count[name])/float64(k), "n/op:"+name)
 				}
 			})
 		}

@@ -22,11 +22,22 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/FerretDB/FerretDB/internal/util/lazyerrors"
 )
+
+// decodedDocuments counts the documents Unmarshal has decoded (DecodedDocuments).
+var decodedDocuments atomic.Int64
+
+// DecodedDocuments is how many stored documents this process has decoded: every row a
+// query's backend returns is decoded before the handler filters it, so tests bound what a
+// query reads with it.
+func DecodedDocuments() int64 {
+	return decodedDocuments.Load()
+}
 
 // upstreamDecoding, set by tests only, makes Unmarshal decode as upstream does: a
 // json.Decoder for the document, one for its schema and one for every value.

@@ -174,6 +174,8 @@ func toSJSON(v any) sjsontype {
 // Unmarshal decodes the top-level document.
 // It decodes document's schema from the `$s` field and uses it to decode the data of the document.
 func Unmarshal(data []byte) (*types.Document, error) {
+	decodedDocuments.Add(1) // patched (PATCHES.md): DecodedDocuments
+
 	// Patched (PATCHES.md): decodeObject and decodeSchema (fast.go) decode without a
 	// json.Decoder each, and reuse the schemas of documents of the same shape.
 	v, err := decodeObject(data)
