@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,12 +66,156 @@ func decodeObject(data []byte) (map[string]json.RawMessage, error) {
 		return v, nil
 	}
 
+	if v, ok := scanObject(data); ok {
+		return v, nil
+	}
+
 	var v map[string]json.RawMessage
 	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, lazyerrors.Error(err)
 	}
 
 	return v, nil
+}
+
+// scanObject splits the text of a JSON object into its members' raw values, without
+// copying them, as json.Unmarshal into a map of json.RawMessage does for valid JSON, or
+// reports false (escaped, invalid UTF-8 or duplicate keys, text it cannot delimit, or
+// anything after the object), leaving the text to json.Unmarshal. It delimits the values
+// without validating them: each one is decoded after it with its schema's type, and that
+// validates it (fastScalar, the types' UnmarshalJSON, decodeObject for a document), so
+// text json.Unmarshal refuses is still refused.
+func scanObject(data []byte) (map[string]json.RawMessage, bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, false
+	}
+
+	m := make(map[string]json.RawMessage, 16)
+
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return m, i+1 == len(data)
+	}
+
+	for {
+		end := skipString(data, i)
+		if end < 0 {
+			return nil, false
+		}
+
+		key, ok := plainJSONString(data[i:end])
+		if !ok {
+			return nil, false
+		}
+
+		if _, dup := m[key]; dup {
+			return nil, false
+		}
+
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return nil, false
+		}
+
+		start := skipSpace(data, i+1)
+
+		end = skipValue(data, start)
+		if end < 0 {
+			return nil, false
+		}
+
+		m[key] = json.RawMessage(data[start:end])
+
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return nil, false
+		}
+
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return m, i+1 == len(data)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// skipSpace returns the index of the first byte at or after i that is not JSON whitespace.
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+
+	return i
+}
+
+// skipString returns the index after the JSON string starting at i, or -1.
+func skipString(data []byte, i int) int {
+	if i >= len(data) || data[i] != '"' {
+		return -1
+	}
+
+	for j := i + 1; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '\\':
+			j++
+		case c == '"':
+			return j + 1
+		case c < 0x20:
+			return -1
+		}
+	}
+
+	return -1
+}
+
+// skipValue returns the index after the JSON value starting at i, or -1: a string, an
+// object or array up to its matching bracket (strings inside skipped), or a literal or
+// number up to the next delimiter.
+func skipValue(data []byte, i int) int {
+	if i >= len(data) {
+		return -1
+	}
+
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				end := skipString(data, j)
+				if end < 0 {
+					return -1
+				}
+
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+
+		return -1
+	case ',', ':', '}', ']':
+		return -1
+	}
+
+	j := i
+	for j < len(data) && !strings.ContainsRune(",:{}[]\" \t\n\r", rune(data[j])) {
+		j++
+	}
+
+	return j
 }
 
 // maxCachedSchemas bounds schemaCache: the schemas of a collection's documents are few

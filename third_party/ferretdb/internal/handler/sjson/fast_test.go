@@ -17,6 +17,7 @@ package sjson
 // This file is not part of upstream FerretDB v1.24.2; see PATCHES.md at the module's root.
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -235,6 +236,54 @@ func TestFastScalarForms(t *testing.T) {
 
 		if !ok || !types.Identical(got, tc.want) {
 			t.Errorf("fastScalar(%s, %s) = %v, %v; want %v", tc.data, tc.t, got, ok, tc.want)
+		}
+	}
+}
+
+// TestScanObject tables the objects scanObject splits itself, as json.Unmarshal would,
+// and those it leaves to json.Unmarshal.
+func TestScanObject(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		ok   bool
+	}{
+		{`{}`, true},
+		{` { } `, false}, // trailing whitespace: left to json.Unmarshal (decodeObject leaves it to the Decoder)
+		{`{"a":1,"b":"x\"}","c":{"d":[1,{"e":"]"}]},"f":[],"g":null,"h":true}`, true},
+		{`{ "a" : -1.5e3 , "b" : "é" }`, true},
+		{`{"a\u0041":1}`, false},
+		{`{"a":1,"a":2}`, false},
+		{`{"a":1}x`, false},
+		{`{"a":"x` + "\x01" + `"}`, false},
+		{`{"a" 1}`, false},
+		{`{"a":1,}`, false},
+		{`{"a":}`, false},
+		{`{"a":{"b":1}`, false},
+		{"{\"\xff\":1}", false},
+	} {
+		got, ok := scanObject([]byte(tc.data))
+		if ok != tc.ok {
+			t.Errorf("scanObject(%s): %v, want %v", tc.data, ok, tc.ok)
+			continue
+		}
+
+		if !ok {
+			continue
+		}
+
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(tc.data), &want); err != nil {
+			t.Fatalf("%s: %v", tc.data, err)
+		}
+
+		if len(got) != len(want) {
+			t.Errorf("scanObject(%s) = %q, want %q", tc.data, got, want)
+		}
+
+		for k, v := range want {
+			if string(got[k]) != string(v) {
+				t.Errorf("scanObject(%s)[%q] = %s, want %s", tc.data, k, got[k], v)
+			}
 		}
 	}
 }
