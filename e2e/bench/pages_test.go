@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,14 +29,26 @@ import (
 )
 
 // BenchmarkPagesByTenantSize times the first page (20) of supportRequests and
-// incidentLedger, and supportPlans, on tenants holding 0, 1, 20, 50 and 200 requests
-// (four in five of them refunded, so the ledger holds a consumption and most a refund
-// for each), through the service as the server wires it (the cache in front of the
-// store, no HTTP), with the store commands per call. A page holds at most 20 rows, so
-// its cost must not grow past 20 (issue 13).
+// incidentLedger, and supportPlans, on tenants holding 1, 20 and 200 requests
+// (PSAPI_PAGES_SIZES, comma separated; four in five of them refunded, so the ledger holds
+// a consumption and most a refund for each), through the service as the server wires it
+// (the cache in front of the store, no HTTP), with the process's CPU time and the store
+// commands per call. A page holds at most 20 rows, so its cost must not grow past 20
+// (issue 13). PSAPI_PAGES_DETAIL=1 adds each command's time and count per call and
+// supportPlans with a cold cache; PSAPI_PAGES_CPUPROFILE and PSAPI_PAGES_MEMPROFILE
+// (directories) profile each case.
 func BenchmarkPagesByTenantSize(b *testing.B) {
 	ctx := context.Background()
-	sizes := []int{0, 1, 20, 50, 200}
+	sizes := []int{1, 20, 200}
+	if s := os.Getenv("PSAPI_PAGES_SIZES"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			require.NoError(b, err)
+			sizes = append(sizes, n)
+		}
+	}
+	detail := os.Getenv("PSAPI_PAGES_DETAIL") != ""
 	var cmds atomic.Int64
 	timer := newStoreTimer()
 	mon := timer.monitor()
@@ -92,6 +106,9 @@ func BenchmarkPagesByTenantSize(b *testing.B) {
 		}},
 	}
 	for _, op := range ops {
+		if op.name == "supportPlansCold" && !detail {
+			continue
+		}
 		for i, n := range sizes {
 			b.Run(fmt.Sprintf("%s/requests=%d", op.name, n), func(b *testing.B) {
 				b.ReportAllocs()
@@ -133,6 +150,9 @@ func BenchmarkPagesByTenantSize(b *testing.B) {
 				b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(k), "cpu-ms/op")
 				b.ReportMetric(float64(cmds.Load()-c0)/float64(k), "cmds/op")
 				for _, name := range slices.Sorted(maps.Keys(timer.total)) {
+					if !detail {
+						break
+					}
 					b.ReportMetric(float64(timer.total[name])/float64(time.Millisecond)/float64(k), "ms/op:"+name)
 					b.ReportMetric(float64(timer.count[name])/float64(k), "n/op:"+name)
 				}
