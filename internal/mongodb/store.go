@@ -384,8 +384,19 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, op string, filter 
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	// Each document with bson.Unmarshal, whose reader is pooled: Cursor.All and
+	// SingleResult.Decode allocate a 4 KiB buffered reader per document, most of what
+	// decoding a page of small documents allocates.
 	var out []T
-	if err := cur.All(ctx, &out); err != nil {
+	for cur.Next(ctx) {
+		var v T
+		if err := bson.Unmarshal(cur.Current, &v); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := cur.Err(); err != nil {
 		return nil, mapErr(op, err)
 	}
 	return out, nil
@@ -413,7 +424,10 @@ func findByIDs[T any](ctx context.Context, c *mongo.Collection, op string, ids [
 // findOne finds one document.
 func findOne[T any](ctx context.Context, c *mongo.Collection, op string, filter any) (T, error) {
 	var v T
-	err := c.FindOne(ctx, filter).Decode(&v)
+	raw, err := c.FindOne(ctx, filter).Raw()
+	if err == nil {
+		err = bson.Unmarshal(raw, &v) // as findAll: no reader per document
+	}
 	return v, mapErr(op, err)
 }
 
