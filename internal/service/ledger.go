@@ -265,11 +265,17 @@ func (s *recorder) rounds(scope string, r *scopeRounds) {
 // maxPages bounds the pages of the outbox one round sequences.
 const maxPages = 100
 
-// round sequences the scope's outbox, a page at a time, until it is empty.
+// pageSize is how many outbox entries a round reads at a time.
+const pageSize = 256
+
+// round sequences the scope's outbox, a page at a time, until it is empty: until a page
+// is not full and sequencing it recorded no reminder. Every event its waiters recorded
+// was in the outbox before the round started, so the first pages read them; what is
+// recorded meanwhile has waiters of its own, for the next round.
 func (s *recorder) round(ctx context.Context, scope string) error {
 	head, known := s.seq.head(scope)
 	for range maxPages {
-		pending, err := s.store.PendingEvents(ctx, scope, 256)
+		pending, err := s.store.PendingEvents(ctx, scope, pageSize)
 		if err != nil || len(pending) == 0 {
 			return err
 		}
@@ -279,7 +285,8 @@ func (s *recorder) round(ctx context.Context, scope string) error {
 			}
 			known = true
 		}
-		if head, err = s.appendEvents(ctx, head, pending); err != nil {
+		var reminded bool
+		if head, reminded, err = s.appendEvents(ctx, head, pending); err != nil || (len(pending) < pageSize && !reminded) {
 			return err
 		}
 	}
@@ -300,8 +307,9 @@ const maxCollisions = 100
 
 // appendEvents appends events after head, in order, with as few ordered inserts as
 // collisions allow, then drops them from the outbox, and returns the head after them (a
-// head right for its Seq even on an error: only what the store confirmed is in it).
-func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event) (domain.LedgerHead, error) {
+// head right for its Seq even on an error: only what the store confirmed is in it), and
+// whether it recorded a reminder in the outbox (remindLow).
+func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event) (_ domain.LedgerHead, reminded bool, err error) {
 	head = domain.LedgerHead{Scope: head.Scope, Seq: head.Seq, Used: maps.Clone(head.Used)}
 	if head.Used == nil {
 		head.Used = map[string]int{}
@@ -309,7 +317,6 @@ func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, eve
 	var appended []domain.Event
 	var done []string // outbox entries to drop: appended now or sequenced before
 	rest := events
-	var err error
 	for collisions := 0; len(rest) > 0 && err == nil; {
 		batch := make([]domain.Event, len(rest))
 		used := maps.Clone(head.Used)
@@ -366,10 +373,12 @@ func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, eve
 			s.log.WarnContext(ctx, "saving the ledger head failed; the next sequencing reads the ledger", "scope", head.Scope, "err", serr)
 		}
 		for _, e := range appended {
-			s.remindLow(ctx, e) // recorded in the outbox: the round's next page takes it
+			if s.remindLow(ctx, e) { // recorded in the outbox: the round's next page takes it
+				reminded = true
+			}
 		}
 	}
-	return head, err
+	return head, reminded, err
 }
 
 // appendMany appends events of many scopes without the outbox, each scope's in the
@@ -473,15 +482,17 @@ const maxBulkCollisions = 4
 
 // remindLow records the R19 low-balance reminder after e when LowEvent says one is due;
 // its ID names the level, so each level reminds once. The round that sequenced e
-// sequences it next.
-func (s *recorder) remindLow(ctx context.Context, e domain.Event) {
+// sequences it next. It reports whether it recorded one.
+func (s *recorder) remindLow(ctx context.Context, e domain.Event) bool {
 	r, ok := s.reminders.LowEvent(e)
 	if !ok {
-		return
+		return false
 	}
 	if err := s.store.RecordEvent(ctx, r); err != nil {
 		s.log.WarnContext(ctx, "recording a reminder failed", "err", err)
+		return false
 	}
+	return true
 }
 
 // FeedView authorises a subscription to a scope's balance events and returns what the
