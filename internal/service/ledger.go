@@ -293,11 +293,15 @@ func (s *recorder) round(ctx context.Context, scope string) error {
 	return domain.Errorf(domain.EUNAVAILABLE, "", "sequencing %s did not settle", scope)
 }
 
-// savedHead is the scope's saved ledger head, or the ledger folded when none was saved.
+// savedHead is the scope's saved ledger head, or, when none was saved, the head of an
+// empty ledger, as appendMany takes it: a scope's first round (an activation's, issue
+// 13) then costs no read of its ledger. If the ledger is not empty after all (a head
+// whose save failed), the append at seq 1 collides on the unique (scope, seq) key and
+// appendEvents catches up from the ledger (FoldLedgerAfter) before it goes on.
 func (s *recorder) savedHead(ctx context.Context, scope string) (domain.LedgerHead, error) {
 	h, err := s.store.LedgerHead(ctx, scope)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return s.store.FoldLedger(ctx, scope)
+		return domain.LedgerHead{Scope: scope, Used: map[string]int{}}, nil
 	}
 	return h, err
 }
