@@ -193,7 +193,7 @@ func (s *BenefitService) Activate(ctx context.Context, caller domain.Account, be
 	case err != nil:
 		return domain.BenefitView{}, err
 	default:
-		s.record(ctx, domain.Event{ID: "activate/" + b.ID, TenantID: b.TenantID, Kind: domain.EventActivate, BenefitID: b.ID, PlanName: b.Name,
+		s.recordNow(ctx, domain.Event{ID: "activate/" + b.ID, TenantID: b.TenantID, Kind: domain.EventActivate, BenefitID: b.ID, PlanName: b.Name,
 			ActorID: caller.ID, Reason: "activated", At: now, Quota: b.Quota, Unlimited: b.Unlimited})
 	}
 	return st.View(now, b, true), nil

@@ -127,6 +127,14 @@ func (q *sequencer) head(scope string) (domain.LedgerHead, bool) {
 	return h, ok
 }
 
+// busy reports whether this process runs or waits for a round of the scope.
+func (q *sequencer) busy(scope string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, ok := q.scopes[scope]
+	return ok
+}
+
 func (q *sequencer) setHead(h domain.LedgerHead) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -185,6 +193,54 @@ func (s *recorder) recordAll(ctx context.Context, scope string, events ...domain
 	if err := s.Sequence(ctx, scope); err != nil {
 		s.log.WarnContext(ctx, "sequencing failed; it is retried", "scope", scope, "err", err)
 	}
+}
+
+// recordNow is record for the event of a change that happens once per benefit (an
+// activation, R4), appended straight to the scope's ledger without the outbox, as
+// appendMany appends grants: two writes fewer (the outbox entry and its removal), which
+// is what bounds activations on the embedded store, whose writes take turns (issue 13).
+// Only when nothing of the scope waits, in the outbox or in this process's sequencer:
+// an event whose change answered is then in the ledger already, so the ledger's order is
+// still the order in which changes answered. It appends after the head this process
+// knows, else the saved one, else an empty ledger's; a stale head collides on the unique
+// (scope, seq) key and is caught up as in a round. When the outbox is not empty, or the
+// append fails, the event goes through the outbox as record puts it. A crash before the
+// append loses the event as a crash before record's outbox entry does.
+func (s *recorder) recordNow(ctx context.Context, e domain.Event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if !s.appendNow(ctx, e) {
+		s.record(ctx, e)
+	}
+}
+
+// appendNow appends e to its scope's ledger when nothing of the scope waits, and reports
+// whether the ledger has it.
+func (s *recorder) appendNow(ctx context.Context, e domain.Event) bool {
+	scope := e.TenantID
+	if s.seq.busy(scope) {
+		return false
+	}
+	if pending, err := s.store.PendingEvents(ctx, scope, 1); err != nil || len(pending) > 0 {
+		return false
+	}
+	head, known := s.seq.head(scope)
+	if !known {
+		var err error
+		if head, err = s.savedHead(ctx, scope); err != nil {
+			return false
+		}
+	}
+	_, reminded, err := s.appendEvents(ctx, head, []domain.Event{e}, false)
+	if err != nil {
+		return false // recorded through the outbox: a second append is a no-op (its _id)
+	}
+	if reminded {
+		if err := s.Sequence(ctx, scope); err != nil {
+			s.log.WarnContext(ctx, "sequencing failed; it is retried", "scope", scope, "err", err)
+		}
+	}
+	return true
 }
 
 // Record is record, for the tests over a real store (internal/app).
@@ -286,7 +342,7 @@ func (s *recorder) round(ctx context.Context, scope string) error {
 			known = true
 		}
 		var reminded bool
-		if head, reminded, err = s.appendEvents(ctx, head, pending); err != nil || (len(pending) < pageSize && !reminded) {
+		if head, reminded, err = s.appendEvents(ctx, head, pending, true); err != nil || (len(pending) < pageSize && !reminded) {
 			return err
 		}
 	}
@@ -312,8 +368,9 @@ const maxCollisions = 100
 // appendEvents appends events after head, in order, with as few ordered inserts as
 // collisions allow, then drops them from the outbox, and returns the head after them (a
 // head right for its Seq even on an error: only what the store confirmed is in it), and
-// whether it recorded a reminder in the outbox (remindLow).
-func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event) (_ domain.LedgerHead, reminded bool, err error) {
+// whether it recorded a reminder in the outbox (remindLow). Events not taken from the
+// outbox (boxed false: recordNow) have no entry to drop.
+func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event, boxed bool) (_ domain.LedgerHead, reminded bool, err error) {
 	head = domain.LedgerHead{Scope: head.Scope, Seq: head.Seq, Used: maps.Clone(head.Used)}
 	if head.Used == nil {
 		head.Used = map[string]int{}
@@ -367,7 +424,7 @@ func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, eve
 			s.onEvent(e)
 		}
 	}
-	if len(done) > 0 {
+	if boxed && len(done) > 0 {
 		if derr := s.store.DropPending(ctx, head.Scope, done...); derr != nil && err == nil {
 			err = derr // sequenced: the next round drops them
 		}
