@@ -304,7 +304,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "accountId", Value: 1}}},
 		},
 		colOutbox: {
-			// A scope's pending events, oldest first (PendingEvents).
+			// A scope's pending events, oldest first (PendingEvents), and whether it has
+			// any (HasPendingEvents).
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "at", Value: 1}, {Key: "_id", Value: 1}}},
 		},
 		colEvents: {

@@ -221,15 +221,21 @@ func (s *recorder) appendNow(ctx context.Context, e domain.Event) bool {
 	if s.seq.busy(scope) {
 		return false
 	}
-	if pending, err := s.store.PendingEvents(ctx, scope, 1); err != nil || len(pending) > 0 {
-		return false
-	}
+	// The outbox and the saved head are read at once: two reads, one wait.
 	head, known := s.seq.head(scope)
+	saved := make(chan error, 1)
 	if !known {
-		var err error
-		if head, err = s.savedHead(ctx, scope); err != nil {
-			return false
-		}
+		go func() {
+			var err error
+			head, err = s.savedHead(ctx, scope)
+			saved <- err
+		}()
+	} else {
+		saved <- nil
+	}
+	pending, err := s.store.HasPendingEvents(ctx, scope)
+	if herr := <-saved; err != nil || herr != nil || pending {
+		return false
 	}
 	_, reminded, err := s.appendEvents(ctx, head, []domain.Event{e}, false)
 	if err != nil {
