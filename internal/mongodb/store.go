@@ -64,8 +64,9 @@ type Store struct {
 	wclient *mongo.Client
 	wdb     *mongo.Database
 	lane    *sync.Mutex
-	// The writes of a create, each sent with the concurrent ones of its kind (batch.go).
-	claims, requests, outbox, unbox, heads *batcher
+	// The writes of a create and of an activation, each sent with the concurrent ones of
+	// its kind (batch.go).
+	claims, requests, outbox, unbox, heads, contracts, audit *batcher
 }
 
 func newStore(client, wclient *mongo.Client, database string, ferretDB bool) *Store {
@@ -77,6 +78,10 @@ func newStore(client, wclient *mongo.Client, database string, ferretDB bool) *St
 		outbox:   insertBatcher(wdb.Collection(colOutbox), "record event", lane),
 		unbox:    deleteBatcher(wdb.Collection(colOutbox), "drop pending event", lane),
 		heads:    replaceBatcher(wdb.Collection(colLedgerHeads), "save ledger head", lane),
+		// Activations' contracts, and every use case's audit events (issue 13: activation
+		// throughput): in the write lane, not in SQLite's busy handler.
+		contracts: insertBatcher(wdb.Collection(colContracts), "insert contract", lane),
+		audit:     insertBatcher(wdb.Collection(colAudit), "insert audit event", lane),
 	}
 }
 
@@ -147,10 +152,10 @@ type Options struct {
 const DefaultStoreWait = 2 * time.Second
 
 // DefaultWritePoolSize is the pool of the batched writes and the ledger: each batcher
-// sends one command at a time (batch.go: five of them), and each sequencing round (at
+// sends one command at a time (batch.go: seven of them), and each sequencing round (at
 // most service.SequencingRounds at once) one read or ordered insert at a time. On the
 // embedded store the write commands also take turns (writeLane), so fewer are ever busy.
-const DefaultWritePoolSize = 8
+const DefaultWritePoolSize = 10
 
 // Open connects to uri, checks that the server answers, and creates every index
 // idempotently. A malformed URI or an unreachable server fails with a one-line error.
@@ -299,7 +304,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "accountId", Value: 1}}},
 		},
 		colOutbox: {
-			// A scope's pending events, oldest first (PendingEvents).
+			// A scope's pending events, oldest first (PendingEvents), and whether it has
+			// any (HasPendingEvents).
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "at", Value: 1}, {Key: "_id", Value: 1}}},
 		},
 		colEvents: {
