@@ -81,7 +81,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 			return a, err
 		}
 	}
-	log.Info("store opened", "took", time.Since(opened).String(), "commands", a.commands.Load())
+	log.Debug("store opened", "took", time.Since(opened).String(), "commands", a.commands.Load())
 	held, tenants, markers, err := a.seed(ctx, log)
 	if err != nil {
 		return a, err
