@@ -128,33 +128,54 @@ func (s *Store) PutMemberships(ctx context.Context, ms []domain.Membership) erro
 	return putEach(ctx, s.db.Collection(colMemberships), "put membership", ids, docs, nil)
 }
 
-// InsertHeldOffers inserts held offers, as InsertHeldOffer does each, and returns how
-// many it inserted: one the tenant holds already (R20) is left as it is.
-func (s *Store) InsertHeldOffers(ctx context.Context, hs []domain.HeldOffer) (int, error) {
+// InsertHeldOffers inserts held offers, as InsertHeldOffer does each, and returns each as
+// stored, and how many it inserted: one the tenant holds already (R20) is left as it is
+// and returned as read. A first load reads nothing back: the grants recorded next
+// (RecordHeldGrants) come from what it inserted (issue 13: start to first answer).
+func (s *Store) InsertHeldOffers(ctx context.Context, hs []domain.HeldOffer) (stored []domain.HeldOffer, inserted int, err error) {
 	c := s.db.Collection(colHeldOffers)
 	ids := make([]string, len(hs))
 	for i, h := range hs {
 		ids[i] = h.ID
 	}
-	held, err := findByIDs[struct {
-		ID string `bson:"_id"`
-	}](ctx, c, "find held offers", ids, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return 0, err
+	kept := map[string]domain.HeldOffer{}
+	keep := func(ids []string) error {
+		ds, err := findByIDs[heldOfferDoc](ctx, c, "find held offers", ids)
+		for _, d := range ds {
+			kept[d.ID] = d.domain()
+		}
+		return err
 	}
-	existing := make(map[string]bool, len(held))
-	for _, d := range held {
-		existing[d.ID] = true
+	if err := keep(ids); err != nil {
+		return nil, 0, err
 	}
 	var docs []any
+	var fresh []domain.HeldOffer
 	for _, h := range hs {
-		if !existing[h.ID] {
-			docs = append(docs, toHeldOfferDoc(h))
+		if _, ok := kept[h.ID]; !ok {
+			docs, fresh = append(docs, toHeldOfferDoc(h)), append(fresh, h)
 		}
 	}
-	refused := 0
-	err = insertEach(ctx, c, "insert held offer", docs, func(int) error { refused++; return nil })
-	return len(docs) - refused, err
+	var refused []string // inserted meanwhile by another loader, or held under another key
+	err = insertEach(ctx, c, "insert held offer", docs, func(i int) error { refused = append(refused, fresh[i].ID); return nil })
+	if err == nil && len(refused) > 0 {
+		err = keep(refused)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	lost := make(map[string]bool, len(refused))
+	for _, id := range refused {
+		lost[id] = true
+	}
+	for _, h := range hs {
+		if k, ok := kept[h.ID]; ok {
+			stored = append(stored, k)
+		} else if !lost[h.ID] {
+			stored = append(stored, h)
+		}
+	}
+	return stored, len(docs) - len(refused), nil
 }
 
 // HeldOffersOfTenants lists the held offers of the given tenants, maxInIDs tenants a
