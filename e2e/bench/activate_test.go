@@ -7,7 +7,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,13 +70,13 @@ func BenchmarkActivate(b *testing.B) {
 		}
 		timer.on.Store(true)
 		b.StartTimer()
-		start, cpu0 := time.Now(), processCPU(b)
+		start, cpu0 := time.Now(), selfCPU()
 		parallel(b, 4, ntenants, func(i int) error {
 			_, err := svc.Activate(ctx, accts[i], plans[i])
 			return err
 		})
 		wall += time.Since(start)
-		cpu += processCPU(b) - cpu0
+		cpu += selfCPU() - cpu0
 		b.StopTimer()
 		timer.on.Store(false)
 		if stopProfile != nil {
@@ -107,11 +106,4 @@ func BenchmarkActivate(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/float64(activations), "cmds/activation")
 	b.ReportMetric(0, "ns/op")
-}
-
-// processCPU is the CPU time the process has used, user and system.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
