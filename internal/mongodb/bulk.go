@@ -19,8 +19,9 @@ import (
 // embedded store), and fall back to the single-document write only for documents that
 // exist already. What each document ends as is what the single-document write gives.
 
-// maxBulk bounds the documents of one bulk insert.
-const maxBulk = 1000
+// maxBulk bounds the documents of one bulk insert (a variable only so that a test can
+// split a small fixture into several inserts: SetMaxBulkForTest).
+var maxBulk = 1000
 
 // insertEach inserts docs unordered, maxBulk at a time, under the collection's unique
 // indexes: each document is inserted or refused on its own. existing is called with the
