@@ -43,7 +43,7 @@ test:
 	bash scripts/ensure-node-deps.sh
 	$(GO) vet $(PKGS)
 	cd e2e && $(GO) vet ./...
-	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/... ./internal/handler/ ./ferretdb/
+	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/... ./internal/handler/... ./ferretdb/
 	$(GO) build -o $(TESTBIN)/server ./server
 	$(GO) build -tags ferretdb_debug -o $(TESTBIN)/store ./server
 	$(MAKE) --no-print-directory -j5 --output-sync=target test-product test-e2e test-ferretdb test-fuzz example
@@ -54,7 +54,7 @@ test-product:
 test-e2e:
 	cd e2e && $(TEST_ENV) $(GO) test -race -count=1 -timeout 20m ./...
 test-ferretdb:
-	cd third_party/ferretdb && $(GO) test -count=1 -timeout 10m ./internal/backends/sqlite/... ./internal/handler/ ./ferretdb/
+	cd third_party/ferretdb && $(GO) test -count=1 -timeout 10m ./internal/backends/sqlite/... ./internal/handler/... ./ferretdb/
 test-fuzz:
 	$(TEST_ENV) ./scripts/fuzz-all.sh 5s
 

@@ -157,6 +157,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return fmt.Errorf("cannot listen on %s (--debug-listen): %w", cfg.DebugListen, err)
 		}
 		defer debugLn.Close()
+		// The profiler only: no API, no metrics (those are on the main listener). It serves
+		// from now on, so that a slow start (loading a fixture) can be profiled too.
+		dbg := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { _ = dbg.Serve(debugLn) }()
+		defer dbg.Close()
+		fmt.Fprintf(stdout, "debug: http://%s/debug/pprof/\n", debugLn.Addr())
+		log.Warn("the profiler is served without authentication", "addr", debugLn.Addr().String())
 	}
 
 	a, err := app.Open(ctx, cfg, log, app.Options{})
@@ -185,14 +192,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if debugLn != nil {
-		// The profiler only: no API, no metrics (those are on the main listener).
-		dbg := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
-		go func() { _ = dbg.Serve(debugLn) }()
-		defer dbg.Close()
-		fmt.Fprintf(stdout, "debug: http://%s/debug/pprof/\n", debugLn.Addr())
-		log.Warn("the profiler is served without authentication", "addr", debugLn.Addr().String())
-	}
 	go a.Maintain(baseCtx, app.DefaultUpkeep, log) // the crash repair, then the sweep: never waited for
 	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "GraphiQL: http://%s/   GraphQL: http://%s/query\n", addr, addr)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -43,6 +44,7 @@ type App struct {
 	Feed     *feed.Hub
 
 	embedded *embedded.Store
+	commands atomic.Int64 // store commands sent, for the start-up's log of each stage
 }
 
 // Options override parts of the wiring, for tests.
@@ -63,13 +65,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		}
 	}()
 	a.StoreURI = cfg.MongoURI
+	opened := time.Now()
 	if a.StoreURI == "" {
 		if a.embedded, err = embedded.Start(ctx, embedded.Config{DataDir: cfg.DataDir, Addr: cfg.StoreAddr}); err != nil {
 			return a, err
 		}
 		a.StoreURI = a.embedded.URI()
 	}
-	if a.Store, err = mongodb.Open(ctx, a.StoreURI, cfg.Database, mongodb.Options{Monitor: commandMonitor(a.Metrics), PoolMonitor: poolMonitor(a.Metrics), ConnectTimeout: cfg.ConnectTimeout, StoreWait: cfg.StoreWait}); err != nil {
+	if a.Store, err = mongodb.Open(ctx, a.StoreURI, cfg.Database, mongodb.Options{Monitor: commandMonitor(a.Metrics, &a.commands), PoolMonitor: poolMonitor(a.Metrics), ConnectTimeout: cfg.ConnectTimeout, StoreWait: cfg.StoreWait}); err != nil {
 		return a, err
 	}
 	if a.embedded != nil {
@@ -78,7 +81,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 			return a, err
 		}
 	}
-	seeded, markers, err := a.seed(ctx, log)
+	log.Debug("store opened", "took", time.Since(opened).String(), "commands", a.commands.Load())
+	held, tenants, markers, err := a.seed(ctx, log)
 	if err != nil {
 		return a, err
 	}
@@ -119,12 +123,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 		OnEvent:         func(e domain.Event) { a.Feed.Wake(e.TenantID) },
 		OnAudit:         a.Metrics.AuditEvent,
 	})
-	if len(seeded) > 0 {
-		start := time.Now()
-		if err = a.Service.RecordGrants(ctx, seeded...); err != nil {
+	if len(held) > 0 {
+		start, sent := time.Now(), a.commands.Load()
+		if err = a.Service.RecordHeldGrants(ctx, held...); err != nil {
 			return a, fmt.Errorf("recording the fixtures' grants: %w", err)
 		}
-		log.Info("grants recorded", "tenants", len(seeded), "took", time.Since(start).String())
+		log.Info("grants recorded", "tenants", tenants, "heldOffers", len(held), "took", time.Since(start).String(), "commands", a.commands.Load()-sent)
 	}
 	for _, m := range markers { // the fixture and its grants are in: the next start skips it
 		if err = a.Store.SaveCheckpoint(ctx, m, a.Service.Now()); err != nil {
@@ -162,7 +166,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (
 // unchanged fixture would write nothing new, and a restart would spend seconds per
 // thousand tenants finding that out (issue 13: start to first answer). It returns the
 // tenants whose grants are to be recorded and the markers to save once they are.
-func (a *App) seed(ctx context.Context, log *slog.Logger) (tenants, markers []string, err error) {
+func (a *App) seed(ctx context.Context, log *slog.Logger) (held []domain.HeldOffer, tenants int, markers []string, err error) {
 	type source struct{ name, what string }
 	var loads []source
 	var texts [][]byte
@@ -172,32 +176,33 @@ func (a *App) seed(ctx context.Context, log *slog.Logger) (tenants, markers []st
 	if a.Config.SeedFile != "" {
 		text, err := os.ReadFile(a.Config.SeedFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--seed: %w", err)
+			return nil, 0, nil, fmt.Errorf("--seed: %w", err)
 		}
 		loads, texts = append(loads, source{a.Config.SeedFile, "fixture loaded"}), append(texts, text)
 	}
 	for i, src := range loads {
 		marker := fixtureMarker(texts[i], a.Config.Issuer)
 		if at, err := a.Store.Checkpoint(ctx, marker); err != nil {
-			return nil, nil, err
+			return nil, 0, nil, err
 		} else if !at.IsZero() {
 			log.Info("fixture unchanged since it was loaded; not loaded again", "fixture", src.name, "loadedAt", at)
 			continue
 		}
+		parsing := time.Now()
 		fx, err := fixture.Parse(bytes.NewReader(texts[i]))
 		if err != nil {
-			return nil, nil, fmt.Errorf("--seed %s: %w", src.name, err)
+			return nil, 0, nil, fmt.Errorf("--seed %s: %w", src.name, err)
 		}
-		start := time.Now()
+		start, sent := time.Now(), a.commands.Load()
 		st, err := seed.Load(ctx, a.Store, fx, a.Config.Issuer)
 		if err != nil {
-			return nil, nil, err
+			return nil, 0, nil, err
 		}
 		log.Info(src.what, "fixture", src.name, "tenants", st.Tenants, "accounts", st.Accounts, "newHeldOffers", st.HeldOffers,
-			"took", time.Since(start).String())
-		tenants, markers = append(tenants, st.TenantIDs...), append(markers, marker)
+			"parse", start.Sub(parsing).String(), "took", time.Since(start).String(), "commands", a.commands.Load()-sent)
+		held, tenants, markers = append(held, st.Held...), tenants+st.Tenants, append(markers, marker)
 	}
-	return tenants, markers, nil
+	return held, tenants, markers, nil
 }
 
 // fixtureMarker names a fixture's load in the store's checkpoints: the digest of the
@@ -312,12 +317,14 @@ func poolMonitor(m *httpapi.Metrics) *event.PoolMonitor {
 	}}
 }
 
-func commandMonitor(m *httpapi.Metrics) *event.CommandMonitor {
+func commandMonitor(m *httpapi.Metrics, sent *atomic.Int64) *event.CommandMonitor {
 	return &event.CommandMonitor{
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
+			sent.Add(1)
 			m.StoreCommand(e.CommandName, e.Duration, false)
 		},
 		Failed: func(_ context.Context, e *event.CommandFailedEvent) {
+			sent.Add(1)
 			m.StoreCommand(e.CommandName, e.Duration, true)
 		},
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/service"
@@ -108,6 +109,31 @@ func TestLedgerHead_TwoInstancesAndStaleHeadsKeepTheLedgerDense(t *testing.T) {
 	}
 	wg.Wait()
 	requireDenseLedger(t, st, n+60)
+}
+
+// A ledger whose saved head is missing (its save failed, or was never made) is sequenced
+// from an empty ledger's head: the append at seq 1 collides on the unique (scope, seq) key
+// and the sequencer catches up from the ledger, never giving a number twice or a wrong
+// balance (R15).
+func TestLedgerHead_MissingSavedHeadCollidesAndCatchesUp(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t)
+	st := e.App.Store
+	for i := range 3 {
+		consume(t, st, e.App.Service, fmt.Sprintf("before/%d", i))
+	}
+	_, err := st.Database().Collection("ledgerHeads").DeleteOne(t.Context(), bson.D{{Key: "_id", Value: "contoso"}})
+	require.NoError(t, err)
+	_, err = st.LedgerHead(t.Context(), "contoso")
+	require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "no saved head")
+	fresh := service.New(st, service.Options{Now: e.Clock.Now}) // knows no head either
+	consume(t, st, fresh, "after-lost-head")
+	requireDenseLedger(t, st, 4)
+	h, err := st.LedgerHead(t.Context(), "contoso")
+	require.NoError(t, err, "the head is saved again")
+	last, err := st.LastEvent(t.Context(), "contoso")
+	require.NoError(t, err)
+	assert.Equal(t, last.Seq, h.Seq)
 }
 
 // countingStore counts the events recorded through it.

@@ -172,6 +172,8 @@ type LedgerStore interface {
 	RecordEvent(ctx context.Context, e Event) error
 	// PendingEvents lists a scope's unsequenced events, oldest first.
 	PendingEvents(ctx context.Context, scope string, limit int) ([]Event, error)
+	// HasPendingEvents reports whether a scope has unsequenced events.
+	HasPendingEvents(ctx context.Context, scope string) (bool, error)
 	// ScopesWithPendingEvents lists the scopes that have unsequenced events.
 	ScopesWithPendingEvents(ctx context.Context) ([]string, error)
 	// AppendEvents stores sequenced events (of one scope or several) in order, stopping at

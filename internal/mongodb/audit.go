@@ -26,11 +26,10 @@ type auditDoc struct {
 	At            time.Time `bson:"at"`
 }
 
-// InsertAuditEvent stores an audit event.
+// InsertAuditEvent stores an audit event, with the concurrent ones (batch.go).
 func (s *Store) InsertAuditEvent(ctx context.Context, e domain.AuditEvent) error {
-	_, err := s.db.Collection(colAudit).InsertOne(ctx, auditDoc{ID: e.ID, TenantID: e.TenantID, Name: e.Name, Outcome: e.Outcome, Code: string(e.Code),
-		Rule: e.Rule, PrincipalID: e.PrincipalID, PrincipalKind: string(e.PrincipalKind), Target: e.Target, Operation: e.Operation, At: e.At})
-	return mapErr("insert audit event", err)
+	return s.audit.do(ctx, &write{doc: auditDoc{ID: e.ID, TenantID: e.TenantID, Name: e.Name, Outcome: e.Outcome, Code: string(e.Code),
+		Rule: e.Rule, PrincipalID: e.PrincipalID, PrincipalKind: string(e.PrincipalKind), Target: e.Target, Operation: e.Operation, At: e.At}})
 }
 
 // AuditEvents lists a tenant's trail, newest first, before the event ID when given.

@@ -132,11 +132,12 @@ func (d contractDoc) domain() domain.Contract {
 }
 
 // InsertContract inserts a benefit's contract; ECONFLICT when it has one (R4). The unique
-// key, not a prior read, is what keeps two concurrent activations to one contract.
+// key, not a prior read, is what keeps two concurrent activations to one contract: the
+// insert goes with concurrent activations' (batch.go), each document on its own under
+// the same keys.
 func (s *Store) InsertContract(ctx context.Context, c domain.Contract) error {
-	_, err := s.db.Collection(colContracts).InsertOne(ctx, contractDoc{ID: c.BenefitID, TenantID: c.TenantID, BenefitID: c.BenefitID,
-		AccessID: c.AccessID, ContractID: c.ContractID, ActivatedBy: c.ActivatedBy, ActivatedAt: c.ActivatedAt, ReadyAt: c.ReadyAt})
-	return mapErr("insert contract", err)
+	return s.contracts.do(ctx, &write{doc: contractDoc{ID: c.BenefitID, TenantID: c.TenantID, BenefitID: c.BenefitID,
+		AccessID: c.AccessID, ContractID: c.ContractID, ActivatedBy: c.ActivatedBy, ActivatedAt: c.ActivatedAt, ReadyAt: c.ReadyAt}})
 }
 
 // Contract finds a benefit's contract (its _id is the benefit ID).

@@ -19,8 +19,9 @@ import (
 // embedded store), and fall back to the single-document write only for documents that
 // exist already. What each document ends as is what the single-document write gives.
 
-// maxBulk bounds the documents of one bulk insert.
-const maxBulk = 1000
+// maxBulk bounds the documents of one bulk insert (a variable only so that a test can
+// split a small fixture into several inserts: SetMaxBulkForTest).
+var maxBulk = 1000
 
 // insertEach inserts docs unordered, maxBulk at a time, under the collection's unique
 // indexes: each document is inserted or refused on its own. existing is called with the
@@ -128,33 +129,54 @@ func (s *Store) PutMemberships(ctx context.Context, ms []domain.Membership) erro
 	return putEach(ctx, s.db.Collection(colMemberships), "put membership", ids, docs, nil)
 }
 
-// InsertHeldOffers inserts held offers, as InsertHeldOffer does each, and returns how
-// many it inserted: one the tenant holds already (R20) is left as it is.
-func (s *Store) InsertHeldOffers(ctx context.Context, hs []domain.HeldOffer) (int, error) {
+// InsertHeldOffers inserts held offers, as InsertHeldOffer does each, and returns each as
+// stored, and how many it inserted: one the tenant holds already (R20) is left as it is
+// and returned as read. A first load reads nothing back: the grants recorded next
+// (RecordHeldGrants) come from what it inserted (issue 13: start to first answer).
+func (s *Store) InsertHeldOffers(ctx context.Context, hs []domain.HeldOffer) (stored []domain.HeldOffer, inserted int, err error) {
 	c := s.db.Collection(colHeldOffers)
 	ids := make([]string, len(hs))
 	for i, h := range hs {
 		ids[i] = h.ID
 	}
-	held, err := findByIDs[struct {
-		ID string `bson:"_id"`
-	}](ctx, c, "find held offers", ids, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return 0, err
+	kept := map[string]domain.HeldOffer{}
+	keep := func(ids []string) error {
+		ds, err := findByIDs[heldOfferDoc](ctx, c, "find held offers", ids)
+		for _, d := range ds {
+			kept[d.ID] = d.domain()
+		}
+		return err
 	}
-	existing := make(map[string]bool, len(held))
-	for _, d := range held {
-		existing[d.ID] = true
+	if err := keep(ids); err != nil {
+		return nil, 0, err
 	}
 	var docs []any
+	var fresh []domain.HeldOffer
 	for _, h := range hs {
-		if !existing[h.ID] {
-			docs = append(docs, toHeldOfferDoc(h))
+		if _, ok := kept[h.ID]; !ok {
+			docs, fresh = append(docs, toHeldOfferDoc(h)), append(fresh, h)
 		}
 	}
-	refused := 0
-	err = insertEach(ctx, c, "insert held offer", docs, func(int) error { refused++; return nil })
-	return len(docs) - refused, err
+	var refused []string // inserted meanwhile by another loader, or held under another key
+	err = insertEach(ctx, c, "insert held offer", docs, func(i int) error { refused = append(refused, fresh[i].ID); return nil })
+	if err == nil && len(refused) > 0 {
+		err = keep(refused)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	lost := make(map[string]bool, len(refused))
+	for _, id := range refused {
+		lost[id] = true
+	}
+	for _, h := range hs {
+		if k, ok := kept[h.ID]; ok {
+			stored = append(stored, k)
+		} else if !lost[h.ID] {
+			stored = append(stored, h)
+		}
+	}
+	return stored, len(docs) - len(refused), nil
 }
 
 // HeldOffersOfTenants lists the held offers of the given tenants, maxInIDs tenants a

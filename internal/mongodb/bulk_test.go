@@ -12,6 +12,7 @@ import (
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/fixture"
+	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
 	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
@@ -24,15 +25,23 @@ import (
 func TestSeed_AFixtureLoadsInBulkAndReloadsAsSingleWritesWould(t *testing.T) {
 	ctx := t.Context()
 	st, cmds := openStore(t)
-	const n = 1500
+	// 150 tenants in inserts of 100 documents: each kind takes two inserts, as 1,500 do
+	// in inserts of the server's 1,000.
+	mongodb.SetMaxBulkForTest(t, 100)
+	const n = 150
 	f, admins, _ := testenv.ManyTenants(n)
 	stats, err := seed.Load(ctx, st, f, config.DevIssuer)
 	require.NoError(t, err)
 	assert.Equal(t, n, stats.Tenants)
 	assert.Equal(t, n, stats.HeldOffers)
 	assert.Equal(t, n, stats.Accounts)
+	// The held offers a load returns, whose grants a start records, are those stored:
+	// on a first load, what it inserted, with nothing read back.
+	stored, err := st.HeldOffersOfTenants(ctx, stats.TenantIDs)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, stored, stats.Held, "the held offers as stored")
 	for _, col := range []string{"tenants", "heldOffers", "accounts", "memberships"} {
-		assert.LessOrEqual(t, cmds.get("insert:"+col), 2, "%s: %d documents in one insert per thousand", col, n)
+		assert.LessOrEqual(t, cmds.get("insert:"+col), 2, "%s: %d documents in inserts of a hundred", col, n)
 		assert.Zero(t, cmds.get("update:"+col), "%s: nothing to replace on a first load", col)
 		count, err := st.Database().Collection(col).CountDocuments(ctx, bson.D{})
 		require.NoError(t, err)
@@ -61,9 +70,19 @@ func TestSeed_AFixtureLoadsInBulkAndReloadsAsSingleWritesWould(t *testing.T) {
 	f2.Tenants[3].Name = "Renamed"
 	f2.Accounts[7].PremierLinked = true
 	f2.Accounts[9].Memberships = []fixture.Membership{{Tenant: f.Tenants[9].ID, Roles: []string{"PARTNER_ADMIN", "PARTNER_USER"}}}
+	// A held offer that exists is left as it is (R20), and returned as it is stored.
+	_, err = st.Database().Collection("heldOffers").UpdateOne(ctx, bson.D{{Key: "_id", Value: stored[11].ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "benefits.0.quota", Value: 7}}}})
+	require.NoError(t, err)
 	stats, err = seed.Load(ctx, st, &f2, config.DevIssuer)
 	require.NoError(t, err)
 	assert.Zero(t, stats.HeldOffers, "every held offer was there")
+	require.Len(t, stats.Held, n)
+	for _, h := range stats.Held {
+		if h.ID == stored[11].ID {
+			assert.Equal(t, 7, h.Benefits[0].Quota, "the held offer as stored, not as the fixture says")
+		}
+	}
 	tn, err := st.Tenant(ctx, f.Tenants[3].ID)
 	require.NoError(t, err)
 	assert.Equal(t, "Renamed", tn.Name)

@@ -62,6 +62,16 @@ func (s *Store) PendingEvents(ctx context.Context, scope string, limit int) ([]d
 	return eventsOf(ds), err
 }
 
+// HasPendingEvents reports whether a scope's outbox holds an event: one row of the
+// index outbox {tenantId, at, _id} at most, unsorted.
+func (s *Store) HasPendingEvents(ctx context.Context, scope string) (bool, error) {
+	ds, err := findAll[struct {
+		ID string `bson:"_id"`
+	}](ctx, s.wdb.Collection(colOutbox), "find pending events", bson.D{{Key: "tenantId", Value: scope}},
+		options.Find().SetLimit(1).SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	return len(ds) > 0, err
+}
+
 func eventsOf(ds []eventDoc) []domain.Event {
 	out := make([]domain.Event, len(ds))
 	for i, d := range ds {

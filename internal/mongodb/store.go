@@ -64,8 +64,9 @@ type Store struct {
 	wclient *mongo.Client
 	wdb     *mongo.Database
 	lane    *sync.Mutex
-	// The writes of a create, each sent with the concurrent ones of its kind (batch.go).
-	claims, requests, outbox, unbox, heads *batcher
+	// The writes of a create and of an activation, each sent with the concurrent ones of
+	// its kind (batch.go).
+	claims, requests, outbox, unbox, heads, contracts, audit *batcher
 	// claimReads shares one read of a benefit's claims among concurrent claims (request.go).
 	claimReads sharedReads[[]claimDoc]
 }
@@ -79,6 +80,10 @@ func newStore(client, wclient *mongo.Client, database string, ferretDB bool) *St
 		outbox:   insertBatcher(wdb.Collection(colOutbox), "record event", lane),
 		unbox:    deleteBatcher(wdb.Collection(colOutbox), "drop pending event", lane),
 		heads:    replaceBatcher(wdb.Collection(colLedgerHeads), "save ledger head", lane),
+		// Activations' contracts, and every use case's audit events (issue 13: activation
+		// throughput): in the write lane, not in SQLite's busy handler.
+		contracts: insertBatcher(wdb.Collection(colContracts), "insert contract", lane),
+		audit:     insertBatcher(wdb.Collection(colAudit), "insert audit event", lane),
 	}
 }
 
@@ -149,10 +154,10 @@ type Options struct {
 const DefaultStoreWait = 2 * time.Second
 
 // DefaultWritePoolSize is the pool of the batched writes and the ledger: each batcher
-// sends one command at a time (batch.go: five of them), and each sequencing round (at
+// sends one command at a time (batch.go: seven of them), and each sequencing round (at
 // most service.SequencingRounds at once) one read or ordered insert at a time. On the
 // embedded store the write commands also take turns (writeLane), so fewer are ever busy.
-const DefaultWritePoolSize = 8
+const DefaultWritePoolSize = 10
 
 // Open connects to uri, checks that the server answers, and creates every index
 // idempotently. A malformed URI or an unreachable server fails with a one-line error.
@@ -301,7 +306,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "accountId", Value: 1}}},
 		},
 		colOutbox: {
-			// A scope's pending events, oldest first (PendingEvents).
+			// A scope's pending events, oldest first (PendingEvents), and whether it has
+			// any (HasPendingEvents).
 			{Keys: bson.D{{Key: "tenantId", Value: 1}, {Key: "at", Value: 1}, {Key: "_id", Value: 1}}},
 		},
 		colEvents: {
@@ -386,8 +392,19 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, op string, filter 
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	// Each document with bson.Unmarshal, whose reader is pooled: Cursor.All and
+	// SingleResult.Decode allocate a 4 KiB buffered reader per document, most of what
+	// decoding a page of small documents allocates.
 	var out []T
-	if err := cur.All(ctx, &out); err != nil {
+	for cur.Next(ctx) {
+		var v T
+		if err := bson.Unmarshal(cur.Current, &v); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := cur.Err(); err != nil {
 		return nil, mapErr(op, err)
 	}
 	return out, nil
@@ -415,7 +432,10 @@ func findByIDs[T any](ctx context.Context, c *mongo.Collection, op string, ids [
 // findOne finds one document.
 func findOne[T any](ctx context.Context, c *mongo.Collection, op string, filter any) (T, error) {
 	var v T
-	err := c.FindOne(ctx, filter).Decode(&v)
+	raw, err := c.FindOne(ctx, filter).Raw()
+	if err == nil {
+		err = bson.Unmarshal(raw, &v) // as findAll: no reader per document
+	}
 	return v, mapErr(op, err)
 }
 

@@ -21,8 +21,11 @@ const Version = "seed 1"
 // Stats counts what a load wrote.
 type Stats struct {
 	Offers, Products, Tenants, Accounts, HeldOffers, Customers int
-	// TenantIDs are the tenants the fixture holds, for recording their grants.
+	// TenantIDs are the tenants the fixture holds.
 	TenantIDs []string
+	// Held are the fixture's held offers as stored (one that existed is as it was), for
+	// recording their grants.
+	Held []domain.HeldOffer
 }
 
 // Store is what a load writes: the catalogs, tenants (with their members and customers),
@@ -37,9 +40,9 @@ type Store interface {
 	PutAccounts(ctx context.Context, as []domain.Account) error
 	// PutMemberships inserts or replaces memberships, as PutMembership does each.
 	PutMemberships(ctx context.Context, ms []domain.Membership) error
-	// InsertHeldOffers inserts held offers and returns how many it inserted: one the tenant
-	// holds already (R20) is left as it is.
-	InsertHeldOffers(ctx context.Context, hs []domain.HeldOffer) (int, error)
+	// InsertHeldOffers inserts held offers and returns each as stored, and how many it
+	// inserted: one the tenant holds already (R20) is left as it is.
+	InsertHeldOffers(ctx context.Context, hs []domain.HeldOffer) (stored []domain.HeldOffer, inserted int, err error)
 }
 
 // Load writes f into the store. issuer is the token issuer of the fixture's accounts that
@@ -82,11 +85,11 @@ func Load(ctx context.Context, s Store, f *fixture.File, issuer string) (Stats, 
 		return st, fmt.Errorf("seed: tenants: %w", err)
 	}
 	st.Tenants = len(tenants)
-	n, err := s.InsertHeldOffers(ctx, held)
+	stored, n, err := s.InsertHeldOffers(ctx, held)
 	if err != nil {
 		return st, fmt.Errorf("seed: held offers: %w", err)
 	}
-	st.HeldOffers = n
+	st.HeldOffers, st.Held = n, stored
 	accounts := make([]domain.Account, len(f.Accounts))
 	var memberships []domain.Membership
 	for i, a := range f.Accounts {

@@ -166,25 +166,35 @@ func (s *BenefitService) Activate(ctx context.Context, caller domain.Account, be
 	if b.Expired(now) {
 		return domain.BenefitView{}, domain.Errorf(domain.EEXPIRED, "R19", "this benefit ended on %s and can no longer be activated", b.EndsAt.Format("2006-01-02"))
 	}
+	// What this activation wrote is the benefit's whole state when it succeeds: a
+	// benefit's incidents are claimed only once it is activated (R4, R23), so it has none
+	// yet, and the view is the one as of the insert, without reading the tenant again.
+	st := &domain.TenantState{Contracts: map[string]domain.Contract{}, Consultations: map[string]domain.Consultation{}}
 	if b.Kind == domain.BenefitISVConsultation {
-		err = s.store.InsertConsultation(ctx, domain.Consultation{BenefitID: b.ID, TenantID: b.TenantID, Topic: b.Consultation, RequestedBy: caller.ID, RequestedAt: now})
+		c := domain.Consultation{BenefitID: b.ID, TenantID: b.TenantID, Topic: b.Consultation, RequestedBy: caller.ID, RequestedAt: now}
+		err = s.store.InsertConsultation(ctx, c)
+		st.Consultations[b.ID] = c
 	} else {
-		err = s.store.InsertContract(ctx, domain.Contract{
+		c := domain.Contract{
 			BenefitID: b.ID, TenantID: b.TenantID,
 			AccessID: s.newSecret(), ContractID: s.newSecret(),
 			ActivatedBy: caller.ID, ActivatedAt: now, ReadyAt: now.Add(s.activationDelay),
-		})
+		}
+		err = s.store.InsertContract(ctx, c)
+		st.Contracts[b.ID] = c
 	}
-	// ECONFLICT: another admin activated it first; the unique key kept one contract (R4).
-	if err != nil && domain.ErrorCode(err) != domain.ECONFLICT {
+	switch {
+	case domain.ErrorCode(err) == domain.ECONFLICT:
+		// Another admin activated it first; the unique key kept one contract (R4): the
+		// view is of that one, read now with the benefit's balance.
+		if st, err = s.loadTenantState(ctx, b.TenantID); err != nil {
+			return domain.BenefitView{}, err
+		}
+	case err != nil:
 		return domain.BenefitView{}, err
-	} else if err == nil {
-		s.record(ctx, domain.Event{ID: "activate/" + b.ID, TenantID: b.TenantID, Kind: domain.EventActivate, BenefitID: b.ID, PlanName: b.Name,
+	default:
+		s.recordNow(ctx, domain.Event{ID: "activate/" + b.ID, TenantID: b.TenantID, Kind: domain.EventActivate, BenefitID: b.ID, PlanName: b.Name,
 			ActorID: caller.ID, Reason: "activated", At: now, Quota: b.Quota, Unlimited: b.Unlimited})
-	}
-	st, err := s.loadTenantState(ctx, b.TenantID)
-	if err != nil {
-		return domain.BenefitView{}, err
 	}
 	return st.View(now, b, true), nil
 }

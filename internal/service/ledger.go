@@ -127,6 +127,14 @@ func (q *sequencer) head(scope string) (domain.LedgerHead, bool) {
 	return h, ok
 }
 
+// busy reports whether this process runs or waits for a round of the scope.
+func (q *sequencer) busy(scope string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, ok := q.scopes[scope]
+	return ok
+}
+
 func (q *sequencer) setHead(h domain.LedgerHead) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -185,6 +193,60 @@ func (s *recorder) recordAll(ctx context.Context, scope string, events ...domain
 	if err := s.Sequence(ctx, scope); err != nil {
 		s.log.WarnContext(ctx, "sequencing failed; it is retried", "scope", scope, "err", err)
 	}
+}
+
+// recordNow is record for the event of a change that happens once per benefit (an
+// activation, R4), appended straight to the scope's ledger without the outbox, as
+// appendMany appends grants: two writes fewer (the outbox entry and its removal), which
+// is what bounds activations on the embedded store, whose writes take turns (issue 13).
+// Only when nothing of the scope waits, in the outbox or in this process's sequencer:
+// an event whose change answered is then in the ledger already, so the ledger's order is
+// still the order in which changes answered. It appends after the head this process
+// knows, else the saved one, else an empty ledger's; a stale head collides on the unique
+// (scope, seq) key and is caught up as in a round. When the outbox is not empty, or the
+// append fails, the event goes through the outbox as record puts it. A crash before the
+// append loses the event as a crash before record's outbox entry does.
+func (s *recorder) recordNow(ctx context.Context, e domain.Event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if !s.appendNow(ctx, e) {
+		s.record(ctx, e)
+	}
+}
+
+// appendNow appends e to its scope's ledger when nothing of the scope waits, and reports
+// whether the ledger has it.
+func (s *recorder) appendNow(ctx context.Context, e domain.Event) bool {
+	scope := e.TenantID
+	if s.seq.busy(scope) {
+		return false
+	}
+	// The outbox and the saved head are read at once: two reads, one wait.
+	head, known := s.seq.head(scope)
+	saved := make(chan error, 1)
+	if !known {
+		go func() {
+			var err error
+			head, err = s.savedHead(ctx, scope)
+			saved <- err
+		}()
+	} else {
+		saved <- nil
+	}
+	pending, err := s.store.HasPendingEvents(ctx, scope)
+	if herr := <-saved; err != nil || herr != nil || pending {
+		return false
+	}
+	_, reminded, err := s.appendEvents(ctx, head, []domain.Event{e}, false)
+	if err != nil {
+		return false // recorded through the outbox: a second append is a no-op (its _id)
+	}
+	if reminded {
+		if err := s.Sequence(ctx, scope); err != nil {
+			s.log.WarnContext(ctx, "sequencing failed; it is retried", "scope", scope, "err", err)
+		}
+	}
+	return true
 }
 
 // Record is record, for the tests over a real store (internal/app).
@@ -262,21 +324,20 @@ func (s *recorder) rounds(scope string, r *scopeRounds) {
 	}
 }
 
-// maxPages bounds the pages of the outbox one round sequences, of pendingPage events each.
-const (
-	maxPages    = 100
-	pendingPage = 256
-)
+// maxPages bounds the pages of the outbox one round sequences.
+const maxPages = 100
 
-// round sequences the scope's outbox, a page at a time, until it is empty. A page
-// shorter than a full one was the whole outbox when it was read, and every waiter of the
-// round recorded its event before the round began; so the round ends after it unless
-// appending it recorded reminders (R19), without reading the outbox again to find it
-// empty. An event recorded meanwhile belongs to a waiter of the next round.
+// pageSize is how many outbox entries a round reads at a time.
+const pageSize = 256
+
+// round sequences the scope's outbox, a page at a time, until it is empty: until a page
+// is not full and sequencing it recorded no reminder. Every event its waiters recorded
+// was in the outbox before the round started, so the first pages read them; what is
+// recorded meanwhile has waiters of its own, for the next round.
 func (s *recorder) round(ctx context.Context, scope string) error {
 	head, known := s.seq.head(scope)
 	for range maxPages {
-		pending, err := s.store.PendingEvents(ctx, scope, pendingPage)
+		pending, err := s.store.PendingEvents(ctx, scope, pageSize)
 		if err != nil || len(pending) == 0 {
 			return err
 		}
@@ -287,21 +348,22 @@ func (s *recorder) round(ctx context.Context, scope string) error {
 			known = true
 		}
 		var reminded bool
-		if head, reminded, err = s.appendEvents(ctx, head, pending); err != nil {
+		if head, reminded, err = s.appendEvents(ctx, head, pending, true); err != nil || (len(pending) < pageSize && !reminded) {
 			return err
-		}
-		if len(pending) < pendingPage && !reminded {
-			return nil
 		}
 	}
 	return domain.Errorf(domain.EUNAVAILABLE, "", "sequencing %s did not settle", scope)
 }
 
-// savedHead is the scope's saved ledger head, or the ledger folded when none was saved.
+// savedHead is the scope's saved ledger head, or, when none was saved, the head of an
+// empty ledger, as appendMany takes it: a scope's first round (an activation's, issue
+// 13) then costs no read of its ledger. If the ledger is not empty after all (a head
+// whose save failed), the append at seq 1 collides on the unique (scope, seq) key and
+// appendEvents catches up from the ledger (FoldLedgerAfter) before it goes on.
 func (s *recorder) savedHead(ctx context.Context, scope string) (domain.LedgerHead, error) {
 	h, err := s.store.LedgerHead(ctx, scope)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return s.store.FoldLedger(ctx, scope)
+		return domain.LedgerHead{Scope: scope, Used: map[string]int{}}, nil
 	}
 	return h, err
 }
@@ -312,8 +374,9 @@ const maxCollisions = 100
 // appendEvents appends events after head, in order, with as few ordered inserts as
 // collisions allow, then drops them from the outbox, and returns the head after them (a
 // head right for its Seq even on an error: only what the store confirmed is in it), and
-// whether it recorded reminders in the outbox.
-func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event) (_ domain.LedgerHead, reminded bool, _ error) {
+// whether it recorded a reminder in the outbox (remindLow). Events not taken from the
+// outbox (boxed false: recordNow) have no entry to drop.
+func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, events []domain.Event, boxed bool) (_ domain.LedgerHead, reminded bool, err error) {
 	head = domain.LedgerHead{Scope: head.Scope, Seq: head.Seq, Used: maps.Clone(head.Used)}
 	if head.Used == nil {
 		head.Used = map[string]int{}
@@ -321,7 +384,6 @@ func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, eve
 	var appended []domain.Event
 	var done []string // outbox entries to drop: appended now or sequenced before
 	rest := events
-	var err error
 	for collisions := 0; len(rest) > 0 && err == nil; {
 		batch := make([]domain.Event, len(rest))
 		used := maps.Clone(head.Used)
@@ -368,7 +430,7 @@ func (s *recorder) appendEvents(ctx context.Context, head domain.LedgerHead, eve
 			s.onEvent(e)
 		}
 	}
-	if len(done) > 0 {
+	if boxed && len(done) > 0 {
 		if derr := s.store.DropPending(ctx, head.Scope, done...); derr != nil && err == nil {
 			err = derr // sequenced: the next round drops them
 		}
@@ -487,8 +549,8 @@ const maxBulkCollisions = 4
 
 // remindLow records the R19 low-balance reminder after e when LowEvent says one is due;
 // its ID names the level, so each level reminds once. The round that sequenced e
-// sequences it next.
-func (s *recorder) remindLow(ctx context.Context, e domain.Event) (recorded bool) {
+// sequences it next. It reports whether it recorded one.
+func (s *recorder) remindLow(ctx context.Context, e domain.Event) bool {
 	r, ok := s.reminders.LowEvent(e)
 	if !ok {
 		return false

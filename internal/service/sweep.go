@@ -47,16 +47,23 @@ func grantsOf(h domain.HeldOffer, actor string) []domain.Event {
 	return events
 }
 
-// RecordGrants records the grant events of the tenants' held offers (fixtures). A first
-// start records thousands of tenants' grants before it answers (issue 13), so they go in
-// bulk: the held offers read with $in, the grants the ledger has skipped, and the rest
-// appended to many scopes' ledgers per command (appendMany); the grants of a scope whose
-// append collides are recorded and sequenced as every other event is.
+// RecordGrants records the grant events of the tenants' held offers: it reads them, and
+// records their grants as RecordHeldGrants does.
 func (s *SweepService) RecordGrants(ctx context.Context, tenantIDs ...string) error {
 	held, err := s.store.HeldOffersOfTenants(ctx, tenantIDs)
 	if err != nil {
 		return err
 	}
+	return s.RecordHeldGrants(ctx, held...)
+}
+
+// RecordHeldGrants records the grant events of held offers as stored (a fixture's, from
+// seed.Load, which reads back only those that existed). A first start records thousands
+// of tenants' grants before it answers (issue 13), so they go in bulk: the grants the
+// ledger has are skipped (looked up by key, in bulk), and the rest appended to many
+// scopes' ledgers per command (appendMany); the grants of a scope whose append collides
+// are recorded and sequenced as every other event is.
+func (s *SweepService) RecordHeldGrants(ctx context.Context, held ...domain.HeldOffer) error {
 	var grants []domain.Event
 	for _, h := range held {
 		grants = append(grants, grantsOf(h, "")...)

@@ -72,7 +72,10 @@ func fromTemplate(ctx context.Context, cfg config.Config) (config.Config, error)
 }
 
 // seedTemplate opens the service with cfg on a database of its own, which app.Open
-// seeds, and closes it.
+// seeds, runs the start-up repair (which sequences the fixture's grants into the ledger)
+// and closes it: every copy starts with the ledger a started server has, and the repair
+// each Env still runs finds nothing to do (it cost 0.17 s of the store's CPU per Env when
+// each copy sequenced the grants itself, a third of an Env's cost).
 func seedTemplate(cfg config.Config) (string, error) {
 	dir, err := os.MkdirTemp("", "psapi-template-") // its development signing key
 	if err != nil {
@@ -85,6 +88,10 @@ func seedTemplate(cfg config.Config) (string, error) {
 	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Now: NewClock(DemoNow).Now})
 	if err != nil {
 		return "", fmt.Errorf("testenv: seeding a template: %w", err)
+	}
+	if err := a.Service.Repair(ctx); err != nil {
+		_ = a.Close(ctx)
+		return "", fmt.Errorf("testenv: repairing a template: %w", err)
 	}
 	return cfg.Database, a.Close(ctx)
 }

@@ -60,6 +60,13 @@ func (p *Proxy) Release() {
 	p.hold, p.release = nil, nil
 }
 
+// Holding reports whether commands are being held back (Hold without Release since).
+func (p *Proxy) Holding() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hold != nil
+}
+
 // Held is how many commands are being held back right now.
 func (p *Proxy) Held() int {
 	p.mu.Lock()

@@ -29,6 +29,7 @@ import (
 	"github.com/FerretDB/FerretDB/internal/clientconn"
 	"github.com/FerretDB/FerretDB/internal/clientconn/connmetrics"
 	"github.com/FerretDB/FerretDB/internal/handler/registry"
+	"github.com/FerretDB/FerretDB/internal/handler/sjson"
 	"github.com/FerretDB/FerretDB/internal/util/state"
 )
 
@@ -216,4 +217,12 @@ func (f *FerretDB) MongoDBURI() string {
 	}
 
 	return u.String()
+}
+
+// DecodedDocuments is how many stored documents the FerretDB instances of this process
+// have decoded from their backend (patched, PATCHES.md): every row a query reads is
+// decoded before it is filtered, so a test can bound the rows a query reads with the
+// difference of two calls around it.
+func DecodedDocuments() int64 {
+	return sjson.DecodedDocuments()
 }

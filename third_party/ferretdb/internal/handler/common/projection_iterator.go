@@ -60,6 +60,12 @@ func (iter *projectionIterator) Next() (struct{}, *types.Document, error) {
 		return unused, nil, lazyerrors.Error(err)
 	}
 
+	// Patched (PATCHES.md): no projection gives the document itself when its _id comes
+	// first, which is what ProjectDocument builds from two deep copies of it.
+	if iter.projection.Len() == 0 && doc.Command() == "_id" {
+		return unused, doc, nil
+	}
+
 	projected, err := ProjectDocument(doc, iter.projection, iter.filter, iter.inclusion)
 	if err != nil {
 		return unused, nil, lazyerrors.Error(err)

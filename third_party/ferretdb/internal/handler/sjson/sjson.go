@@ -74,7 +74,6 @@ import (
 
 	"github.com/FerretDB/FerretDB/internal/types"
 	"github.com/FerretDB/FerretDB/internal/util/lazyerrors"
-	"github.com/FerretDB/FerretDB/internal/util/must"
 )
 
 // sjsontype is a type that can be marshaled from/to sjson.
@@ -175,16 +174,12 @@ func toSJSON(v any) sjsontype {
 // Unmarshal decodes the top-level document.
 // It decodes document's schema from the `$s` field and uses it to decode the data of the document.
 func Unmarshal(data []byte) (*types.Document, error) {
-	var v map[string]json.RawMessage
-	r := bytes.NewReader(data)
-	dec := json.NewDecoder(r)
+	decodedDocuments.Add(1) // patched (PATCHES.md): DecodedDocuments
 
-	err := dec.Decode(&v)
+	// Patched (PATCHES.md): decodeObject and decodeSchema (fast.go) decode without a
+	// json.Decoder each, and reuse the schemas of documents of the same shape.
+	v, err := decodeObject(data)
 	if err != nil {
-		return nil, lazyerrors.Error(err)
-	}
-
-	if err = checkConsumed(dec, r); err != nil {
 		return nil, lazyerrors.Error(err)
 	}
 
@@ -194,16 +189,8 @@ func Unmarshal(data []byte) (*types.Document, error) {
 		return nil, lazyerrors.Errorf("schema is not set")
 	}
 
-	var sch schema
-	r = bytes.NewReader(jsch)
-	dec = json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-
-	if err := dec.Decode(&sch); err != nil {
-		return nil, lazyerrors.Error(err)
-	}
-
-	if err := checkConsumed(dec, r); err != nil {
+	sch, err := decodeSchema(jsch)
+	if err != nil {
 		return nil, lazyerrors.Error(err)
 	}
 
@@ -217,7 +204,7 @@ func Unmarshal(data []byte) (*types.Document, error) {
 		)
 	}
 
-	d := must.NotFail(types.NewDocument())
+	d := types.MakeDocument(len(sch.Keys)) // patched (PATCHES.md): sized once
 
 	for _, key := range sch.Keys {
 		b, ok := v[key]
@@ -245,6 +232,11 @@ func unmarshalSingleValue(data json.RawMessage, sch *elem) (any, error) {
 
 	if sch == nil {
 		return nil, lazyerrors.Errorf("schema is not set")
+	}
+
+	// Patched (PATCHES.md): scalars of the usual forms without a json.Decoder (fast.go).
+	if v, ok := fastScalar(data, sch.Type); ok {
+		return v, nil
 	}
 
 	var res sjsontype

@@ -52,6 +52,12 @@ func profileName(obj any) string {
 func Track(obj any, token *Token) {
 	checkArgs(obj, token)
 
+	// Patched (PATCHES.md): only debug builds track. Tracking records a stack (pprof's
+	// Profile.Add) and sets a finalizer for every iterator, one per document decoded.
+	if !debugbuild.Enabled {
+		return
+	}
+
 	name := profileName(obj)
 
 	// fast path
@@ -95,6 +101,10 @@ func Track(obj any, token *Token) {
 // It is safe to call this function multiple times.
 func Untrack(obj any, token *Token) {
 	checkArgs(obj, token)
+
+	if !debugbuild.Enabled { // patched (PATCHES.md): see Track
+		return
+	}
 
 	p := pprof.Lookup(profileName(obj))
 	if p == nil {
