@@ -12,6 +12,7 @@ import (
 	"github.com/partnersupport/api/internal/config"
 	"github.com/partnersupport/api/internal/domain"
 	"github.com/partnersupport/api/internal/fixture"
+	"github.com/partnersupport/api/internal/mongodb"
 	"github.com/partnersupport/api/internal/seed"
 	"github.com/partnersupport/api/internal/service"
 	"github.com/partnersupport/api/internal/testenv"
@@ -26,23 +27,13 @@ import (
 // read but its own.
 func TestR16_R18_RequestPageShowsClosuresAndRefundsInEveryWindowReadingOnlyWhatNotesLeaveOpen(t *testing.T) {
 	ctx := t.Context()
-	st, cmds := openStore(t)
-	clock := testenv.NewClock(testenv.DemoNow)
-	svc := service.New(st, service.Options{Now: clock.Now})
-	_, err := seed.Load(ctx, st, fixture.Demo(), config.DevIssuer)
-	require.NoError(t, err)
-	require.NoError(t, svc.RecordGrants(ctx, "contoso"))
-	const plan = "contoso.solutions_partner_designation.20260901.cloud_support"
-	admin, err := st.Account(ctx, domain.AccountID(config.DevIssuer, "megan@contoso.com"))
-	require.NoError(t, err)
-	_, err = svc.Activate(ctx, admin, plan)
-	require.NoError(t, err)
+	st, cmds, clock, svc, admin := contosoCloudPlan(t)
 	provider := domain.Account{ID: "provider:acme-support", Kind: domain.KindSupportProvider}
 	const n = 7
 	var rs []domain.SupportRequest
 	for i := range n {
 		clock.Advance(time.Minute)
-		r, err := svc.CreateRequest(ctx, admin, domain.CreateRequestInput{IdempotencyKey: fmt.Sprintf("page-notes-%d", i), PlanID: plan,
+		r, err := svc.CreateRequest(ctx, admin, domain.CreateRequestInput{IdempotencyKey: fmt.Sprintf("page-notes-%d", i), PlanID: contosoCloud,
 			ProductID: "microsoft-365", Portal: domain.PortalMicrosoft365, Type: domain.RequestTechnical, Title: "notes"})
 		require.NoError(t, err)
 		require.True(t, r.Consumed)
@@ -58,7 +49,7 @@ func TestR16_R18_RequestPageShowsClosuresAndRefundsInEveryWindowReadingOnlyWhatN
 	}
 	// 0: open.
 	// 1: resolved, which refunds nothing here (R16): closed and noted by the close.
-	_, err = svc.ResolveRequest(ctx, provider, rs[1].ID, domain.CloseResolved)
+	_, err := svc.ResolveRequest(ctx, provider, rs[1].ID, domain.CloseResolved)
 	require.NoError(t, err)
 	// 2: a duplicate, refunded (R16, R25): closed, refunded, and noted so by the close.
 	_, err = svc.ResolveRequest(ctx, provider, rs[2].ID, domain.CloseDuplicate)
@@ -145,4 +136,25 @@ func TestR16_R18_RequestPageShowsClosuresAndRefundsInEveryWindowReadingOnlyWhatN
 	closures, refunds = page("every request closed")
 	assert.Zero(t, closures)
 	assert.Zero(t, refunds)
+}
+
+// contosoCloud is the demo's Contoso plan that contosoCloudPlan activates (50 incidents).
+const contosoCloud = "contoso.solutions_partner_designation.20260901.cloud_support"
+
+// contosoCloudPlan opens a store with the demo's data, Contoso's grants recorded and
+// contosoCloud activated by its admin, and a service on it whose clock the test moves.
+func contosoCloudPlan(t *testing.T) (*mongodb.Store, *commands, *testenv.Clock, *service.Service, domain.Account) {
+	t.Helper()
+	ctx := t.Context()
+	st, cmds := openStore(t)
+	clock := testenv.NewClock(testenv.DemoNow)
+	svc := service.New(st, service.Options{Now: clock.Now})
+	_, err := seed.Load(ctx, st, fixture.Demo(), config.DevIssuer)
+	require.NoError(t, err)
+	require.NoError(t, svc.RecordGrants(ctx, "contoso"))
+	admin, err := st.Account(ctx, domain.AccountID(config.DevIssuer, "megan@contoso.com"))
+	require.NoError(t, err)
+	_, err = svc.Activate(ctx, admin, contosoCloud)
+	require.NoError(t, err)
+	return st, cmds, clock, svc, admin
 }
