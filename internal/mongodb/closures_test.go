@@ -1,6 +1,7 @@
 package mongodb_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -157,4 +158,46 @@ func contosoCloudPlan(t *testing.T) (*mongodb.Store, *commands, *testenv.Clock, 
 	_, err = svc.Activate(ctx, admin, contosoCloud)
 	require.NoError(t, err)
 	return st, cmds, clock, svc, admin
+}
+
+// failingRefunds is a store whose refund inserts fail, as a crash before them would
+// leave it.
+type failingRefunds struct{ *mongodb.Store }
+
+func (failingRefunds) InsertRefund(context.Context, domain.Refund) error {
+	return &domain.Error{Code: domain.EUNAVAILABLE, Message: "the refund insert failed"}
+}
+
+// A close notes its request only after the refund R16 records (R16): when the refund's
+// insert fails, the request is not noted refunded, and a page shows it closed and not
+// refunded, and refunded once a later close completes it.
+func TestR16_ACloseNotesItsRefundOnlyAfterRecordingIt(t *testing.T) {
+	ctx := t.Context()
+	st, _, _, svc, admin := contosoCloudPlan(t)
+	provider := domain.Account{ID: "provider:acme-support", Kind: domain.KindSupportProvider}
+	r, err := svc.CreateRequest(ctx, admin, domain.CreateRequestInput{IdempotencyKey: "note-after-refund", PlanID: contosoCloud,
+		ProductID: "microsoft-365", Portal: domain.PortalMicrosoft365, Type: domain.RequestTechnical, Title: "notes"})
+	require.NoError(t, err)
+	failing := service.New(failingRefunds{st}, service.Options{Now: svc.Now})
+	_, err = failing.ResolveRequest(ctx, provider, r.ID, domain.CloseDuplicate)
+	require.Equal(t, domain.EUNAVAILABLE, domain.ErrorCode(err), "%v", err)
+	var doc struct {
+		Refunded bool `bson:"refunded"`
+	}
+	require.NoError(t, st.Database().Collection("requests").FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Decode(&doc))
+	assert.False(t, doc.Refunded, "not noted refunded")
+	p, err := svc.Requests(ctx, admin, domain.PortalServicesHub, 20, nil)
+	require.NoError(t, err)
+	require.Len(t, p.Requests, 1)
+	require.NotNil(t, p.Requests[0].Closure)
+	assert.Equal(t, domain.CloseDuplicate, p.Requests[0].Closure.Reason)
+	assert.False(t, p.Requests[0].Refunded)
+
+	_, err = svc.ResolveRequest(ctx, provider, r.ID, domain.CloseDuplicate)
+	require.NoError(t, err)
+	require.NoError(t, st.Database().Collection("requests").FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Decode(&doc))
+	assert.True(t, doc.Refunded, "noted refunded once recorded")
+	p, err = svc.Requests(ctx, admin, domain.PortalServicesHub, 20, nil)
+	require.NoError(t, err)
+	assert.True(t, p.Requests[0].Refunded)
 }
