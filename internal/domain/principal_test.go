@@ -30,6 +30,27 @@ func TestR16_R25_RefundableByOutcomeAndType(t *testing.T) {
 	}
 }
 
+func TestR16_RefundDueOnlyForAConsumedIncidentWhoseOutcomeRefunds(t *testing.T) {
+	for _, c := range []struct {
+		consumed bool
+		kind     domain.PlanKind
+		typ      domain.RequestType
+		reason   domain.CloseReason
+		want     bool
+	}{
+		{true, domain.PlanPartnerCloud, domain.RequestTechnical, domain.CloseDuplicate, true},
+		{true, domain.PlanPayPerIncident, domain.RequestTechnical, domain.CloseBug, true},
+		{true, domain.PlanPartnerCloud, domain.RequestBilling, domain.CloseWithdrawn, true},
+		{true, domain.PlanPartnerCloud, domain.RequestTechnical, domain.CloseResolved, false}, // not refundable
+		{true, domain.PlanCSP, domain.RequestBilling, domain.CloseCancelled, false},
+		{false, domain.PlanPartnerCloud, domain.RequestTechnical, domain.CloseDuplicate, false}, // took no incident (R17)
+		{false, "", domain.RequestPartnerProgram, domain.CloseBug, false},
+	} {
+		r := domain.SupportRequest{Consumed: c.consumed, PlanKind: c.kind, Type: c.typ}
+		assert.Equal(t, c.want, domain.RefundDue(r, c.reason), "%+v", c)
+	}
+}
+
 func TestR25_PermitSplitsThePartnerAndProviderSides(t *testing.T) {
 	partnerSide := []domain.Action{domain.ActTenantRead, domain.ActActivate, domain.ActLink, domain.ActPurchase, domain.ActRenew, domain.ActBuyPPI,
 		domain.ActSupportPlans, domain.ActCreateRequest, domain.ActOwnRequests, domain.ActWithdraw, domain.ActLedger, domain.ActAuditTrail, domain.ActLedgerWhoWhich}

@@ -117,6 +117,14 @@ func Refundable(kind PlanKind, t RequestType, r CloseReason) bool {
 	return kind == PlanPartnerCloud && (t == RequestBilling || t == RequestQuota || t == RequestSubscription)
 }
 
+// RefundDue reports whether closing r with this outcome refunds an incident (R16): r
+// took one, and Refundable says its outcome gives it back. The close and the repair
+// record a refund only when this holds, after the closure, and a listing looks a refund
+// up only when it holds, so both decide by this one function.
+func RefundDue(r SupportRequest, reason CloseReason) bool {
+	return r.Consumed && Refundable(r.PlanKind, r.Type, reason)
+}
+
 // SupportRequest is a request an account opened.
 type SupportRequest struct {
 	ID             string

@@ -145,10 +145,12 @@ type RequestStore interface {
 	InsertClosure(ctx context.Context, c Closure) error
 	// InsertRefund fails with ECONFLICT when the request was refunded already (R16).
 	InsertRefund(ctx context.Context, r Refund) error
-	// MarkRequestClosed notes on a request that it was closed, which takes it off the
-	// support provider's queue (R25). The closure decides; this is the queue's index.
-	// Marking again is harmless.
-	MarkRequestClosed(ctx context.Context, id string, at time.Time) error
+	// MarkRequestClosed notes on the request the closure that won, which takes it off
+	// the support provider's queue (R25), and, when refunded, that its refund is
+	// recorded (R16): only once it is. The closures and refunds decide; the note is the
+	// queue's index, and spares reads of them (Request, Requests, OpenRequests return a
+	// noted closure and refund as they are). Marking again is harmless.
+	MarkRequestClosed(ctx context.Context, c Closure, refunded bool) error
 	// OpenRequests lists the requests not marked closed, across tenants, oldest first,
 	// after the cursor when given (R25).
 	OpenRequests(ctx context.Context, q QueueQuery) ([]SupportRequest, error)

@@ -108,17 +108,8 @@ func TestSeed_AFixtureLoadsInBulkAndReloadsAsSingleWritesWould(t *testing.T) {
 // what is missing (R15) and completes a refund whose event is missing (R16).
 func TestRepair_R15_R16_LooksUpTheWindowsEventsInBulk(t *testing.T) {
 	ctx := t.Context()
-	st, cmds := openStore(t)
-	clock := testenv.NewClock(testenv.DemoNow)
-	svc := service.New(st, service.Options{Now: clock.Now})
-	_, err := seed.Load(ctx, st, fixture.Demo(), config.DevIssuer)
-	require.NoError(t, err)
-	require.NoError(t, svc.RecordGrants(ctx, "contoso"))
-	const plan = "contoso.solutions_partner_designation.20260901.cloud_support"
-	admin, err := st.Account(ctx, domain.AccountID(config.DevIssuer, "megan@contoso.com"))
-	require.NoError(t, err)
-	_, err = svc.Activate(ctx, admin, plan)
-	require.NoError(t, err)
+	st, cmds, clock, svc, admin := contosoCloudPlan(t)
+	const plan = contosoCloud
 	clock.Advance(time.Minute)
 	provider := domain.Account{ID: "provider:acme-support", Kind: domain.KindSupportProvider}
 	const requests = 30
@@ -134,7 +125,7 @@ func TestRepair_R15_R16_LooksUpTheWindowsEventsInBulk(t *testing.T) {
 		ids = append(ids, r.ID)
 	}
 	// A crash lost one consumption's event and one refund's event.
-	_, err = st.Database().Collection("events").DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: []string{
+	_, err := st.Database().Collection("events").DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: []string{
 		"contoso/consume/" + ids[1], "contoso/refund/" + ids[3]}}}}})
 	require.NoError(t, err)
 	// The repair ends with a sweep, whose lookups do not depend on the requests: one

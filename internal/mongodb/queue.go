@@ -2,7 +2,6 @@ package mongodb
 
 import (
 	"context"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -27,10 +26,17 @@ var queueIndexes = map[string][]mongo.IndexModel{
 	},
 }
 
-// MarkRequestClosed sets the request's closedAt, taking it off the queue. Concurrent
-// marks of one request write the same kind of value; which one stays does not matter.
-func (s *Store) MarkRequestClosed(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.Collection(colRequests).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "closedAt", Value: at}}}})
+// MarkRequestClosed sets the request's closedAt, taking it off the queue, with the
+// closure that won and, when refunded, that its refund is recorded. Concurrent marks of
+// one request note the same closure (the one that won); a refund noted may be lost to a
+// concurrent mark that does not note it (the embedded store's updates are not atomic),
+// which only makes withClosures look the refund up.
+func (s *Store) MarkRequestClosed(ctx context.Context, c domain.Closure, refunded bool) error {
+	set := bson.D{{Key: "closedAt", Value: c.At}, {Key: "closeReason", Value: string(c.Reason)}, {Key: "closedBy", Value: c.By}}
+	if refunded {
+		set = append(set, bson.E{Key: "refunded", Value: true})
+	}
+	_, err := s.db.Collection(colRequests).UpdateOne(ctx, bson.D{{Key: "_id", Value: c.RequestID}}, bson.D{{Key: "$set", Value: set}})
 	return mapErr("mark request closed", err)
 }
 

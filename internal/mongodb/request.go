@@ -206,8 +206,13 @@ type requestDoc struct {
 	Consumed       bool      `bson:"consumed"`
 	CreatedAt      time.Time `bson:"createdAt"`
 	// ClosedAt is set once the request is closed (MarkRequestClosed): absent or null, it
-	// is on the support provider's queue (queue.go).
-	ClosedAt *time.Time `bson:"closedAt,omitempty"`
+	// is on the support provider's queue (queue.go). With it, the closure that won
+	// (CloseReason, ClosedBy; absent on marks written before they were noted), and
+	// Refunded once its refund is recorded: withClosures reads neither for them.
+	ClosedAt    *time.Time `bson:"closedAt,omitempty"`
+	CloseReason string     `bson:"closeReason,omitempty"`
+	ClosedBy    string     `bson:"closedBy,omitempty"`
+	Refunded    bool       `bson:"refunded,omitempty"`
 }
 
 func (d requestDoc) domain() domain.SupportRequest {
@@ -236,34 +241,50 @@ func (s *Store) Request(ctx context.Context, id string) (domain.SupportRequest, 
 	return rs[0], nil
 }
 
-// withClosures attaches closures and refunds: two reads for the whole page (more only for more than maxInIDs requests).
+// withClosures attaches closures and refunds, from the request's note where it has one
+// (MarkRequestClosed), else from the closures and refunds themselves: a closure is read
+// for each request without a noted one, and a refund only for a closure after which R16
+// records one (domain.RefundDue: the close and the repair refund by it, and only after
+// the closure is in) and the note does not say is recorded. A full page of requests
+// closed and noted costs no read beyond its own; one read each otherwise (more only for
+// more than maxInIDs requests).
 func (s *Store) withClosures(ctx context.Context, ds []requestDoc) ([]domain.SupportRequest, error) {
 	out := make([]domain.SupportRequest, len(ds))
-	if len(ds) == 0 {
-		return out, nil
-	}
-	ids := make([]string, len(ds))
+	byID := make(map[string]*domain.SupportRequest, len(ds))
+	var unnoted []string
 	for i, d := range ds {
-		ids[i] = d.ID
 		out[i] = d.domain()
+		byID[d.ID] = &out[i]
+		if d.CloseReason != "" && d.ClosedAt != nil {
+			out[i].Closure = &domain.Closure{RequestID: d.ID, TenantID: d.TenantID, Reason: domain.CloseReason(d.CloseReason), By: d.ClosedBy, At: d.ClosedAt.UTC()}
+			out[i].Refunded = d.Refunded
+		} else {
+			unnoted = append(unnoted, d.ID)
+		}
 	}
-	closures, err := findByIDs[closureDoc](ctx, s.db.Collection(colClosures), "find closures", ids)
-	if err != nil {
-		return nil, err
+	if len(unnoted) > 0 {
+		closures, err := findByIDs[closureDoc](ctx, s.db.Collection(colClosures), "find closures", unnoted)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range closures {
+			byID[c.ID].Closure = &domain.Closure{RequestID: c.ID, TenantID: c.TenantID, Reason: domain.CloseReason(c.Reason), By: c.By, At: c.At.UTC()}
+		}
+	}
+	var due []string
+	for _, r := range out {
+		if r.Closure != nil && !r.Refunded && domain.RefundDue(r, r.Closure.Reason) {
+			due = append(due, r.ID)
+		}
+	}
+	if len(due) == 0 {
+		return out, nil
 	}
 	refunds, err := findByIDs[struct {
 		ID string `bson:"_id"`
-	}](ctx, s.db.Collection(colRefunds), "find refunds", ids, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	}](ctx, s.db.Collection(colRefunds), "find refunds", due, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, err
-	}
-	byID := make(map[string]*domain.SupportRequest, len(out))
-	for i := range out {
-		byID[out[i].ID] = &out[i]
-	}
-	for _, c := range closures {
-		cl := domain.Closure{RequestID: c.ID, TenantID: c.TenantID, Reason: domain.CloseReason(c.Reason), By: c.By, At: c.At.UTC()}
-		byID[c.ID].Closure = &cl
 	}
 	for _, r := range refunds {
 		byID[r.ID].Refunded = true

@@ -285,12 +285,15 @@ func (s *RequestService) closeRequest(ctx context.Context, caller domain.Account
 	} else if err != nil {
 		return domain.SupportRequest{}, err
 	}
-	// Off the provider's queue: a hint for listing, which the closure decides.
-	if err := s.store.MarkRequestClosed(ctx, r.ID, closure.At); err != nil {
-		s.log.WarnContext(ctx, "marking a closed request failed; the repair will", "request", r.ID, "err", err)
-	}
-	if err := s.refundIfDue(ctx, r, closure); err != nil {
+	refunded, err := s.refundIfDue(ctx, r, closure)
+	if err != nil {
 		return domain.SupportRequest{}, err
+	}
+	// Off the provider's queue, with the closure and, once recorded, the refund noted on
+	// the request: hints for listing, which the closure and the refund decide. After the
+	// refund, so that the note never says refunded before it is.
+	if err := s.store.MarkRequestClosed(ctx, closure, refunded); err != nil {
+		s.log.WarnContext(ctx, "marking a closed request failed; the queue will", "request", r.ID, "err", err)
 	}
 	if conflict != nil {
 		return domain.SupportRequest{}, conflict
@@ -314,23 +317,24 @@ type refundStore interface {
 	domain.CatalogStore
 }
 
-// refundIfDue gives a closed request's incident back when R16 says so: record the refund
-// (at most once, by its key), free the claim, record the ledger event. Safe to repeat.
-func (s *refunds) refundIfDue(ctx context.Context, r domain.SupportRequest, c domain.Closure) error {
-	if !r.Consumed || !domain.Refundable(r.PlanKind, r.Type, c.Reason) {
-		return nil
+// refundIfDue gives a closed request's incident back when R16 says so (domain.RefundDue):
+// record the refund (at most once, by its key), free the claim, record the ledger event.
+// Safe to repeat. It reports whether the request's refund is recorded.
+func (s *refunds) refundIfDue(ctx context.Context, r domain.SupportRequest, c domain.Closure) (bool, error) {
+	if !domain.RefundDue(r, c.Reason) {
+		return false, nil
 	}
 	err := s.store.InsertRefund(ctx, domain.Refund{RequestID: r.ID, TenantID: r.TenantID, BenefitID: r.BenefitID, Reason: c.Reason, By: c.By, At: c.At})
 	if err != nil && domain.ErrorCode(err) != domain.ECONFLICT {
-		return err
+		return false, err
 	}
 	if err := s.store.ReleaseClaim(ctx, r.ID); err != nil {
-		return err
+		return true, err
 	}
 	quota, unlimited, name := s.planQuota(ctx, r)
 	s.record(ctx, domain.Event{ID: "refund/" + r.ID, TenantID: r.TenantID, Kind: domain.EventRefund, BenefitID: r.BenefitID, PlanName: name, RequestID: r.ID,
 		ActorID: c.By, Reason: string(c.Reason), At: c.At, Delta: +1, Quota: quota, Unlimited: unlimited})
-	return nil
+	return true, nil
 }
 
 // planQuota is the quota and name of a request's benefit (for the ledger event).
@@ -418,7 +422,7 @@ func (s *RequestService) ProviderQueue(ctx context.Context, caller domain.Accoun
 	}, func(r domain.SupportRequest) bool {
 		if r.Closure != nil {
 			// The closure decides; the mark only keeps the next page from reading it again.
-			if err := s.store.MarkRequestClosed(ctx, r.ID, r.Closure.At); err != nil {
+			if err := s.store.MarkRequestClosed(ctx, *r.Closure, r.Refunded); err != nil {
 				s.log.WarnContext(ctx, "marking a closed request failed; the queue skips it meanwhile", "request", r.ID, "err", err)
 			}
 		}

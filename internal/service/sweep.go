@@ -253,14 +253,14 @@ func (s *SweepService) Repair(ctx context.Context) error {
 			}
 		}
 		if r.Closure != nil && !done[2*i+1] {
-			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
+			if _, err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
 				return err
 			}
 		}
 	}
 	for i, r := range closed {
 		if !done[2*len(rs)+i] {
-			if err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
+			if _, err := s.refundIfDue(ctx, r, *r.Closure); err != nil {
 				return err
 			}
 		}
