@@ -274,9 +274,9 @@ func renderTable(r *Run, m Machine, cmd string, docs *docs) string {
 	if cmd != "" {
 		fmt.Fprintf(&b, "```sh\n%s\n```\n\n", strings.TrimSpace(cmd))
 	}
+	renderTargetResults(&b, r)
+	b.WriteString("\n### Every figure\n\n")
 	b.WriteString("| Benchmark | Metric | Value | Target | Holds? | How it is measured |\n|---|---|---:|---|---|---|\n")
-	matched := make([]bool, len(targets))
-	held, total := 0, 0
 	lastTop := ""
 	for _, res := range r.Results {
 		how := ""
@@ -289,17 +289,9 @@ func renderTable(r *Run, m Machine, cmd string, docs *docs) string {
 				continue
 			}
 			tgt, hold := "", ""
-			for i, t := range targets {
+			for _, t := range targets {
 				if t.applies(res.Name, mt.Unit) {
-					matched[i] = true
-					tgt = t.String()
-					total++
-					if t.holds(mt.Value) {
-						held++
-						hold = "yes"
-					} else {
-						hold = "**no**"
-					}
+					tgt, hold = t.String(), t.judge(mt.Value)
 					break
 				}
 			}
@@ -307,13 +299,6 @@ func renderTable(r *Run, m Machine, cmd string, docs *docs) string {
 			how = ""
 		}
 	}
-	for i, t := range targets {
-		if !matched[i] {
-			total++
-			fmt.Fprintf(&b, "| %s | %s | not measured | %s | **not run** | %s |\n", escape(t.Name), escape(t.Unit), t.String(), escape(t.Text))
-		}
-	}
-	fmt.Fprintf(&b, "\n%d of %d targets hold.\n", held, total)
 	if len(r.Failures) > 0 {
 		b.WriteString("\n**Failures in this run:**\n\n")
 		for _, f := range r.Failures {
@@ -344,6 +329,59 @@ func renderTable(r *Run, m Machine, cmd string, docs *docs) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// renderTargetResults lists every target once, with the figure that judges it and
+// whether it holds: for a target of BenchmarkGrowth stated at 100k requests (AnySize), the
+// figure at 100k, or at the largest size the run measured when it did not reach 100k;
+// for one that several benchmarks report (clients=1, clients=50, …), each of them.
+func renderTargetResults(b *strings.Builder, r *Run) {
+	type figure struct {
+		bench, unit string
+		v           float64
+		size        int
+	}
+	held, total := 0, 0
+	var rows strings.Builder
+	for _, t := range targets {
+		var figs []figure
+		for _, res := range r.Results {
+			for _, mt := range res.Metrics {
+				if t.applies(res.Name, mt.Unit) {
+					figs = append(figs, figure{res.Name, mt.Unit, mt.Value, t.sizeOf(mt.Unit)})
+				}
+			}
+		}
+		if t.AnySize && len(figs) > 0 {
+			largest := figs[0]
+			for _, f := range figs[1:] {
+				if f.size > largest.size {
+					largest = f
+				}
+			}
+			figs = []figure{largest}
+		}
+		if len(figs) == 0 {
+			total++
+			fmt.Fprintf(&rows, "| %s | %s | %s | not measured | %s | **not run** |\n", escape(t.Text), escape(t.Name), escape(t.Unit), t.String())
+			continue
+		}
+		for _, f := range figs {
+			total++
+			if t.holds(f.v) {
+				held++
+			}
+			unit := escape(f.unit)
+			if t.AnySize && f.size != growthSize {
+				unit += fmt.Sprintf(" (the largest size run; the target is at %d)", growthSize)
+			}
+			fmt.Fprintf(&rows, "| %s | %s | %s | %s | %s | %s |\n", escape(t.Text), escape(f.bench), unit, formatValue(f.v), t.String(), t.judge(f.v))
+		}
+	}
+	b.WriteString("### Every target\n\n")
+	fmt.Fprintf(b, "Each target of the issues once, with the figure that judges it: %d of %d hold.\n\n", held, total)
+	b.WriteString("| Target | Benchmark | Metric | Value | Target | Holds? |\n|---|---|---|---:|---|---|\n")
+	b.WriteString(rows.String())
 }
 
 // renderBreakdown lists the store commands per request of benchmarks that report them.
