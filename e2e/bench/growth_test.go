@@ -57,7 +57,7 @@ func growthSizes() []int {
 //
 // The reads (supportPlans, supportRequests(first: 20), incidentLedger(first: 20), tenant
 // benefits with reminders) and the findOne-by-_id floor run on random growing tenants,
-// whose own data grows with the store (half a request each at 1k, 50 at 100k), and the
+// whose own data grows with the store (a fifth of a request each at 1k, about 55 at 100k), and the
 // reads again on 21 fixed tenants (<op>@fixed) that hold 30 requests from the start and
 // get none later: only other tenants' data differs between their sizes.
 // resolveSupportRequest resolves open requests of growing tenants (RESOLVED: no refund).
