@@ -88,7 +88,7 @@ func TestReportKeepsTheHandWrittenText(t *testing.T) {
 const growthSample = `pkg: github.com/partnersupport/api/e2e/bench
 BenchmarkGrowth-2   	       1	       330.0 tenants/s:activate	        81.00 creates/s:to-1000	        91.00 MiB-rss:1000	        22.00 MiB-data:1000	` +
 	`0.9800 s-first-answer:first:1000	        3.700 ms-p50:supportPlans:1000:c1	        52.00 ms-p50:supportPlans:1000:c20	        72.00 ms-p99:supportPlans:1000:c20	` +
-	`12.00 cmds:createSupportRequest:1000	        90.00 creates/s:spread:1000	` +
+	`12.00 cmds:createSupportRequest:1000	        7.300 ms-p50:createSupportRequest:1000:c1	        90.00 creates/s:spread:1000	        3.000 ms-p50:supportPlans:10000:c1	` +
 	`1.600 ratio-p50:supportPlans:c1:10000/first	        1.040 ratio-cmds:createSupportRequest:10000/first	        1.100 ratio-creates/s:spread:10000/first	` +
 	`1.090 ratio-p50:supportPlans:c1:100000/first	        1.000 ratio-cmds:createSupportRequest:100000/first	        0.9200 ratio-creates/s:spread:100000/first	` +
 	`1.020 s-first-answer:first:100000	        1.040 ratio-s-first-answer:first:100000/first	        57.00 ms-p50:supportPlans:100000:c20	        109.0 MiB-rss:100000	        0 ns/op
@@ -123,6 +123,13 @@ func TestTableJudgesEveryGrowthTarget(t *testing.T) {
 	assert.Contains(t, figures, "| Growth | s-first-answer:first:1000 | 0.98 | ≤ 1.5 | yes |")
 	assert.Contains(t, figures, "| Growth | ms-p50:supportPlans:1000:c20 | 52 |  |  |")
 	assert.Contains(t, figures, "| Growth | MiB-rss:1000 | 91 |  |  |")
+	// The growth table: an operation a row, a size a column, the ratios judged.
+	assert.Contains(t, summary, "| Operation | 1000 | 10000 | 100000 | p50 100000 ÷ 1000, 1 client |")
+	assert.Contains(t, summary, "| supportPlans | 3.7 (—) · 52 (72) | 3 (—) · — (—) | — (—) · 57 (—) | 1.09 (≤ 1.5: yes) | — | — / — / — | — |")
+	assert.Contains(t, summary, "| createSupportRequest |", "an operation with a figure at the first size")
+	assert.NotContains(t, summary, "| incidentLedger |", "none of its figures in the sample")
+	assert.Contains(t, summary, "| creates spread over tenants, 16 clients (creates/s) | 90 | — | — | 0.92 (≥ 1: **no**) |")
+	assert.Contains(t, summary, "Activations: 330 (≥ 200: yes) tenants/s.")
 }
 
 func TestTableJudgesAShortGrowthRunAtItsLargestSize(t *testing.T) {
