@@ -50,20 +50,20 @@ func growthSizes() []int {
 // cache in front of the store, no HTTP), the store grown to each size of growthSizes with
 // creates spread over the growing tenants by 16 clients (one in three resolved as a
 // duplicate and refunded, so refunds and their ledger entries grow too; its rate is
-// creates/s:to-<size>, which also includes that tenants' own plans fill), and at each
+// creates/s:to-<size>, which also includes those tenants' own plans filling), and at each
 // size p50 and p99 of each operation at 1 and 20 clients. Units: ms-p50:<op>:<size>:c<clients>,
 // ms-p99:…, ratio-p50:<op>:c<clients>:<size>/first (over the first size), and store
 // commands per operation at one client, cmds:<op>:<size>, with ratio-cmds:<op>:<size>/first.
 //
 // The reads (supportPlans, supportRequests(first: 20), incidentLedger(first: 20), tenant
 // benefits with reminders) and the findOne-by-_id floor run on random growing tenants,
-// whose own data grows with the store (a fifth of a request each at 1k, about 55 at 100k), and the
-// reads again on 21 fixed tenants (<op>@fixed) that hold 30 requests from the start and
-// get none later: only other tenants' data differs between their sizes.
+// whose own data grows with the store (a fifth of a request each at 1k, about 55 at
+// 100k), and the reads again on 21 fixed tenants (<op>@fixed) that hold 30 requests from
+// the start and get none later: only other tenants' data differs between their sizes.
 // resolveSupportRequest resolves open requests of growing tenants (RESOLVED: no refund).
 //
 // Creates are measured on reserved tenants, a fresh set of up to 60 per size that got no
-// request before (reserveTenants), each set taking the same sequence of calls, so their
+// request before (layOut), each set taking the same sequence of calls, so their
 // plans are in the same state at every size and only other tenants' data differs:
 // createSupportRequest (no resolution mixed in; the first 60 calls, at one client, each on
 // another tenant's empty plan), then creates spread over the set by 16 clients
@@ -137,7 +137,7 @@ func layOut(b *testing.B, ntenants int, sizes []int) layout {
 		lay.reserved = append(lay.reserved, set)
 	}
 	// Every third create of the growing tenants is refunded, the creates going round
-	// them: a count that is a multiple of 3 would refund the same tenants' every time and
+	// them: a count that is a multiple of 3 would refund the same tenants every time and
 	// fill the others' plans (one tenant is then left out).
 	if lay.growing%3 == 0 {
 		lay.growing--
