@@ -28,11 +28,11 @@ import (
 )
 
 // growthSizes are the numbers of support requests the store is grown to
-// (PSAPI_GROWTH_SIZES, comma separated; default 1000,10000).
+// (PSAPI_GROWTH_SIZES, comma separated; default 1000,10000,100000, the sizes of issue 13).
 func growthSizes() []int {
 	s := os.Getenv("PSAPI_GROWTH_SIZES")
 	if s == "" {
-		s = "1000,10000"
+		s = "1000,10000,100000"
 	}
 	var out []int
 	for _, f := range strings.Split(s, ",") {
@@ -46,30 +46,107 @@ func growthSizes() []int {
 
 // BenchmarkGrowth measures whether an operation's cost depends on other tenants' data
 // (issue 13): 2,000 tenants (PSAPI_GROWTH_TENANTS), each with one admin and one activated
-// SPD plan, built through the domain service as the server wires it (the cache in front of
-// the store, no HTTP), the store grown to each size of growthSizes with creates spread over
-// the tenants (every tenth closed as a duplicate, so refunds and their ledger entries grow
-// too), and at each size p50 and p99 of each operation at 1 and 20 clients, each call on a
-// random tenant. Units: ms-p50:<op>:<size>:c<clients>, and store commands per operation
-// (cmds:<op>:<size>) at one client. At each size it also starts the built server on the
-// grown database (first start, restart, restart after a SIGKILL under load: starts) and
-// reports the time to its first answer.
+// SPD plan of 50 incidents, built through the domain service as the server wires it (the
+// cache in front of the store, no HTTP), the store grown to each size of growthSizes with
+// creates spread over the growing tenants by 16 clients (one in three resolved as a
+// duplicate and refunded, so refunds and their ledger entries grow too; its rate is
+// creates/s:to-<size>, which also includes those tenants' own plans filling), and at each
+// size p50 and p99 of each operation at 1 and 20 clients. Units: ms-p50:<op>:<size>:c<clients>,
+// ms-p99:…, ratio-p50:<op>:c<clients>:<size>/first (over the first size), and store
+// commands per operation at one client, cmds:<op>:<size>, with ratio-cmds:<op>:<size>/first.
+//
+// The reads (supportPlans, supportRequests(first: 20), incidentLedger(first: 20), tenant
+// benefits with reminders) and the findOne-by-_id floor run on random growing tenants,
+// whose own data grows with the store (a fifth of a request each at 1k, about 55 at
+// 100k), and the reads again on 21 fixed tenants (<op>@fixed) that hold 30 requests from
+// the start and get none later: only other tenants' data differs between their sizes.
+// resolveSupportRequest resolves open requests of growing tenants (RESOLVED: no refund).
+//
+// Creates are measured on reserved tenants, a fresh set of up to 60 per size that got no
+// request before (layOut), each set taking the same sequence of calls, so their
+// plans are in the same state at every size and only other tenants' data differs:
+// createSupportRequest (no resolution mixed in; the first 60 calls, at one client, each on
+// another tenant's empty plan), then creates spread over the set by 16 clients
+// (creates/s:spread:<size> and ratio-creates/s:spread:<size>/first: the issue's "creates
+// spread over tenants no slower at 100k than at 1k"), then
+// resolveSupportRequest-duplicate: the provider resolving those creates as duplicates,
+// each refunding its incident (R16, R25).
+//
+// At each size it also reports the process's RSS and data files, its idle CPU with 100
+// live subscriptions, and starts the built server on the grown database (first start,
+// restart, restart after a SIGKILL under load: starts) and reports the time to its first
+// answer.
 func BenchmarkGrowth(b *testing.B) {
 	ctx := context.Background()
 	ntenants := 2000
 	if n, err := strconv.Atoi(os.Getenv("PSAPI_GROWTH_TENANTS")); err == nil && n > 0 {
 		ntenants = n
 	}
+	sizes := growthSizes()
+	lay := layOut(b, ntenants, sizes)
 	var cmds atomic.Int64
 	timer := newStoreTimer()
 	mon := timer.monitor()
 	started := mon.Started
 	mon.Started = func(c context.Context, e *event.CommandStartedEvent) { cmds.Add(1); started(c, e) }
 	t := newTenants(b, ntenants, mon)
-	starts := newStarts(b, t.st, t.fixture, t.admins, t.plans, t.now)
+	// The server's creates under load (the start after a SIGKILL) go to growing tenants
+	// only: the fixed and reserved tenants' own data must not change.
+	starts := newStarts(b, t.st, t.fixture, t.admins[:lay.growing], t.plans[:lay.growing], t.now)
 	for b.Loop() {
-		growth(b, ctx, t.svc, t.st, t.accts, t.plans, &cmds, starts)
+		growth(b, ctx, t, lay, sizes, &cmds, starts)
 	}
+}
+
+// layout is how BenchmarkGrowth divides its tenants: growing tenants [0, growing) take
+// the creates that grow the store; reserved[k] are the tenants whose creates are measured
+// at the k-th size; the last fixedTenants are the fixed ones.
+type layout struct {
+	growing  int
+	reserved [][]int
+	fixed    int // the first fixed tenant
+}
+
+// reservedPerSize is how many fresh tenants the creates of one size are measured on: the
+// first call of createSupportRequest at one client (createCalls1) each on a tenant of its
+// own, on an empty plan.
+const reservedPerSize = createCalls1
+
+// The calls of the create measurement, in this order, on each size's reserved tenants:
+// at one client, at 20 clients, and the spread rate at 16 clients; then the same
+// requests of the first two resolved as duplicates (refunded) at 1 and 20 clients.
+const (
+	createCalls1      = 60
+	createCalls20     = 200
+	createSpreadCalls = 400
+	spreadClients     = 16
+)
+
+func layOut(b *testing.B, ntenants int, sizes []int) layout {
+	rest := ntenants - fixedTenants
+	// At most a third of the tenants that are not fixed are reserved, so that the growing
+	// ones hold the largest size; fewer tenants than 60 a size take more calls each.
+	per := min(reservedPerSize, rest/(3*len(sizes)))
+	require.Positive(b, per, "too few tenants (PSAPI_GROWTH_TENANTS) for %d sizes", len(sizes))
+	lay := layout{fixed: rest, growing: rest - per*len(sizes)}
+	for k := range sizes {
+		set := make([]int, per)
+		for j := range set {
+			set[j] = lay.growing + k*per + j
+		}
+		lay.reserved = append(lay.reserved, set)
+	}
+	// Every third create of the growing tenants is refunded, the creates going round
+	// them: a count that is a multiple of 3 would refund the same tenants every time and
+	// fill the others' plans (one tenant is then left out).
+	if lay.growing%3 == 0 {
+		lay.growing--
+	}
+	// A growing tenant's plan of 50 holds up to 75 requests when a third are refunded; 70
+	// leaves room for the uneven rounds and the server's creates under load.
+	need := slices.Max(sizes) - fixedTenants*fixedRequests
+	require.LessOrEqual(b, need, 70*lay.growing, "%d growing tenants cannot hold %d requests (PSAPI_GROWTH_TENANTS)", lay.growing, slices.Max(sizes))
+	return lay
 }
 
 // tenants is the setup of BenchmarkGrowth and BenchmarkCreateCommands: a fresh database
@@ -115,7 +192,12 @@ func newTenants(b *testing.B, n int, mon *event.CommandMonitor) tenants {
 // growthDatabase is the database BenchmarkGrowth builds (its embedded store's file).
 var growthDatabase string
 
-func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb.Store, accts []domain.Account, plans []string, cmds *atomic.Int64, starts *starts) {
+// growthProvider is the support provider that records resolutions (R25); a partner
+// cannot refund its own request.
+var growthProvider = domain.Account{ID: "provider:growth", Kind: domain.KindSupportProvider}
+
+func growth(b *testing.B, ctx context.Context, t tenants, lay layout, sizes []int, cmds *atomic.Int64, starts *starts) {
+	st, svc, accts, plans := t.st, t.svc, t.accts, t.plans
 	growthDatabase = st.Database().Name()
 	ntenants := len(accts)
 	tenantOf := func(i int) string {
@@ -128,23 +210,25 @@ func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb
 	})
 	b.ReportMetric(float64(ntenants)/time.Since(start).Seconds(), "tenants/s:activate")
 
-	// The support provider records resolutions (R25); a partner cannot refund its own request.
-	provider := domain.Account{ID: "provider:growth", Kind: domain.KindSupportProvider}
-	var created atomic.Int64
+	var stored atomic.Int64  // the requests this benchmark created
+	var created atomic.Int64 // the creates that grow the store
 	var mu sync.Mutex
-	var open []string // open requests, for the provider to resolve
-	create := func(i int) error {
-		k := created.Add(1)
-		r, err := svc.CreateRequest(ctx, accts[i], domain.CreateRequestInput{IdempotencyKey: fmt.Sprintf("growth-%09d", k), PlanID: plans[i],
+	var open []string // open requests of growing tenants, for the provider to resolve
+	newRequest := func(i int, key string) (domain.SupportRequest, error) {
+		stored.Add(1)
+		return svc.CreateRequest(ctx, accts[i], domain.CreateRequestInput{IdempotencyKey: key, PlanID: plans[i],
 			ProductID: "microsoft-365", Portal: domain.PortalMicrosoft365, Type: domain.RequestTechnical, Title: "growth"})
+	}
+	grow := func(i int) error {
+		k := created.Add(1)
+		r, err := newRequest(i, fmt.Sprintf("growth-%09d", k))
 		if err != nil {
 			return err
 		}
-		// One in three refunded, by a count coprime with the 2,000 tenants the creates go
-		// round, so that every plan gets refunds: 2,000 plans of 50 then hold 100,000
-		// requests with room to spare.
+		// One in three refunded, by a count coprime with the growing tenants the creates
+		// go round (layOut), so that every plan gets refunds.
 		if k%3 == 0 {
-			_, err = svc.ResolveRequest(ctx, provider, r.ID, domain.CloseDuplicate) // refunded (R16, R25)
+			_, err = svc.ResolveRequest(ctx, growthProvider, r.ID, domain.CloseDuplicate) // refunded (R16, R25)
 			return err
 		}
 		mu.Lock()
@@ -161,7 +245,7 @@ func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb
 		id := open[len(open)-1]
 		open = open[:len(open)-1]
 		mu.Unlock()
-		_, err := svc.ResolveRequest(ctx, provider, id, domain.CloseResolved)
+		_, err := svc.ResolveRequest(ctx, growthProvider, id, domain.CloseResolved)
 		return err
 	}
 	ops := []struct {
@@ -186,21 +270,22 @@ func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb
 			_, err := svc.Reminders(ctx, accts[i], tenantOf(i))
 			return err
 		}, true},
-		{"createSupportRequest", create, false},
 		{"resolveSupportRequest", closeOne, false},
 	}
-	// The last fixedTenants tenants get their requests now and none later: their pages are
-	// full and their data the same at every size, so their figures show what other
-	// tenants' data costs them. The creates that grow the store go round the others.
-	growing := ntenants - fixedTenants
-	fillFixedTenants(b, ctx, svc, accts[growing:], plans[growing:], provider)
-	fixed := func(j int) int { return growing + j%fixedTenants }
-	p50 := map[string]float64{}
-	for _, size := range growthSizes() {
+	// The fixed tenants get their requests now and none later: their pages are full and
+	// their data the same at every size, so their figures show what other tenants' data
+	// costs them.
+	fillFixedTenants(b, ctx, svc, accts[lay.fixed:], plans[lay.fixed:])
+	stored.Add(fixedTenants * fixedRequests)
+	fixed := func(j int) int { return lay.fixed + j%fixedTenants }
+	m := &growthFigures{b: b, cmds: cmds, first: map[string]float64{}}
+	for k, size := range sizes {
 		start := time.Now()
 		before := created.Load()
-		if n := size - int(before) - fixedTenants*fixedRequests; n > 0 {
-			parallel(b, 16, n, func(j int) error { return create(int(before+int64(j)) % growing) })
+		// The store holds size requests when the size's measurements start (the fixed
+		// tenants' and the earlier sizes' reserved tenants' count in it).
+		if n := size - int(stored.Load()); n > 0 {
+			parallel(b, spreadClients, n, func(j int) error { return grow(int(before+int64(j)) % lay.growing) })
 		}
 		b.ReportMetric(float64(created.Load()-before)/time.Since(start).Seconds(), fmt.Sprintf("creates/s:to-%d", size))
 		reportFootprint(b, size)
@@ -213,10 +298,18 @@ func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb
 					n = 200
 				}
 				if op.fixed {
+					if clients == 1 {
+						// Untimed, as below: the fixed tenants in the cache.
+						parallel(b, 1, fixedTenants, func(j int) error { return op.do(fixed(j)) })
+					}
+					c0 := cmds.Load()
 					lat := timed(b, clients, n, fixed, op.do)
-					reportLatency(b, p50, op.name+"@fixed", size, clients, lat)
+					if clients == 1 {
+						m.commands(op.name+"@fixed", size, cmds.Load()-c0, n)
+					}
+					m.latency(op.name+"@fixed", size, clients, lat)
 				}
-				pick := func(j int) int { return (j*7919 + 13) % growing }
+				pick := func(j int) int { return (j*7919 + 13) % lay.growing }
 				if op.fixed && clients == 1 {
 					// One untimed call per tenant first: what the reads cost then does not
 					// depend on whether the cache (accounts, memberships, tenants, for 30 s)
@@ -228,32 +321,112 @@ func growth(b *testing.B, ctx context.Context, svc *service.Service, st *mongodb
 				c0 := cmds.Load()
 				lat := timed(b, clients, n, pick, op.do)
 				if clients == 1 {
-					b.ReportMetric(float64(cmds.Load()-c0)/float64(n), fmt.Sprintf("cmds:%s:%d", op.name, size))
+					m.commands(op.name, size, cmds.Load()-c0, n)
 				}
-				reportLatency(b, p50, op.name, size, clients, lat)
+				m.latency(op.name, size, clients, lat)
 			}
 		}
+		measureCreates(b, ctx, svc, accts, lay.reserved[k], size, m, newRequest)
 	}
 	b.ReportMetric(0, "ns/op")
 }
 
-// reportLatency reports an operation's p50 and p99 at a size and, from the second size
-// on, its p50 over the first size's (p50 holds the first size's, by operation and clients).
-func reportLatency(b *testing.B, p50 map[string]float64, name string, size, clients int, lat []float64) {
-	q50, q99 := lat[len(lat)/2], lat[len(lat)*99/100]
-	b.ReportMetric(q50, fmt.Sprintf("ms-p50:%s:%d:c%d", name, size, clients))
-	b.ReportMetric(q99, fmt.Sprintf("ms-p99:%s:%d:c%d", name, size, clients))
-	key := fmt.Sprintf("%s:c%d", name, clients)
-	if first, ok := p50[key]; ok && first > 0 {
-		b.ReportMetric(q50/first, fmt.Sprintf("ratio-p50:%s:%d/first", key, size))
-	} else {
-		p50[key] = q50
+// measureCreates measures, at one size, creates and their refunds on that size's reserved
+// tenants (set), which got no request before: the same calls in the same order at every
+// size, so that each plan is in the same state at the same call and only other tenants'
+// data differs. Each tenant's plan stays under half used (at most 23 of 50 with 29 tenants
+// or more), where a claim is one blind slot insert (ClaimIncident).
+func measureCreates(b *testing.B, ctx context.Context, svc *service.Service, accts []domain.Account, set []int, size int, m *growthFigures,
+	newRequest func(i int, key string) (domain.SupportRequest, error)) {
+	tenant := func(j int) int { return set[j%len(set)] }
+	// Each tenant's account, memberships and tenant in the cache (30 s), as the reads'
+	// untimed calls do: the first create of a tenant then costs what the others do.
+	parallel(b, 1, len(set), func(j int) error {
+		_, err := svc.SupportPlans(ctx, accts[tenant(j)], "microsoft-365", "", domain.PortalMicrosoft365)
+		return err
+	})
+	creates := func(phase string, clients, n int) ([]string, []float64) {
+		ids := make([]string, n)
+		lat := timed(b, clients, n, func(j int) int { return j }, func(j int) error {
+			r, err := newRequest(tenant(j), fmt.Sprintf("reserved-%d-%s-%d", size, phase, j))
+			ids[j] = r.ID
+			return err
+		})
+		return ids, lat
 	}
+	c0 := m.cmds.Load()
+	ids1, lat := creates("c1", 1, createCalls1)
+	m.commands("createSupportRequest", size, m.cmds.Load()-c0, createCalls1)
+	m.latency("createSupportRequest", size, 1, lat)
+	ids20, lat := creates("c20", 20, createCalls20)
+	m.latency("createSupportRequest", size, 20, lat)
+
+	start := time.Now()
+	creates("spread", spreadClients, createSpreadCalls)
+	rate := float64(createSpreadCalls) / time.Since(start).Seconds()
+	b.ReportMetric(rate, fmt.Sprintf("creates/s:spread:%d", size))
+	m.ratio("creates/s:spread", size, rate)
+
+	// The provider finds them duplicates: each resolution refunds the incident (R16, R25).
+	refund := func(ids []string, clients int) []float64 {
+		return timed(b, clients, len(ids), func(j int) int { return j }, func(j int) error {
+			_, err := svc.ResolveRequest(ctx, growthProvider, ids[j], domain.CloseDuplicate)
+			return err
+		})
+	}
+	const op = "resolveSupportRequest-duplicate"
+	c0 = m.cmds.Load()
+	lat = refund(ids1, 1)
+	m.commands(op, size, m.cmds.Load()-c0, len(ids1))
+	m.latency(op, size, 1, lat)
+	m.latency(op, size, 20, refund(ids20, 20))
+}
+
+// growthFigures reports BenchmarkGrowth's figures, and each one's ratio to its value at
+// the first size (first, by unit without the size).
+type growthFigures struct {
+	b     *testing.B
+	cmds  *atomic.Int64
+	first map[string]float64
+}
+
+// ratio reports v over the first size's v of the same key, as ratio-<key>:<size>/first,
+// from the second size on.
+func (m *growthFigures) ratio(key string, size int, v float64) {
+	if first, ok := m.first[key]; ok {
+		if first > 0 {
+			m.b.ReportMetric(v/first, fmt.Sprintf("ratio-%s:%d/first", key, size))
+		}
+		return
+	}
+	m.first[key] = v
+}
+
+// commands reports the store commands of n calls of an operation at one client, per call.
+func (m *growthFigures) commands(op string, size int, cmds int64, n int) {
+	v := float64(cmds) / float64(n)
+	m.b.ReportMetric(v, fmt.Sprintf("cmds:%s:%d", op, size))
+	m.ratio("cmds:"+op, size, v)
+}
+
+// latency reports an operation's p50 and p99 at a size and, from the second size on, its
+// p50 over the first size's.
+func (m *growthFigures) latency(op string, size, clients int, lat []float64) {
+	q50, q99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	m.b.ReportMetric(q50, fmt.Sprintf("ms-p50:%s:%d:c%d", op, size, clients))
+	m.b.ReportMetric(q99, fmt.Sprintf("ms-p99:%s:%d:c%d", op, size, clients))
+	key := fmt.Sprintf("%s:c%d", op, clients)
+	if first, ok := m.first["p50:"+key]; ok {
+		if first > 0 {
+			m.b.ReportMetric(q50/first, fmt.Sprintf("ratio-p50:%s:%d/first", key, size))
+		}
+		return
+	}
+	m.first["p50:"+key] = q50
 }
 
 // fixedTenants is how many of BenchmarkGrowth's tenants hold fixedRequests requests each
-// from the start and get no more; 21, so that the others (1,979) are not a multiple of 3
-// and every one of them gets refunds (one create in three is refunded).
+// from the start and get no more.
 const (
 	fixedTenants  = 21
 	fixedRequests = 30
@@ -262,7 +435,7 @@ const (
 // fillFixedTenants gives each of the fixed tenants fixedRequests requests, one in three
 // resolved as a duplicate and refunded (R16, R25), so that a page of 20 requests or
 // ledger entries is full and the tenant's plan has claims and refunds.
-func fillFixedTenants(b *testing.B, ctx context.Context, svc *service.Service, accts []domain.Account, plans []string, provider domain.Account) {
+func fillFixedTenants(b *testing.B, ctx context.Context, svc *service.Service, accts []domain.Account, plans []string) {
 	parallel(b, 4, len(accts)*fixedRequests, func(j int) error {
 		i, k := j%len(accts), j/len(accts)
 		r, err := svc.CreateRequest(ctx, accts[i], domain.CreateRequestInput{IdempotencyKey: fmt.Sprintf("fixed-%d-%d", i, k), PlanID: plans[i],
@@ -270,7 +443,7 @@ func fillFixedTenants(b *testing.B, ctx context.Context, svc *service.Service, a
 		if err != nil || k%3 != 0 {
 			return err
 		}
-		_, err = svc.ResolveRequest(ctx, provider, r.ID, domain.CloseDuplicate)
+		_, err = svc.ResolveRequest(ctx, growthProvider, r.ID, domain.CloseDuplicate)
 		return err
 	})
 }

@@ -170,7 +170,7 @@ func Parse(r io.Reader) (*Run, error) {
 			run.GOARCH = strings.TrimPrefix(line, "goarch: ")
 			continue
 		case strings.HasPrefix(line, "cpu: "):
-			run.CPU = strings.TrimPrefix(line, "cpu: ")
+			run.CPU = strings.TrimSpace(strings.TrimPrefix(line, "cpu: "))
 			continue
 		case strings.HasPrefix(line, "pkg: "):
 			pkg = strings.TrimPrefix(line, "pkg: ")
@@ -274,9 +274,10 @@ func renderTable(r *Run, m Machine, cmd string, docs *docs) string {
 	if cmd != "" {
 		fmt.Fprintf(&b, "```sh\n%s\n```\n\n", strings.TrimSpace(cmd))
 	}
+	renderTargetResults(&b, r)
+	renderGrowth(&b, r)
+	b.WriteString("\n### Every figure\n\n")
 	b.WriteString("| Benchmark | Metric | Value | Target | Holds? | How it is measured |\n|---|---|---:|---|---|---|\n")
-	matched := make([]bool, len(targets))
-	held, total := 0, 0
 	lastTop := ""
 	for _, res := range r.Results {
 		how := ""
@@ -289,17 +290,9 @@ func renderTable(r *Run, m Machine, cmd string, docs *docs) string {
 				continue
 			}
 			tgt, hold := "", ""
-			for i, t := range targets {
+			for _, t := range targets {
 				if t.applies(res.Name, mt.Unit) {
-					matched[i] = true
-					tgt = t.String()
-					total++
-					if t.holds(mt.Value) {
-						held++
-						hold = "yes"
-					} else {
-						hold = "**no**"
-					}
+					tgt, hold = t.String(), t.judge(mt.Value)
 					break
 				}
 			}
@@ -307,13 +300,6 @@ func renderTable(r *Run, m Machine, cmd string, docs *docs) string {
 			how = ""
 		}
 	}
-	for i, t := range targets {
-		if !matched[i] {
-			total++
-			fmt.Fprintf(&b, "| %s | %s | not measured | %s | **not run** | %s |\n", escape(t.Name), escape(t.Unit), t.String(), escape(t.Text))
-		}
-	}
-	fmt.Fprintf(&b, "\n%d of %d targets hold.\n", held, total)
 	if len(r.Failures) > 0 {
 		b.WriteString("\n**Failures in this run:**\n\n")
 		for _, f := range r.Failures {
@@ -345,6 +331,165 @@ func renderTable(r *Run, m Machine, cmd string, docs *docs) string {
 	}
 	return b.String()
 }
+
+// renderTargetResults lists every target once, with the figure that judges it and
+// whether it holds: for a target of BenchmarkGrowth stated at 100k requests (AnySize), the
+// figure at 100k, or at the largest size the run measured when it did not reach 100k;
+// for one that several benchmarks report (clients=1, clients=50, …), each of them.
+func renderTargetResults(b *strings.Builder, r *Run) {
+	type figure struct {
+		bench, unit string
+		v           float64
+		size        int
+	}
+	held, total := 0, 0
+	var rows strings.Builder
+	for _, t := range targets {
+		var figs []figure
+		for _, res := range r.Results {
+			for _, mt := range res.Metrics {
+				if t.applies(res.Name, mt.Unit) {
+					figs = append(figs, figure{res.Name, mt.Unit, mt.Value, t.sizeOf(mt.Unit)})
+				}
+			}
+		}
+		if t.AnySize && len(figs) > 0 {
+			largest := figs[0]
+			for _, f := range figs[1:] {
+				if f.size > largest.size {
+					largest = f
+				}
+			}
+			figs = []figure{largest}
+		}
+		if len(figs) == 0 {
+			total++
+			fmt.Fprintf(&rows, "| %s | %s | %s | not measured | %s | **not run** |\n", escape(t.Text), escape(t.Name), escape(t.Unit), t.String())
+			continue
+		}
+		for _, f := range figs {
+			total++
+			if t.holds(f.v) {
+				held++
+			}
+			unit := escape(f.unit)
+			if t.AnySize && f.size != growthSize {
+				unit += fmt.Sprintf(" (the largest size run; the target is at %d)", growthSize)
+			}
+			fmt.Fprintf(&rows, "| %s | %s | %s | %s | %s | %s |\n", escape(t.Text), escape(f.bench), unit, formatValue(f.v), t.String(), t.judge(f.v))
+		}
+	}
+	b.WriteString("### Every target\n\n")
+	fmt.Fprintf(b, "Each target of the issues once, with the figure that judges it: %d of %d hold.\n\n", held, total)
+	b.WriteString("| Target | Benchmark | Metric | Value | Target | Holds? |\n|---|---|---|---:|---|---|\n")
+	b.WriteString(rows.String())
+}
+
+// renderGrowth is BenchmarkGrowth's figures as one table, an operation a row and a store
+// size a column, each ratio (the largest size over the first) with whether its target
+// holds.
+func renderGrowth(b *strings.Builder, r *Run) {
+	fig := map[string]float64{}
+	sizes := map[int]bool{}
+	found := false
+	for _, res := range r.Results {
+		if res.Name != "Growth" {
+			continue
+		}
+		found = true
+		for _, mt := range res.Metrics {
+			fig[mt.Unit] = mt.Value
+			if m := growthSizeRE.FindStringSubmatch(mt.Unit); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				sizes[n] = true
+			}
+		}
+	}
+	if !found || len(sizes) == 0 {
+		return
+	}
+	var order []int
+	for n := range sizes {
+		order = append(order, n)
+	}
+	sort.Ints(order)
+	last := order[len(order)-1]
+	val := func(unit string) string {
+		if v, ok := fig[unit]; ok {
+			return formatValue(v)
+		}
+		return "—"
+	}
+	// judged is a ratio at the largest size with whether its target holds.
+	judged := func(unit string) string {
+		v, ok := fig[unit]
+		if !ok {
+			return "—"
+		}
+		for _, t := range targets {
+			if t.applies("Growth", unit) {
+				return formatValue(v) + " (" + t.String() + ": " + t.judge(v) + ")"
+			}
+		}
+		return formatValue(v)
+	}
+	b.WriteString("\n### Growth (BenchmarkGrowth, issue 13)\n\n")
+	b.WriteString("p50 (p99) in ms at 1 client · 20 clients at each store size; the ratios are the largest size's over the first's, with their targets; commands are per operation at one client.\n\n")
+	b.WriteString("| Operation |")
+	for _, n := range order {
+		fmt.Fprintf(b, " %d |", n)
+	}
+	fmt.Fprintf(b, " p50 %d ÷ %d, 1 client | p50 %d ÷ %d, 20 clients | commands | commands %d ÷ %d |\n|---|", last, order[0], last, order[0], last, order[0])
+	b.WriteString(strings.Repeat("---:|", len(order)) + "---|---|---:|---|\n")
+	for _, op := range growthOps {
+		if _, ok := fig[fmt.Sprintf("ms-p50:%s:%d:c1", op, order[0])]; !ok {
+			continue
+		}
+		fmt.Fprintf(b, "| %s |", escape(op))
+		var cmds []string
+		for _, n := range order {
+			fmt.Fprintf(b, " %s (%s) · %s (%s) |", val(fmt.Sprintf("ms-p50:%s:%d:c1", op, n)), val(fmt.Sprintf("ms-p99:%s:%d:c1", op, n)),
+				val(fmt.Sprintf("ms-p50:%s:%d:c20", op, n)), val(fmt.Sprintf("ms-p99:%s:%d:c20", op, n)))
+			cmds = append(cmds, val(fmt.Sprintf("cmds:%s:%d", op, n)))
+		}
+		fmt.Fprintf(b, " %s | %s | %s | %s |\n", judged(fmt.Sprintf("ratio-p50:%s:c1:%d/first", op, last)), judged(fmt.Sprintf("ratio-p50:%s:c20:%d/first", op, last)),
+			strings.Join(cmds, " / "), judged(fmt.Sprintf("ratio-cmds:%s:%d/first", op, last)))
+	}
+	// The figures of a size that are not an operation's: a row each, with the ratio's target.
+	rows := []struct{ name, unit, ratio string }{
+		{"start to first answer, first start (s)", "s-first-answer:first:%d", "ratio-s-first-answer:first:%d/first"},
+		{"start to first answer, restart (s)", "s-first-answer:restart:%d", "ratio-s-first-answer:restart:%d/first"},
+		{"start to first answer, after SIGKILL under load (s)", "s-first-answer:after-kill:%d", "ratio-s-first-answer:after-kill:%d/first"},
+		{"idle CPU, 100 subscriptions (% of a core)", "cpu%%-idle-100subs:%d", "ratio-cpu%%-idle-100subs:%d/first"},
+		{"idle CPU, no subscription (% of a core)", "cpu%%-idle-0subs:%d", ""},
+		{"creates spread over tenants, 16 clients (creates/s)", "creates/s:spread:%d", "ratio-creates/s:spread:%d/first"},
+		{"creates building the store up to the size (creates/s)", "creates/s:to-%d", ""},
+		{"RSS (MiB)", "MiB-rss:%d", ""},
+		{"data files (MiB)", "MiB-data:%d", ""},
+	}
+	b.WriteString("\n| Figure |")
+	for _, n := range order {
+		fmt.Fprintf(b, " %d |", n)
+	}
+	fmt.Fprintf(b, " %d ÷ %d |\n|---|%s---|\n", last, order[0], strings.Repeat("---:|", len(order)))
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %s |", escape(row.name))
+		for _, n := range order {
+			fmt.Fprintf(b, " %s |", val(fmt.Sprintf(row.unit, n)))
+		}
+		ratio := ""
+		if row.ratio != "" {
+			ratio = judged(fmt.Sprintf(row.ratio, last))
+		}
+		fmt.Fprintf(b, " %s |\n", ratio)
+	}
+	if _, ok := fig["tenants/s:activate"]; ok {
+		fmt.Fprintf(b, "\nActivations: %s tenants/s.\n", judged("tenants/s:activate"))
+	}
+}
+
+// growthSizeRE finds the store size in a BenchmarkGrowth latency unit.
+var growthSizeRE = regexp.MustCompile(`^ms-p50:[^:]+:(\d+):c\d+$`)
 
 // renderBreakdown lists the store commands per request of benchmarks that report them.
 func renderBreakdown(b *strings.Builder, r *Run) {

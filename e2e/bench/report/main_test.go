@@ -83,3 +83,60 @@ func TestReportKeepsTheHandWrittenText(t *testing.T) {
 	assert.NotContains(t, s, "\nold\n")
 	assert.Contains(t, stdout.String(), "| SupportPlansHTTP/clients=1 | p50-ratio |")
 }
+
+// growthSample is BenchmarkGrowth's line (a few of its figures) at 1k, 10k and 100k.
+const growthSample = `pkg: github.com/partnersupport/api/e2e/bench
+BenchmarkGrowth-2   	       1	       330.0 tenants/s:activate	        81.00 creates/s:to-1000	        91.00 MiB-rss:1000	        22.00 MiB-data:1000	` +
+	`0.9800 s-first-answer:first:1000	        3.700 ms-p50:supportPlans:1000:c1	        52.00 ms-p50:supportPlans:1000:c20	        72.00 ms-p99:supportPlans:1000:c20	` +
+	`12.00 cmds:createSupportRequest:1000	        7.300 ms-p50:createSupportRequest:1000:c1	        90.00 creates/s:spread:1000	        3.000 ms-p50:supportPlans:10000:c1	` +
+	`1.600 ratio-p50:supportPlans:c1:10000/first	        1.040 ratio-cmds:createSupportRequest:10000/first	        1.100 ratio-creates/s:spread:10000/first	` +
+	`1.090 ratio-p50:supportPlans:c1:100000/first	        1.000 ratio-cmds:createSupportRequest:100000/first	        0.9200 ratio-creates/s:spread:100000/first	` +
+	`1.020 s-first-answer:first:100000	        1.040 ratio-s-first-answer:first:100000/first	        57.00 ms-p50:supportPlans:100000:c20	        109.0 MiB-rss:100000	        0 ns/op
+ok  	github.com/partnersupport/api/e2e/bench	1508s
+`
+
+func TestTableJudgesEveryGrowthTarget(t *testing.T) {
+	r, err := Parse(strings.NewReader(growthSample))
+	require.NoError(t, err)
+	md := renderTable(r, Machine{}, "", newDocs())
+	summary, figures, ok := strings.Cut(md, "### Every figure")
+	require.True(t, ok, md)
+	// Every target once in the summary, judged at 100k; one not run is said so.
+	for _, tgt := range targets {
+		if tgt.Bench == `^Growth$` {
+			assert.Contains(t, summary, "| "+escape(tgt.Text)+" | Growth | "+escape(tgt.Unit)+" | ", "one row per target, at 100k")
+		}
+	}
+	assert.Contains(t, summary, "| Growth | ratio-p50:supportPlans:c1:100000/first | 1.09 | ≤ 1.5 | yes |", "judged at 100k, not at 10k (1.6)")
+	assert.Contains(t, summary, "| Growth | ratio-cmds:createSupportRequest:100000/first | 1 | ≤ 1.05 | yes |")
+	assert.Contains(t, summary, "| Growth | ratio-creates/s:spread:100000/first | 0.92 | ≥ 1 | **no** |", "creates at 100k slower than at 1k")
+	assert.Contains(t, summary, "| Growth | ms-p50:supportPlans:100000:c20 | 57 | ≤ 2 | **no** |")
+	assert.Contains(t, summary, "| Growth | ms-p99:supportPlans:100000:c20 | not measured | ≤ 25 | **not run** |")
+	assert.Contains(t, summary, "| Growth | MiB-rss:100000 | 109 | reported | reported |")
+	assert.Contains(t, summary, "| Growth | tenants/s:activate | 330 | ≥ 200 | yes |")
+	assert.Contains(t, summary, "| Growth | s-first-answer:first:100000 | 1.02 | ≤ 1.5 | yes |")
+	assert.Contains(t, summary, "| Burst | ledger-lag-ms | not measured | ≤ 1000 | **not run** |")
+	// Every figure, with the target of its unit at any size where the target is a ratio
+	// or the starts' bound, and none for an absolute latency below 100k.
+	assert.Contains(t, figures, "| Growth | ratio-p50:supportPlans:c1:10000/first | 1.6 | ≤ 1.5 | **no** |")
+	assert.Contains(t, figures, "| Growth | ratio-cmds:createSupportRequest:10000/first | 1.04 | ≤ 1.05 | yes |")
+	assert.Contains(t, figures, "| Growth | s-first-answer:first:1000 | 0.98 | ≤ 1.5 | yes |")
+	assert.Contains(t, figures, "| Growth | ms-p50:supportPlans:1000:c20 | 52 |  |  |")
+	assert.Contains(t, figures, "| Growth | MiB-rss:1000 | 91 |  |  |")
+	// The growth table: an operation a row, a size a column, the ratios judged.
+	assert.Contains(t, summary, "| Operation | 1000 | 10000 | 100000 | p50 100000 ÷ 1000, 1 client |")
+	assert.Contains(t, summary, "| supportPlans | 3.7 (—) · 52 (72) | 3 (—) · — (—) | — (—) · 57 (—) | 1.09 (≤ 1.5: yes) | — | — / — / — | — |")
+	assert.Contains(t, summary, "| createSupportRequest |", "an operation with a figure at the first size")
+	assert.NotContains(t, summary, "| incidentLedger |", "none of its figures in the sample")
+	assert.Contains(t, summary, "| creates spread over tenants, 16 clients (creates/s) | 90 | — | — | 0.92 (≥ 1: **no**) |")
+	assert.Contains(t, summary, "Activations: 330 (≥ 200: yes) tenants/s.")
+}
+
+func TestTableJudgesAShortGrowthRunAtItsLargestSize(t *testing.T) {
+	short := strings.NewReplacer(":100000", ":3000", ":10000", ":2000").Replace(growthSample)
+	r, err := Parse(strings.NewReader(short))
+	require.NoError(t, err)
+	md := renderTable(r, Machine{}, "", newDocs())
+	assert.Contains(t, md, "| Growth | ratio-p50:supportPlans:c1:3000/first (the largest size run; the target is at 100000) | 1.09 | ≤ 1.5 | yes |")
+	assert.Contains(t, md, "| Growth | ms-p50:supportPlans:100000:c20 | not measured | ≤ 2 | **not run** |", "an absolute target at 100k only")
+}
