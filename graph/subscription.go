@@ -17,6 +17,12 @@ func (r *Resolver) balanceStream(ctx context.Context, a domain.Account, tenantID
 			return nil, err
 		}
 	}
+	// Authorising reads the store: a burst of opens takes turns (feed.Hub.Admit).
+	done, err := r.Feed.Admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	view, err := r.LedgerService.FeedView(ctx, a, tenantID)
 	if err != nil {
 		return nil, err

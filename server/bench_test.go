@@ -70,6 +70,11 @@ func (c *cluster) setupUnlimited() string {
 // they measure.
 func subscribers(b *testing.B, addr, token, after string, n, perConn int, got func(seq int64)) []*coderws.Conn {
 	conns := make([]*coderws.Conn, (n+perConn-1)/perConn)
+	// The first subscription the server refuses fails the benchmark, which then ends at
+	// once (its waits also stop on b.Failed) instead of waiting out their deadlines for
+	// subscriptions that will never open. The client does not retry: 10,000 opens at once
+	// must all succeed (feed.Hub.Admit).
+	var refused sync.Once
 	var wg sync.WaitGroup
 	work := make(chan int)
 	for range 64 {
@@ -101,6 +106,8 @@ func subscribers(b *testing.B, addr, token, after string, n, perConn int, got fu
 						}
 						if seq, ok := seqOf(msg); ok {
 							got(seq)
+						} else if bytes.Contains(msg, []byte(`"errors"`)) || bytes.Contains(msg, []byte(`"type":"error"`)) {
+							refused.Do(func() { b.Errorf("a subscription was refused: %s", msg) })
 						}
 					}
 				}()
@@ -248,8 +255,11 @@ func benchFanout(b *testing.B, n int, cross bool) {
 		}
 	}()
 	testenv.WaitFor(b, 120*time.Second, "every subscription to open", func() bool {
-		return int(metric(b, subAddr, "graphql_subscriptions_open")) == n
+		return b.Failed() || int(metric(b, subAddr, "graphql_subscriptions_open")) == n
 	})
+	if b.Failed() {
+		b.FailNow()
+	}
 
 	db := c.db()
 	var lat []time.Duration
@@ -342,7 +352,10 @@ func BenchmarkSubscriptionMemory(b *testing.B) {
 			var r createResult
 			testenv.Post(b, c.url(0), patti, createMutation, createInput(key, goldFabrikam)).MustData(b, &r)
 			require.NotNil(b, r.CreateSupportRequest.Request, "%+v", r.CreateSupportRequest.UserErrors)
-			testenv.WaitFor(b, 60*time.Second, fmt.Sprintf("%d subscriptions to get the event", n), func() bool { return got.Load() == int64(n) })
+			testenv.WaitFor(b, 60*time.Second, fmt.Sprintf("%d subscriptions to get the event", n), func() bool { return b.Failed() || got.Load() == int64(n) })
+			if b.Failed() {
+				b.FailNow()
+			}
 		}
 		base, _ := idleMemory(b, addr, debugAddr)
 		first := subscribers(b, addr, patti, cursor.Tenant.LedgerCursor, conns, 1, count)

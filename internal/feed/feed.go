@@ -60,7 +60,13 @@ type Options struct {
 	Ring int
 	// CatchUpReads bounds how many subscribers read the store at once to catch up.
 	CatchUpReads int
-	Logger       *slog.Logger
+	// Opens bounds how many subscriptions are being opened at once (Admit): authorised
+	// against the store and joined to their tailer. Default 2.
+	Opens int
+	// OpenWait bounds how long an open waits for its turn before it is answered
+	// UNAVAILABLE (retryable). Default 60s.
+	OpenWait time.Duration
+	Logger   *slog.Logger
 }
 
 // Hub is this instance's set of tailers.
@@ -74,6 +80,8 @@ type Hub struct {
 	wg   sync.WaitGroup
 	// reads admits CatchUpReads store reads of catching-up subscribers at once.
 	reads chan struct{}
+	// opens admits Opens subscriptions being opened at once (Admit).
+	opens chan struct{}
 	// dropped counts subscriptions dropped for being too slow.
 	dropped atomic.Int64
 }
@@ -104,11 +112,17 @@ func NewHub(src Source, o Options) *Hub {
 	if o.Stall <= 0 {
 		o.Stall = 10 * time.Second
 	}
+	if o.Opens <= 0 {
+		o.Opens = 2
+	}
+	if o.OpenWait <= 0 {
+		o.OpenWait = 60 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Hub{src: src, opt: o, tail: map[string]*tailer{}, ctx: ctx, stop: cancel, reads: make(chan struct{}, o.CatchUpReads)}
+	h := &Hub{src: src, opt: o, tail: map[string]*tailer{}, ctx: ctx, stop: cancel, reads: make(chan struct{}, o.CatchUpReads), opens: make(chan struct{}, o.Opens)}
 	h.wg.Add(1)
 	go h.watch()
 	return h
@@ -169,6 +183,38 @@ func (h *Hub) Wake(scope string) {
 		}
 	}
 }
+
+// Admit waits for the turn of one subscription to open, and returns the function that
+// ends it; the caller authorises the subscriber (which reads the store) and subscribes
+// in between. Opening subscriptions is bursty (a fleet of dashboards connecting, every
+// client reconnecting after a deploy) while each open is a few short store reads: a
+// burst queues here, Opens at a time, where waiting costs nothing, instead of in the
+// store client's connection pool, where thousands of opens would hold every connection,
+// make every other request wait, and be answered UNAVAILABLE after the pool's short
+// wait themselves (issue 13's bound on that wait). An open that waits OpenWait for its
+// turn is answered UNAVAILABLE, which the client retries.
+func (h *Hub) Admit(ctx context.Context) (func(), error) {
+	select {
+	case h.opens <- struct{}{}: // the common case: no wait, no timer
+		return func() { <-h.opens }, nil
+	default:
+	}
+	wait := time.NewTimer(h.opt.OpenWait)
+	defer wait.Stop()
+	select {
+	case h.opens <- struct{}{}:
+		return func() { <-h.opens }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-h.ctx.Done():
+		return nil, errors.New("feed: server shutting down")
+	case <-wait.C:
+		return nil, ErrBusy
+	}
+}
+
+// ErrBusy answers an open that waited Options.OpenWait for its turn.
+var ErrBusy = domain.Errorf(domain.EUNAVAILABLE, "", "too many subscriptions are opening at once; try again")
 
 // Subscription is one subscriber's stream.
 type Subscription struct {

@@ -311,3 +311,42 @@ func TestFeed_WakeRacesTheLastSubscriberLeaving(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// Opens take turns, Opens at a time; one that waits OpenWait for its turn is answered the
+// retryable UNAVAILABLE, and the next turn is free once an open ends.
+func TestFeed_OpensTakeTurnsAndAWaitTooLongIsUnavailable(t *testing.T) {
+	hub := feed.NewHub(&memSource{}, feed.Options{Poll: time.Hour, Opens: 2, OpenWait: 200 * time.Millisecond})
+	defer hub.Close()
+	ctx := context.Background()
+	done1, err := hub.Admit(ctx)
+	require.NoError(t, err)
+	done2, err := hub.Admit(ctx)
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = hub.Admit(ctx)
+	assert.Equal(t, domain.EUNAVAILABLE, domain.ErrorCode(err), "a third open while two are under way waits, then is refused: %v", err)
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "after OpenWait")
+
+	// A waiting open gets the turn an ending one frees.
+	got := make(chan error, 1)
+	go func() {
+		done, err := hub.Admit(ctx)
+		if err == nil {
+			done()
+		}
+		got <- err
+	}()
+	done1()
+	require.NoError(t, <-got)
+	done2()
+
+	// One whose client leaves stops waiting.
+	done1, _ = hub.Admit(ctx)
+	done2, _ = hub.Admit(ctx)
+	defer done1()
+	defer done2()
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = hub.Admit(gone)
+	assert.ErrorIs(t, err, context.Canceled)
+}
