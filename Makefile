@@ -31,7 +31,8 @@ token:
 ## deployment tests and the benchmarks' own tests, a module of its own so the product's
 ## go.mod holds none of their dependencies); the patched FerretDB's (third_party/ferretdb,
 ## also a module of its own: its pushdown against a full scan on random data, and its
-## query plans); every fuzz target for 5 s; and the example. The browser tests need
+## query plans, and its statement cache under the race detector); every fuzz target for
+## 5 s; and the example. The browser tests need
 ## Debian's Chromium, and the client tests (e2e/clients) Node.js and their npm packages,
 ## installed here when missing. The server binaries the tests start are built once, into
 ## bin/test: the server, and the shared test store (`server store` with FerretDB's debug
@@ -43,7 +44,7 @@ test:
 	bash scripts/ensure-node-deps.sh
 	$(GO) vet $(PKGS)
 	cd e2e && $(GO) vet ./...
-	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/... ./internal/handler/... ./ferretdb/
+	cd third_party/ferretdb && $(GO) vet ./internal/backends/sqlite/... ./internal/handler/... ./internal/util/fsql/ ./ferretdb/
 	$(GO) build -o $(TESTBIN)/server ./server
 	$(GO) build -tags ferretdb_debug -o $(TESTBIN)/store ./server
 	$(MAKE) --no-print-directory -j5 --output-sync=target test-product test-e2e test-ferretdb test-fuzz example
@@ -55,6 +56,7 @@ test-e2e:
 	cd e2e && $(TEST_ENV) $(GO) test -race -count=1 -timeout 20m ./...
 test-ferretdb:
 	cd third_party/ferretdb && $(GO) test -count=1 -timeout 10m ./internal/backends/sqlite/... ./internal/handler/... ./ferretdb/
+	cd third_party/ferretdb && $(GO) test -race -count=1 -timeout 10m ./internal/util/fsql/
 test-fuzz:
 	$(TEST_ENV) ./scripts/fuzz-all.sh 5s
 

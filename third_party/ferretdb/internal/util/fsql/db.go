@@ -37,6 +37,7 @@ type DB struct {
 	*metricsCollector
 
 	sqlDB     *sql.DB
+	stmts     *stmtCache // not upstream (PATCHES.md, 13)
 	l         *slog.Logger
 	token     *resource.Token
 	BatchSize int
@@ -54,6 +55,7 @@ func WrapDB(db *sql.DB, name string, l *slog.Logger) *DB {
 	res := &DB{
 		metricsCollector: newMetricsCollector(name, db.Stats),
 		sqlDB:            db,
+		stmts:            newStmtCache(db),
 		l:                logging.WithName(l, name),
 		token:            resource.NewToken(),
 	}
@@ -66,6 +68,7 @@ func WrapDB(db *sql.DB, name string, l *slog.Logger) *DB {
 // Close calls [*sql.DB.Close].
 func (db *DB) Close() error {
 	resource.Untrack(db, db.token)
+	db.stmts.close()
 	return db.sqlDB.Close()
 }
 
@@ -81,7 +84,14 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*Row
 	fields := []any{slog.Any("args", args)}
 	db.l.With(fields...).DebugContext(ctx, fmt.Sprintf(">>> %s", query))
 
-	rows, err := db.sqlDB.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if s := db.stmts.acquire(ctx, query); s != nil {
+		rows, err = s.stmt.QueryContext(ctx, args...)
+		db.stmts.release(s)
+	} else {
+		rows, err = db.sqlDB.QueryContext(ctx, query, args...)
+	}
 
 	fields = append(fields, slog.Duration("time", time.Since(start)), logging.Error(err))
 	db.l.With(fields...).DebugContext(ctx, fmt.Sprintf("<<< %s", query))
@@ -96,7 +106,13 @@ func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	fields := []any{slog.Any("args", args)}
 	db.l.With(fields...).DebugContext(ctx, fmt.Sprintf(">>> %s", query))
 
-	row := db.sqlDB.QueryRowContext(ctx, query, args...)
+	var row *sql.Row
+	if s := db.stmts.acquire(ctx, query); s != nil {
+		row = s.stmt.QueryRowContext(ctx, args...)
+		db.stmts.release(s)
+	} else {
+		row = db.sqlDB.QueryRowContext(ctx, query, args...)
+	}
 
 	fields = append(fields, slog.Duration("time", time.Since(start)), logging.Error(row.Err()))
 	db.l.With(fields...).DebugContext(ctx, fmt.Sprintf("<<< %s", query))
@@ -111,7 +127,14 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	fields := []any{slog.Any("args", args)}
 	db.l.With(fields...).DebugContext(ctx, fmt.Sprintf(">>> %s", query))
 
-	res, err := db.sqlDB.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if s := db.stmts.acquire(ctx, query); s != nil {
+		res, err = s.stmt.ExecContext(ctx, args...)
+		db.stmts.release(s)
+	} else {
+		res, err = db.sqlDB.ExecContext(ctx, query, args...)
+	}
 
 	if res != nil {
 		ra, _ := res.RowsAffected()
@@ -122,6 +145,11 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	db.l.With(fields...).DebugContext(ctx, fmt.Sprintf("<<< %s", query))
 
 	return res, err
+}
+
+// StmtCacheStats returns what the DB's statement cache did so far (PATCHES.md, 13).
+func (db *DB) StmtCacheStats() StmtCacheStats {
+	return db.stmts.Stats()
 }
 
 // InTransaction wraps the given function f in a transaction.
@@ -135,7 +163,7 @@ func (db *DB) InTransaction(ctx context.Context, f func(*Tx) error) (err error) 
 		return
 	}
 
-	tx := wrapTx(sqlTx, db.l)
+	tx := wrapTx(sqlTx, db.stmts, db.l)
 
 	var done bool
 

@@ -30,18 +30,20 @@ import (
 // It exposes the subset of *sql.Tx methods we use.
 type Tx struct {
 	sqlTx *sql.Tx
+	stmts *stmtCache // not upstream (PATCHES.md, 13): the DB's, used by ExecContext
 	l     *slog.Logger
 	token *resource.Token
 }
 
 // wrapTx creates new Tx.
-func wrapTx(tx *sql.Tx, l *slog.Logger) *Tx {
+func wrapTx(tx *sql.Tx, stmts *stmtCache, l *slog.Logger) *Tx {
 	if tx == nil {
 		return nil
 	}
 
 	res := &Tx{
 		sqlTx: tx,
+		stmts: stmts,
 		l:     l,
 		token: resource.NewToken(),
 	}
@@ -100,7 +102,21 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	fields := []any{slog.Any("args", args)}
 	tx.l.With(fields...).DebugContext(ctx, fmt.Sprintf(">>> %s", query))
 
-	res, err := tx.sqlTx.ExecContext(ctx, query, args...)
+	// Not upstream (PATCHES.md, 13): a kept statement, bound to the transaction's connection
+	// (where database/sql reuses its driver statement if it was prepared there before).
+	// Only for Exec, which is done with the statement when it returns: a query's rows would
+	// keep the connection's one SQLite statement busy, and a second run of the same query in
+	// the same transaction would reset it under them.
+	var res sql.Result
+	var err error
+	if s := tx.stmts.acquireInTx(query); s != nil {
+		txStmt := tx.sqlTx.StmtContext(ctx, s.stmt)
+		res, err = txStmt.ExecContext(ctx, args...)
+		_ = txStmt.Close()
+		tx.stmts.release(s)
+	} else {
+		res, err = tx.sqlTx.ExecContext(ctx, query, args...)
+	}
 
 	if res != nil {
 		ra, _ := res.RowsAffected()
